@@ -1,0 +1,286 @@
+package port
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+)
+
+// Bulk limits Port enforces on POST .../entities/bulk.
+const (
+	MaxBulkEntities = 20
+	MaxBodyBytes    = 1 << 20
+	// bulkEnvelopeBytes is the size of {"entities":[]} around the items.
+	bulkEnvelopeBytes = len(`{"entities":[]}`)
+)
+
+// WriteOptions are the query flags of an entity write, taken from the mapping.
+type WriteOptions struct {
+	Merge                        bool
+	CreateMissingRelatedEntities bool
+	// EventType and ResyncID tag the write as Ocean does
+	// (ocean_info_event_type, ocean_info_resync_id).
+	EventType string
+	ResyncID  string
+}
+
+func (o WriteOptions) query() url.Values {
+	q := url.Values{
+		"upsert":                          {"true"},
+		"merge":                           {strconv.FormatBool(o.Merge)},
+		"create_missing_related_entities": {strconv.FormatBool(o.CreateMissingRelatedEntities)},
+		"validation_only":                 {"false"},
+	}
+	if o.EventType != "" {
+		q.Set("ocean_info_event_type", o.EventType)
+	}
+	if o.ResyncID != "" {
+		q.Set("ocean_info_resync_id", o.ResyncID)
+	}
+	return q
+}
+
+// ItemResult is Port's answer for one entity of a bulk upsert.
+type ItemResult struct {
+	// Index is the entity's position in the slice given to UpsertEntities.
+	Index int
+	OK    bool
+	// Identifier is the identifier Port resolved; "unknown" when a search
+	// identifier matched nothing.
+	Identifier string
+	Created    bool
+	// Status, Code and Message describe a failed item.
+	Status  int
+	Code    string
+	Message string
+}
+
+type bulkResponse struct {
+	Entities []struct {
+		Identifier string `json:"identifier"`
+		Index      int    `json:"index"`
+		Created    bool   `json:"created"`
+	} `json:"entities"`
+	Errors []struct {
+		Identifier string `json:"identifier"`
+		Index      int    `json:"index"`
+		StatusCode int    `json:"statusCode"`
+		Error      string `json:"error"`
+		Message    string `json:"message"`
+	} `json:"errors"`
+}
+
+// UpsertEntities writes pre-encoded entities of one blueprint with one bulk
+// request. The caller keeps batches within MaxBulkEntities and MaxBodyBytes
+// (see Batcher); if Port still answers 413 the batch is split in halves.
+// Item failures (207) come back in the results, not as an error; an error
+// means no item outcome is known for the returned batch.
+func (c *Client) UpsertEntities(ctx context.Context, blueprint string, entities []json.RawMessage, opts WriteOptions) ([]ItemResult, error) {
+	results := make([]ItemResult, 0, len(entities))
+	err := c.upsertBatch(ctx, blueprint, entities, 0, opts, &results)
+	return results, err
+}
+
+func (c *Client) upsertBatch(ctx context.Context, blueprint string, entities []json.RawMessage, offset int, opts WriteOptions, results *[]ItemResult) error {
+	var body bytes.Buffer
+	body.Grow(bulkEnvelopeBytes + len(entities) + sizeOf(entities))
+	body.WriteString(`{"entities":[`)
+	for i, e := range entities {
+		if i > 0 {
+			body.WriteByte(',')
+		}
+		body.Write(e)
+	}
+	body.WriteString(`]}`)
+	var out bulkResponse
+	r := request{
+		method:   http.MethodPost,
+		path:     blueprintPath(blueprint) + "/entities/bulk",
+		query:    opts.query(),
+		rawBody:  body.Bytes(),
+		entity:   true,
+		write:    true,
+		okStatus: []int{http.StatusOK, http.StatusCreated, http.StatusMultiStatus},
+	}
+	status, err := c.do(ctx, r, &out)
+	if status == http.StatusRequestEntityTooLarge && len(entities) > 1 {
+		half := len(entities) / 2
+		if err := c.upsertBatch(ctx, blueprint, entities[:half], offset, opts, results); err != nil {
+			return err
+		}
+		return c.upsertBatch(ctx, blueprint, entities[half:], offset+half, opts, results)
+	}
+	if status == http.StatusRequestEntityTooLarge {
+		*results = append(*results, ItemResult{Index: offset, Status: status, Code: "request_too_large", Message: "entity is larger than Port's 1 MiB request limit"})
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	seen := make([]bool, len(entities))
+	for _, e := range out.Entities {
+		if e.Index < 0 || e.Index >= len(entities) {
+			continue
+		}
+		seen[e.Index] = true
+		*results = append(*results, ItemResult{Index: offset + e.Index, OK: true, Identifier: e.Identifier, Created: e.Created})
+	}
+	for _, e := range out.Errors {
+		if e.Index < 0 || e.Index >= len(entities) {
+			continue
+		}
+		seen[e.Index] = true
+		*results = append(*results, ItemResult{Index: offset + e.Index, Identifier: e.Identifier, Status: e.StatusCode, Code: e.Error, Message: e.Message})
+	}
+	for i, ok := range seen {
+		if !ok {
+			*results = append(*results, ItemResult{Index: offset + i, Code: "missing_result", Message: "Port returned no result for this entity"})
+		}
+	}
+	return nil
+}
+
+func sizeOf(entities []json.RawMessage) int {
+	n := 0
+	for _, e := range entities {
+		n += len(e)
+	}
+	return n
+}
+
+// Batcher groups encoded entities into bulk requests that fit Port's limits.
+type Batcher struct {
+	MaxCount int
+	MaxBytes int
+	items    []json.RawMessage
+	bytes    int
+}
+
+// NewBatcher returns a Batcher with Port's limits.
+func NewBatcher() *Batcher { return &Batcher{MaxCount: MaxBulkEntities, MaxBytes: MaxBodyBytes} }
+
+// Add appends e and returns a full batch to send when e does not fit beside
+// the entities already held (the held ones are returned, e starts the next).
+func (b *Batcher) Add(e json.RawMessage) (full []json.RawMessage) {
+	size := len(e) + 1
+	if len(b.items) > 0 && (len(b.items) >= b.MaxCount || bulkEnvelopeBytes+b.bytes+size > b.MaxBytes) {
+		full = b.Flush()
+	}
+	b.items = append(b.items, e)
+	b.bytes += size
+	return full
+}
+
+// Flush returns the held entities and empties the batcher.
+func (b *Batcher) Flush() []json.RawMessage {
+	out := b.items
+	b.items = nil
+	b.bytes = 0
+	return out
+}
+
+// Len is the number of entities held.
+func (b *Batcher) Len() int { return len(b.items) }
+
+// DeleteEntities deletes entities of one blueprint (at most 100 per call) and
+// returns the identifiers Port actually deleted.
+func (c *Client) DeleteEntities(ctx context.Context, blueprint string, ids []string, deleteDependents bool, opts WriteOptions) ([]string, error) {
+	q := url.Values{"delete_dependents": {strconv.FormatBool(deleteDependents)}}
+	if opts.EventType != "" {
+		q.Set("ocean_info_event_type", opts.EventType)
+	}
+	if opts.ResyncID != "" {
+		q.Set("ocean_info_resync_id", opts.ResyncID)
+	}
+	var out struct {
+		DeletedEntities []string `json:"deletedEntities"`
+	}
+	r := request{method: http.MethodPost, path: blueprintPath(blueprint) + "/bulk/entities/delete", query: q, body: map[string]any{"entities": ids}, entity: true, write: true}
+	if _, err := c.do(ctx, r, &out); err != nil {
+		return nil, err
+	}
+	return out.DeletedEntities, nil
+}
+
+// EntityRef names one entity.
+type EntityRef struct {
+	Identifier string `json:"identifier"`
+	Blueprint  string `json:"blueprint"`
+}
+
+// ListOwnedEntities pages through the entities this integration wrote (by
+// datasource) that were last updated before `before`, calling fn per page.
+// A zero before lists all of them.
+func (c *Client) ListOwnedEntities(ctx context.Context, before time.Time, pageSize int, fn func([]EntityRef) error) error {
+	if pageSize <= 0 {
+		pageSize = 5000
+	}
+	from := ""
+	for {
+		body := map[string]any{
+			"datasource_prefix": c.DatasourcePrefix(),
+			"datasource_suffix": c.DatasourceSuffix(),
+			"limit":             pageSize,
+		}
+		if !before.IsZero() {
+			body["before"] = before.UTC().Format(time.RFC3339Nano)
+		}
+		if from != "" {
+			body["from"] = from
+		}
+		var out struct {
+			Entities []EntityRef `json:"entities"`
+			Next     *string     `json:"next"`
+		}
+		r := request{method: http.MethodPost, path: "/blueprints/entities/datasource-entities", body: body}
+		if _, err := c.do(ctx, r, &out); err != nil {
+			return err
+		}
+		if len(out.Entities) > 0 {
+			if err := fn(out.Entities); err != nil {
+				return err
+			}
+		}
+		if out.Next == nil || *out.Next == "" || *out.Next == from {
+			return nil
+		}
+		from = *out.Next
+	}
+}
+
+// SearchEntities runs a search query across blueprints.
+func (c *Client) SearchEntities(ctx context.Context, query map[string]any, include []string) ([]map[string]any, error) {
+	q := url.Values{"exclude_calculated_properties": {"true"}}
+	for _, f := range include {
+		q.Add("include", f)
+	}
+	var out struct {
+		Entities []map[string]any `json:"entities"`
+	}
+	if _, err := c.do(ctx, request{method: http.MethodPost, path: "/entities/search", query: q, body: query}, &out); err != nil {
+		return nil, err
+	}
+	return out.Entities, nil
+}
+
+// Organization is the part of the organization record oceand reads.
+type Organization struct {
+	ID           string   `json:"id"`
+	Name         string   `json:"name"`
+	FeatureFlags []string `json:"featureFlags"`
+}
+
+// GetOrganization reads the organization (id and feature flags).
+func (c *Client) GetOrganization(ctx context.Context) (*Organization, error) {
+	var out struct {
+		Organization Organization `json:"organization"`
+	}
+	if _, err := c.do(ctx, request{method: http.MethodGet, path: "/organization"}, &out); err != nil {
+		return nil, err
+	}
+	return &out.Organization, nil
+}
