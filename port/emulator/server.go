@@ -1,0 +1,354 @@
+package emulator
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Config configures a Server.
+type Config struct {
+	// ClientID and ClientSecret are the only credentials accepted.
+	ClientID     string
+	ClientSecret string
+	// TokenTTL is the lifetime of an access token. Port's is 3 hours.
+	TokenTTL time.Duration
+	// OrgID names the organization. Default "org_emulator".
+	OrgID  string
+	Now    func() time.Time
+	Logger *slog.Logger
+}
+
+// Server is the emulated Port API. Its methods are safe for concurrent use.
+type Server struct {
+	cfg    Config
+	now    func() time.Time
+	logger *slog.Logger
+	mux    *http.ServeMux
+
+	mu           sync.Mutex
+	tokens       map[string]time.Time
+	integrations map[string]map[string]any
+	requests     map[string]*resyncRequest
+	blueprints   map[string]map[string]any
+	entities     map[string]map[string]*entity
+	counters     map[string]int
+	total        int
+
+	httpServer *http.Server
+	url        string
+}
+
+type resyncRequest struct {
+	ID        string    `json:"id"`
+	UpdatedAt time.Time `json:"updatedAt"`
+}
+
+// entity is one stored entity with the bookkeeping Port keeps.
+type entity struct {
+	Blueprint   string          `json:"blueprint"`
+	Identifier  string          `json:"identifier"`
+	Title       any             `json:"title,omitempty"`
+	Icon        any             `json:"icon,omitempty"`
+	Team        any             `json:"team,omitempty"`
+	Properties  map[string]any  `json:"properties"`
+	Relations   map[string]any  `json:"relations"`
+	CreatedAt   time.Time       `json:"createdAt"`
+	UpdatedAt   time.Time       `json:"updatedAt"`
+	Datasources map[string]bool `json:"datasources"`
+}
+
+func (e *entity) view() map[string]any {
+	out := map[string]any{
+		"identifier": e.Identifier,
+		"blueprint":  e.Blueprint,
+		"properties": cloneMap(e.Properties),
+		"relations":  cloneMap(e.Relations),
+		"createdAt":  e.CreatedAt.UTC().Format(time.RFC3339Nano),
+		"updatedAt":  e.UpdatedAt.UTC().Format(time.RFC3339Nano),
+		"createdBy":  "emulator",
+		"updatedBy":  "emulator",
+	}
+	if e.Title != nil {
+		out["title"] = e.Title
+	}
+	if e.Icon != nil {
+		out["icon"] = e.Icon
+	}
+	if e.Team != nil {
+		out["team"] = e.Team
+	} else {
+		out["team"] = []any{}
+	}
+	return out
+}
+
+// New returns a Server that is not yet listening; use Start or Handler.
+func New(cfg Config) *Server {
+	if cfg.TokenTTL == 0 {
+		cfg.TokenTTL = 3 * time.Hour
+	}
+	if cfg.OrgID == "" {
+		cfg.OrgID = "org_emulator"
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{
+		cfg:          cfg,
+		now:          cfg.Now,
+		logger:       cfg.Logger,
+		tokens:       map[string]time.Time{},
+		integrations: map[string]map[string]any{},
+		requests:     map[string]*resyncRequest{},
+		blueprints:   map[string]map[string]any{},
+		entities:     map[string]map[string]*entity{},
+		counters:     map[string]int{},
+	}
+	s.mux = s.routes()
+	return s
+}
+
+// Handler serves the API; use it with httptest or your own server.
+func (s *Server) Handler() http.Handler { return s }
+
+// ServeHTTP counts the request, checks auth and the body limit, then routes.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	_, pattern := s.mux.Handler(r)
+	s.mu.Lock()
+	s.total++
+	if pattern != "" {
+		s.counters[pattern]++
+	}
+	s.mu.Unlock()
+	if r.ContentLength > maxBody {
+		writeError(w, http.StatusRequestEntityTooLarge, "request_too_large", "request body is larger than 1 MiB")
+		return
+	}
+	if r.Body != nil {
+		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+	}
+	if !publicRoute(r) && !s.authorized(r) {
+		writeError(w, http.StatusUnauthorized, "unauthorized", "missing, unknown or expired access token")
+		return
+	}
+	s.mux.ServeHTTP(w, r)
+}
+
+const maxBody = 1 << 20
+
+func publicRoute(r *http.Request) bool {
+	p := r.URL.Path
+	return p == "/v1/auth/access_token" || strings.HasPrefix(p, "/ingest/")
+}
+
+func (s *Server) authorized(r *http.Request) bool {
+	h := r.Header.Get("Authorization")
+	tok, ok := strings.CutPrefix(h, "Bearer ")
+	if !ok {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	exp, ok := s.tokens[tok]
+	return ok && s.now().Before(exp)
+}
+
+// Start listens on addr (e.g. 127.0.0.1:0) and serves until Close. It
+// returns the base URL clients use (without /v1).
+func (s *Server) Start(addr string) (string, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", fmt.Errorf("emulator listen %s: %w", addr, err)
+	}
+	s.httpServer = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
+	s.url = "http://" + ln.Addr().String()
+	go func() {
+		if err := s.httpServer.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.logger.Error("emulator stopped serving", "err", err)
+		}
+	}()
+	return s.url, nil
+}
+
+// URL is the base URL after Start.
+func (s *Server) URL() string { return s.url }
+
+// Close stops the HTTP server started by Start at once, dropping open
+// connections: an emulator has no clients worth draining.
+func (s *Server) Close() error {
+	if s.httpServer == nil {
+		return nil
+	}
+	return s.httpServer.Close()
+}
+
+// Requests returns the number of requests served per route pattern, e.g.
+// "POST /v1/blueprints/{bp}/entities/bulk".
+func (s *Server) Requests() map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]int, len(s.counters))
+	for k, v := range s.counters {
+		out[k] = v
+	}
+	return out
+}
+
+// TotalRequests is the number of requests served, whatever their route.
+func (s *Server) TotalRequests() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.total
+}
+
+// ResetCounters zeroes the request counters.
+func (s *Server) ResetCounters() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.counters = map[string]int{}
+	s.total = 0
+}
+
+// EntityCount returns the number of entities of a blueprint.
+func (s *Server) EntityCount(blueprint string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.entities[blueprint])
+}
+
+// Entity returns a stored entity as Port would show it, or nil.
+func (s *Server) Entity(blueprint, identifier string) map[string]any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := s.entities[blueprint][identifier]
+	if e == nil {
+		return nil
+	}
+	return e.view()
+}
+
+// Identifiers returns the identifiers of a blueprint's entities, sorted.
+func (s *Server) Identifiers(blueprint string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return sortedKeys(s.entities[blueprint])
+}
+
+// EntityDatasources returns the User-Agents that wrote an entity.
+func (s *Server) EntityDatasources(blueprint, identifier string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := s.entities[blueprint][identifier]
+	if e == nil {
+		return nil
+	}
+	var out []string
+	for ds := range e.Datasources {
+		out = append(out, ds)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// DeleteEntity removes an entity as a user would in Port's UI.
+func (s *Server) DeleteEntity(blueprint, identifier string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.entities[blueprint][identifier]; !ok {
+		return false
+	}
+	delete(s.entities[blueprint], identifier)
+	return true
+}
+
+// Blueprints returns the identifiers of all blueprints, sorted.
+func (s *Server) Blueprints() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]string, 0, len(s.blueprints))
+	for id := range s.blueprints {
+		out = append(out, id)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Integration returns a copy of an integration record, or nil.
+func (s *Server) Integration(id string) map[string]any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rec := s.integrations[id]
+	if rec == nil {
+		return nil
+	}
+	return s.integrationView(id)
+}
+
+func newID(prefix string) string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return prefix + hex.EncodeToString(b)
+}
+
+// newToken returns a JWT-shaped token (Ocean decodes its payload).
+func newToken(clientID string, exp time.Time) string {
+	enc := base64.RawURLEncoding
+	header := enc.EncodeToString([]byte(`{"alg":"none","typ":"JWT"}`))
+	payload, _ := json.Marshal(map[string]any{"sub": clientID, "isMachine": true, "exp": exp.Unix(), "jti": newID("")})
+	return header + "." + enc.EncodeToString(payload) + "." + enc.EncodeToString([]byte(newID("sig")))
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, code, message string) {
+	writeJSON(w, status, map[string]any{"ok": false, "error": code, "message": message})
+}
+
+// decodeBody reads a JSON body into v, answering 413 or 422 itself.
+func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
+	dec := json.NewDecoder(r.Body)
+	dec.UseNumber()
+	if err := dec.Decode(v); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			writeError(w, http.StatusRequestEntityTooLarge, "request_too_large", "request body is larger than 1 MiB")
+			return false
+		}
+		writeError(w, http.StatusUnprocessableEntity, "invalid_request", "body is not valid JSON: "+err.Error())
+		return false
+	}
+	return true
+}
+
+func cloneMap(m map[string]any) map[string]any {
+	if m == nil {
+		return map[string]any{}
+	}
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+func boolQuery(r *http.Request, name string) bool {
+	return r.URL.Query().Get(name) == "true"
+}
