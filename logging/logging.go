@@ -1,0 +1,191 @@
+// Package logging builds oceand's slog loggers: tint for people at a
+// terminal, JSON for everything else, and a redacting layer that removes
+// every known secret value from every message and attribute, whatever the
+// format.
+package logging
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/lmittmann/tint"
+)
+
+// Options configure New.
+type Options struct {
+	// Format is auto (tint on a terminal, JSON otherwise), text or json.
+	Format string
+	// Level is debug, info, warn(ing) or error.
+	Level string
+	// Redactor removes secrets; nil means none.
+	Redactor *Redactor
+}
+
+// New returns a logger writing to w.
+func New(w io.Writer, opts Options) (*slog.Logger, error) {
+	level, err := ParseLevel(opts.Level)
+	if err != nil {
+		return nil, err
+	}
+	var h slog.Handler
+	switch opts.Format {
+	case "", "auto":
+		if isTerminal(w) {
+			h = tint.NewTextHandler(w, &tint.Options{Level: level, TimeFormat: time.DateTime})
+		} else {
+			h = slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level})
+		}
+	case "text":
+		h = tint.NewTextHandler(w, &tint.Options{Level: level, TimeFormat: time.DateTime, NoColor: !isTerminal(w)})
+	case "json":
+		h = slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level})
+	default:
+		return nil, fmt.Errorf("logFormat: must be auto, text or json, got %q", opts.Format)
+	}
+	if opts.Redactor != nil {
+		h = &redactingHandler{next: h, r: opts.Redactor}
+	}
+	return slog.New(h), nil
+}
+
+// ParseLevel reads a level name as Ocean's APPLICATION__LOG_LEVEL spells it.
+func ParseLevel(s string) (slog.Level, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "", "info":
+		return slog.LevelInfo, nil
+	case "debug":
+		return slog.LevelDebug, nil
+	case "warn", "warning":
+		return slog.LevelWarn, nil
+	case "error", "critical":
+		return slog.LevelError, nil
+	}
+	return 0, fmt.Errorf("log level: must be debug, info, warning or error, got %q", s)
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// Redactor replaces secret values with a marker. Secrets learnt at run time
+// (tokens) can be added while loggers use it.
+type Redactor struct {
+	mu      sync.RWMutex
+	secrets []string
+	repl    *strings.Replacer
+}
+
+// Mask is what a redacted value becomes.
+const Mask = "[REDACTED]"
+
+// NewRedactor returns a Redactor for secrets.
+func NewRedactor(secrets ...string) *Redactor {
+	r := &Redactor{}
+	r.Add(secrets...)
+	return r
+}
+
+// Add registers more secret values. Values shorter than 4 characters are
+// ignored: masking them would mangle ordinary text (Ocean once masked every
+// character for an empty secret).
+func (r *Redactor) Add(secrets ...string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, s := range secrets {
+		if len(s) < 4 {
+			continue
+		}
+		dup := false
+		for _, e := range r.secrets {
+			if e == s {
+				dup = true
+				break
+			}
+		}
+		if !dup {
+			r.secrets = append(r.secrets, s)
+		}
+	}
+	pairs := make([]string, 0, 2*len(r.secrets))
+	for _, s := range r.secrets {
+		pairs = append(pairs, s, Mask)
+	}
+	r.repl = strings.NewReplacer(pairs...)
+}
+
+// String returns s with every secret replaced.
+func (r *Redactor) String(s string) string {
+	if r == nil {
+		return s
+	}
+	r.mu.RLock()
+	repl := r.repl
+	r.mu.RUnlock()
+	if repl == nil {
+		return s
+	}
+	return repl.Replace(s)
+}
+
+type redactingHandler struct {
+	next slog.Handler
+	r    *Redactor
+}
+
+func (h *redactingHandler) Enabled(ctx context.Context, l slog.Level) bool {
+	return h.next.Enabled(ctx, l)
+}
+
+func (h *redactingHandler) Handle(ctx context.Context, rec slog.Record) error {
+	out := slog.NewRecord(rec.Time, rec.Level, h.r.String(rec.Message), rec.PC)
+	rec.Attrs(func(a slog.Attr) bool {
+		out.AddAttrs(h.redactAttr(a))
+		return true
+	})
+	return h.next.Handle(ctx, out)
+}
+
+func (h *redactingHandler) redactAttr(a slog.Attr) slog.Attr {
+	v := a.Value.Resolve()
+	switch v.Kind() {
+	case slog.KindString:
+		return slog.String(a.Key, h.r.String(v.String()))
+	case slog.KindGroup:
+		attrs := v.Group()
+		out := make([]any, len(attrs))
+		for i, g := range attrs {
+			out[i] = h.redactAttr(g)
+		}
+		return slog.Group(a.Key, out...)
+	case slog.KindAny:
+		if err, ok := v.Any().(error); ok {
+			return slog.String(a.Key, h.r.String(err.Error()))
+		}
+		return slog.String(a.Key, h.r.String(fmt.Sprint(v.Any())))
+	default:
+		return slog.Attr{Key: a.Key, Value: v}
+	}
+}
+
+func (h *redactingHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	red := make([]slog.Attr, len(attrs))
+	for i, a := range attrs {
+		red[i] = h.redactAttr(a)
+	}
+	return &redactingHandler{next: h.next.WithAttrs(red), r: h.r}
+}
+
+func (h *redactingHandler) WithGroup(name string) slog.Handler {
+	return &redactingHandler{next: h.next.WithGroup(name), r: h.r}
+}
