@@ -120,6 +120,10 @@ type Job struct {
 	Totals         Counts         `json:"totals"`
 	Kinds          []KindProgress `json:"kinds"`
 	Reconcile      Reconcile      `json:"reconcile"`
+	// DryRun jobs compute upserts and deletions and write nothing to Port.
+	DryRun bool `json:"dryRun,omitempty"`
+	// SupersededBy is the job that replaced this one (state superseded).
+	SupersededBy uint64 `json:"supersededBy,omitempty"`
 }
 
 // Duration is how long the job ran (so far, if now is given and it runs).
