@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 	"strconv"
 )
@@ -55,6 +56,9 @@ func (o Origin) String() string {
 		}
 		return s
 	case FromDotEnv:
+		if o.Var == "" {
+			return o.position()
+		}
 		return o.position() + " " + o.Var
 	case FromEnv:
 		return "env " + o.Var
@@ -174,7 +178,13 @@ func fromJSON(v any, o Origin) *value {
 // values can be compared and handed to jq.
 func plainScalar(v any) any {
 	switch t := v.(type) {
-	case nil, string, bool, float64:
+	case nil, string, bool:
+		return t
+	case float64:
+		if math.IsNaN(t) || math.IsInf(t, 0) {
+			// .nan and .inf have no JSON form; keep them as text.
+			return strconv.FormatFloat(t, 'g', -1, 64)
+		}
 		return t
 	case int:
 		return float64(t)
@@ -183,7 +193,7 @@ func plainScalar(v any) any {
 	case uint64:
 		return float64(t)
 	case float32:
-		return float64(t)
+		return plainScalar(float64(t))
 	case json.Number:
 		f, err := t.Float64()
 		if err != nil {
