@@ -92,6 +92,7 @@ func (l *loader) decodeField(dst reflect.Value, f *field, v *value) {
 	case kindStruct:
 		if v.kind != objectValue {
 			l.typeError(f.path, v, "an object")
+			l.decodeStruct(dst, f, defaultNode(f)) // its settings keep their defaults
 			return
 		}
 		l.decodeStruct(dst, f, v)
