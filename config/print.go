@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode"
 
 	"oceand/logging"
 )
@@ -200,11 +201,15 @@ var indexRE = regexp.MustCompile(`\[\d+\]`)
 
 // SensitiveKey reports whether a setting named key holds a credential.
 func SensitiveKey(key string) bool {
-	k := strings.ToLower(strings.NewReplacer("_", "", "-", "").Replace(key))
-	for _, w := range []string{"token", "secret", "password", "passwd", "passphrase", "apikey", "privatekey", "accesskey", "credential", "authorization", "cookie"} {
-		if strings.Contains(k, w) {
-			return true
+	k := strings.Map(func(r rune) rune {
+		if r == '_' || r == '-' {
+			return -1
 		}
-	}
-	return false
+		return unicode.ToLower(r)
+	}, key)
+	return slices.ContainsFunc(credentialWords, func(w string) bool { return strings.Contains(k, w) })
 }
+
+// credentialWords mark a key as holding a credential, wherever they appear
+// in it (snake_case, camelCase and kebab-case alike).
+var credentialWords = []string{"token", "secret", "password", "passwd", "passphrase", "apikey", "privatekey", "accesskey", "credential", "authorization", "cookie"}
