@@ -182,7 +182,8 @@ func (l *loader) suggest(parent *field, path string, o Origin) string {
 		return ""
 	}
 	if o.Kind == FromEnv || o.Kind == FromDotEnv {
-		if p, ok := settingPath(o.Var); ok && strings.Join(p, ".") == path {
+		// The key is part of the variable's name (not of a JSON value).
+		if p, ok := settingPath(o.Var); ok && strings.HasPrefix(strings.Join(p, ".")+".", path+".") {
 			return envName(best.path)
 		}
 	}
