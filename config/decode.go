@@ -100,6 +100,14 @@ func (l *loader) decodeField(dst reflect.Value, f *field, v *value) {
 		if v.kind == scalarValue && v.scalar == nil {
 			return
 		}
+		if str, ok := v.scalar.(string); ok && v.kind == scalarValue {
+			// A JSON object written as a string, as in a variable.
+			var m map[string]any
+			if json.Unmarshal([]byte(strings.TrimSpace(str)), &m) == nil {
+				v = fromJSON(m, v.origin)
+				l.normalizeKeys(v, f)
+			}
+		}
 		if v.kind != objectValue {
 			l.typeError(f.path, v, "an object")
 			return

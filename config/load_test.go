@@ -355,3 +355,14 @@ func TestDotEnv(t *testing.T) {
 		t.Errorf("stateDir = %q, want the real variable's", s.StateDir)
 	}
 }
+
+func TestIntegrationConfigAsJSONStringInYAML(t *testing.T) {
+	t.Parallel()
+	s, problems := read(t, input{yaml: "integration:\n  config: '{\"entityAmount\": 3, \"nested\": {\"keepCase\": 1}}'\n"})
+	if len(problems) > 0 {
+		t.Fatal(problems)
+	}
+	if got := jsonOf(t, s.Integration.Config); got != `{"entity_amount":3,"nested":{"keepCase":1}}` {
+		t.Errorf("integration.config = %s", got)
+	}
+}

@@ -165,3 +165,20 @@ func lineWith(out string, parts ...string) bool {
 	}
 	return false
 }
+
+func TestRunShowsSettingsProblemsWithWarnings(t *testing.T) {
+	t.Parallel()
+	path := writeConfig(t, "evenListener:\n  type: ONCE\njobHistoryLimit: lots\n")
+	code, _, errOut := runCLI(t, cliEnv, "run", "--config", path)
+	if code != exitUsage {
+		t.Errorf("exit %d, want %d", code, exitUsage)
+	}
+	for _, want := range []string{`jobHistoryLimit: must be an integer, got "lots"`, "warning: ", "evenListener: unknown setting, ignored; did you mean eventListener?"} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errOut)
+		}
+	}
+	if strings.Contains(errOut, cliSecret) {
+		t.Errorf("stderr shows the secret:\n%s", errOut)
+	}
+}

@@ -127,6 +127,14 @@ func (a *app) loadSettings() (*config.Settings, error) {
 	s, err := config.Read(a.loadOptions())
 	a.redactor.Add(s.Secrets()...)
 	if err != nil {
+		// The warnings often explain the errors (a misspelt key).
+		if w := s.Warnings(); len(w) > 0 {
+			lines := make([]string, len(w))
+			for i, p := range w {
+				lines[i] = "warning: " + p.String()
+			}
+			err = fmt.Errorf("%w\n%s", err, strings.Join(lines, "\n"))
+		}
 		return nil, usageError{err}
 	}
 	return s, nil
