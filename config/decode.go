@@ -164,61 +164,6 @@ func (l *loader) unknown(parent *field, key string, v *value) {
 	l.warnf(name, o, "%s", msg)
 }
 
-// suggest finds the setting a mistyped key probably meant: a sibling a
-// few edits away, else a setting of that name elsewhere (clientId at the
-// top level means port.clientId). It is spelled as the source spells it.
-func (l *loader) suggest(parent *field, path string, o Origin) string {
-	key := path[strings.LastIndex(path, ".")+1:]
-	norm := func(s string) string { return strings.ReplaceAll(strings.ToLower(s), "_", "") }
-	k := norm(key)
-	var best *field
-	bestD := math.MaxInt
-	for _, c := range parent.children {
-		if d := levenshtein(k, norm(c.key)); d < bestD {
-			best, bestD = c, d
-		}
-	}
-	if best == nil || bestD > max(1, len(k)/3) {
-		best = nil
-		l.schema.walk(func(f *field) {
-			if best == nil && norm(f.key) == k {
-				best = f
-			}
-		})
-	}
-	if best == nil {
-		return ""
-	}
-	if o.Kind == FromEnv || o.Kind == FromDotEnv {
-		// The key is part of the variable's name (not of a JSON value).
-		if p, ok := settingPath(o.Var); ok && strings.HasPrefix(strings.Join(p, ".")+".", path+".") {
-			return envName(best.path)
-		}
-	}
-	return l.display(best.path)
-}
-
-func levenshtein(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(ra); i++ {
-		cur[0] = i
-		for j := 1; j <= len(rb); j++ {
-			cost := 1
-			if ra[i-1] == rb[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(rb)]
-}
-
 // coerce converts a value to a leaf setting's Go type, as pydantic
 // coerces environment strings: "yes"/"on"/"1" are true, "42" is 42.
 func coerce(t reflect.Type, v *value) (reflect.Value, bool) {

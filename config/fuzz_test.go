@@ -42,7 +42,7 @@ func FuzzLoad(f *testing.F) {
 				flags[k] = v
 			}
 		}
-		src := sources{configFile: "config.yaml", config: yamlText, dotenvFile: ".env", dotenv: dotenv, environ: env, flags: flags}
+		src := inputs{configFile: "config.yaml", config: yamlText, dotenvFile: ".env", dotenv: dotenv, environ: env, flags: flags}
 
 		s, problems := load(src)
 		if s == nil {
@@ -87,8 +87,8 @@ func FuzzLoad(f *testing.F) {
 		_ = s.Ignored()
 
 		// The secret never shows, unless the input itself repeats it.
-		inputs := string(yamlText) + string(dotenv) + environ + flagLines
-		if !strings.Contains(inputs, fuzzSecret[:8]) {
+		given := string(yamlText) + string(dotenv) + environ + flagLines
+		if !strings.Contains(given, fuzzSecret[:8]) {
 			all := strings.Join(texts(problems), "\n") + string(printed)
 			if strings.Contains(all, fuzzSecret) {
 				t.Fatalf("the secret shows:\n%s", all)

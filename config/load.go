@@ -26,9 +26,9 @@ type LoadOptions struct {
 	Flags map[string]string
 }
 
-// sources are the raw inputs of one load, read from disk by Read and
+// inputs are the raw inputs of one load, read from disk by Read and
 // given directly by tests and the fuzzer.
-type sources struct {
+type inputs struct {
 	configFile string // display path of config.yaml
 	config     []byte // nil: no file
 	dotenvFile string
@@ -77,7 +77,7 @@ func Load(opts LoadOptions) (*Settings, error) {
 // value that could not be used keeps its default. `oceand config
 // validate` and `config print` use it to show everything at once.
 func Read(opts LoadOptions) (*Settings, error) {
-	src := sources{environ: opts.Environ, flags: opts.Flags}
+	src := inputs{environ: opts.Environ, flags: opts.Flags}
 	var problems []Problem
 	src.configFile = opts.ConfigFile
 	if src.configFile == "" {
@@ -116,7 +116,7 @@ func unwrapPathError(err error) error {
 // load merges the sources, lowest precedence first: defaults,
 // config.yaml, .env, the environment, flags. It returns the settings and
 // the errors; warnings go to the settings' meta.
-func load(src sources) (*Settings, []Problem) {
+func load(src inputs) (*Settings, []Problem) {
 	sc := newSchema()
 	l := &loader{
 		schema:   sc,

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"strings"
 )
 
@@ -70,7 +71,8 @@ func ProblemsOf(err error) []Problem {
 	if err == nil {
 		return nil
 	}
-	if ve, ok := err.(*ValidationError); ok {
+	var ve *ValidationError
+	if errors.As(err, &ve) {
 		return ve.Problems
 	}
 	return []Problem{{Message: err.Error()}}

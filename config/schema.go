@@ -116,26 +116,6 @@ func (s *schema) lookupPath(path string) *field {
 	return s.lookup(strings.Split(path, "."))
 }
 
-// inMap reports whether a dotted path lies inside a free-form object
-// (integration.config.x), and returns that object's field.
-func (s *schema) inMap(path string) (*field, bool) {
-	parts := strings.Split(path, ".")
-	f := s.root
-	for _, p := range parts {
-		if f.kind() == kindMap {
-			return f, true
-		}
-		if f.kind() != kindStruct {
-			return nil, false
-		}
-		f = f.byKey[p]
-		if f == nil {
-			return nil, false
-		}
-	}
-	return nil, false
-}
-
 func join(path, key string) string {
 	if path == "" {
 		return key

@@ -219,28 +219,3 @@ func (m *meta) valueAt(path string, raw any) *value {
 	fix(path, v)
 	return v
 }
-
-// suggestSpec finds the spec field an unknown integration.config key
-// probably meant.
-func (m *meta) suggestSpec(path string) string {
-	key := path[strings.LastIndex(path, ".")+1:]
-	norm := func(s string) string { return strings.ReplaceAll(strings.ToLower(s), "_", "") }
-	k := norm(key)
-	var best *specField
-	bestD := max(1, len(k)/3) + 1
-	for _, f := range m.spec.fields {
-		if d := levenshtein(k, norm(f.key)); d < bestD {
-			best, bestD = f, d
-		}
-	}
-	if best == nil {
-		return ""
-	}
-	o := m.origins[path]
-	if (o.Kind == FromEnv || o.Kind == FromDotEnv) && o.Var != "" {
-		if p, ok := settingPath(o.Var); ok && strings.Join(p, ".") == path {
-			return envName("integration.config." + best.key)
-		}
-	}
-	return "integration.config." + best.Name
-}
