@@ -2,6 +2,7 @@ package config
 
 import (
 	"maps"
+	"net/url"
 	"reflect"
 	"regexp"
 	"slices"
@@ -44,6 +45,7 @@ func (s *Settings) Entries() []Entry {
 			e.Sensitive = true
 			e.Value = mask(e.Value)
 		}
+		e.Value = m.redact(f.path, e.Value)
 		out = append(out, e)
 	}
 	return out
@@ -95,6 +97,14 @@ func (m *meta) redact(path string, v any) any {
 			out[i] = m.redact(path+"["+strconv.Itoa(i)+"]", e)
 		}
 		return out
+	case []string:
+		out := make([]string, len(t))
+		for i, e := range t {
+			out[i] = maskURLPassword(e)
+		}
+		return out
+	case string:
+		return maskURLPassword(t)
 	}
 	return v
 }
@@ -123,8 +133,9 @@ func plainField(v reflect.Value) any {
 
 // Secrets returns the setting values that must never be printed: Port's
 // credentials, the listener's appHost, fields the source's spec marks
-// sensitive (after ApplySpec) and every value under a key named like a
-// credential (token, secret, password, apiKey, ...), however deep.
+// sensitive (after ApplySpec), every value under a key named like a
+// credential (token, secret, password, apiKey, ...), however deep, and the
+// password of any URL with credentials.
 func (s *Settings) Secrets() []string {
 	m := s.ensureMeta()
 	root := reflect.ValueOf(s).Elem()
@@ -149,6 +160,9 @@ func (s *Settings) Secrets() []string {
 			if sensitive && t != "" && !isBoolWord(t) {
 				out = append(out, t)
 			}
+			if raw, decoded, ok := urlPassword(t); ok {
+				out = append(out, raw, decoded)
+			}
 		case float64, int:
 			if sensitive {
 				out = append(out, strings.TrimSpace(strconv.FormatFloat(toFloat(t), 'f', -1, 64)))
@@ -160,6 +174,53 @@ func (s *Settings) Secrets() []string {
 	}
 	slices.Sort(out)
 	return slices.Compact(out)
+}
+
+// urlPassword returns the password of a URL with credentials
+// (redis://user:pass@host) as written and decoded, whatever setting
+// holds it; ok is false when there is none.
+func urlPassword(s string) (raw, decoded string, ok bool) {
+	start, end := urlPasswordSpan(s)
+	if start < 0 {
+		return "", "", false
+	}
+	raw = s[start:end]
+	decoded, err := url.PathUnescape(raw)
+	if err != nil {
+		decoded = raw
+	}
+	return raw, decoded, raw != ""
+}
+
+// urlPasswordSpan locates the password in scheme://user:password@host;
+// -1 when s has none.
+func urlPasswordSpan(s string) (start, end int) {
+	i := strings.Index(s, "://")
+	if i < 0 {
+		return -1, -1
+	}
+	i += 3
+	authority := s[i:]
+	if j := strings.IndexAny(authority, "/?#"); j >= 0 {
+		authority = authority[:j]
+	}
+	at := strings.LastIndex(authority, "@")
+	if at < 0 {
+		return -1, -1
+	}
+	colon := strings.Index(authority[:at], ":")
+	if colon < 0 {
+		return -1, -1
+	}
+	return i + colon + 1, i + at
+}
+
+// maskURLPassword masks the password of a URL with credentials.
+func maskURLPassword(s string) string {
+	if start, end := urlPasswordSpan(s); start >= 0 && end > start {
+		return s[:start] + logging.Mask + s[end:]
+	}
+	return s
 }
 
 func toFloat(v any) float64 {

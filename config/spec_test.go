@@ -234,7 +234,7 @@ func TestSpecDocuments(t *testing.T) {
 
 func TestSecretsAreRedacted(t *testing.T) {
 	t.Parallel()
-	secrets := []string{"port-client-id", "port-client-secret", "https://hooks.example/abc", "tok-1234", "987654321", "nested-pass", "redis-pass", "ghp_personal_token"}
+	secrets := []string{"port-client-id", "port-client-secret", "https://hooks.example/abc", "tok-1234", "987654321", "nested-pass", "redis-pass", "ghp_personal_token", "url-pass%40x", "url-pass@x"}
 	s, problems := withSpec(t, input{
 		yaml: `port:
   clientId: port-client-id
@@ -252,6 +252,7 @@ integration:
 liveEvents:
   redis:
     password: redis-pass
+    url: redis://user:url-pass%40x@localhost:6379/0
 `,
 		env: []string{"PORT_SECRET=port-client-secret", "OCEAN__INTEGRATION__CONFIG__GITHUB_TOKEN=ghp_personal_token"},
 	})
