@@ -339,6 +339,7 @@ func (m *meta) show(path string, v *value) string {
 	}
 	switch t := v.scalar.(type) {
 	case string:
+		t = maskURLPassword(t)
 		if utf8.RuneCountInString(t) > 60 {
 			t = string([]rune(t)[:57]) + "..."
 		}

@@ -69,6 +69,8 @@ func TestErrorMessages(t *testing.T) {
 			}},
 		{"base URL", input{yaml: "port:\n  baseUrl: api.getport.io\n", env: valid},
 			[]string{`config.yaml:2:12: port.baseUrl: must be an http(s) URL, got "api.getport.io"`}},
+		{"a URL's password is not shown", input{yaml: "port:\n  baseUrl: ftp://u:s3cr3t@x\n", env: valid},
+			[]string{`config.yaml:2:12: port.baseUrl: must be an http(s) URL, got "ftp://u:[REDACTED]@x"`}},
 		{"listener type", input{env: append([]string{"OCEAN__EVENT_LISTENER__TYPE=carrier_pigeon"}, valid...)},
 			[]string{`env OCEAN__EVENT_LISTENER__TYPE: eventListener.type: must be POLLING, WEBHOOK, KAFKA or ONCE, got "CARRIER_PIGEON"`}},
 		{"listener type Ocean has and oceand has not", input{yaml: "eventListener:\n  type: WEBHOOKS_ONLY\n", env: valid},
