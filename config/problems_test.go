@@ -67,6 +67,8 @@ func TestErrorMessages(t *testing.T) {
 				"port.clientSecret: required: set port.clientSecret in config.yaml or OCEAN__PORT__CLIENT_SECRET",
 				"integration.type: required: set integration.type in config.yaml or OCEAN__INTEGRATION__TYPE",
 			}},
+		{"required but empty", input{yaml: "port:\n  clientId: ''\n", env: valid[1:]},
+			[]string{"config.yaml:2:13: port.clientId: required, but empty"}},
 		{"base URL", input{yaml: "port:\n  baseUrl: api.getport.io\n", env: valid},
 			[]string{`config.yaml:2:12: port.baseUrl: must be an http(s) URL, got "api.getport.io"`}},
 		{"a URL's password is not shown", input{yaml: "port:\n  baseUrl: ftp://u:s3cr3t@x\n", env: valid},

@@ -79,6 +79,9 @@ func (m *meta) required(path string) Problem {
 			return Problem{Key: key, Message: "required; " + n.String()}
 		}
 	}
+	if o := m.origins[path]; o.Kind != FromDefault {
+		return Problem{Key: key, Origin: o, Message: "required, but empty"}
+	}
 	return Problem{Key: key, Message: fmt.Sprintf("required: set %s in config.yaml or %s", key, envName(path))}
 }
 
