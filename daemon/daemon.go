@@ -77,6 +77,14 @@ func New(settings *config.Settings, opts Options) (*Daemon, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The source receives integration.config as its spec makes it:
+	// typed, defaulted, checked.
+	if err := settings.ApplySpec(def.Defaults.Spec); err != nil {
+		return nil, err
+	}
+	if opts.Redactor != nil {
+		opts.Redactor.Add(settings.Secrets()...)
+	}
 	return &Daemon{settings: settings, opts: opts, logger: opts.Logger, source: def}, nil
 }
 
@@ -91,6 +99,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if s.EventListener.Type != config.ListenerOnce {
 		return fmt.Errorf("eventListener.type %s is not supported by this build yet; use ONCE", s.EventListener.Type)
 	}
+	d.reportSettings()
 	st, err := store.Open(filepath.Join(s.StateDir, DBFile), store.Options{NoSync: d.opts.StoreNoSync})
 	if err != nil {
 		return err
@@ -131,7 +140,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		Source:            src,
 		Logger:            d.logger.With("component", "resync"),
 		Now:               d.opts.Now,
-		Mapping:           mapping.Options{EnvAllowList: s.JQEnvAllowList},
+		Mapping:           mapping.Options{EnvAllowList: jqEnvAllowList(s)},
 		ScheduledInterval: time.Duration(s.ScheduledResyncInterval) * time.Minute,
 	})
 	d.engine = jobs.New(jobs.Config{
@@ -151,6 +160,33 @@ func (d *Daemon) Run(ctx context.Context) error {
 	job, err := (&listeners.Once{Queue: d.engine}).Run(ctx)
 	d.lastJob = job
 	return err
+}
+
+// reportSettings logs, once at start-up, the settings warnings (unknown
+// keys, unset template variables, keys the source's spec does not know)
+// and the settings given that oceand accepts but does not act on.
+func (d *Daemon) reportSettings() {
+	for _, w := range d.settings.Warnings() {
+		d.logger.Warn("settings: " + w.String())
+	}
+	ignored := d.settings.Ignored()
+	if len(ignored) == 0 {
+		return
+	}
+	keys := make([]string, len(ignored))
+	for i, e := range ignored {
+		keys[i] = e.Key + " (" + e.Ignored + ")"
+	}
+	d.logger.Warn("settings accepted for compatibility with Ocean but not acted on by oceand", "settings", keys)
+}
+
+// jqEnvAllowList is what jq's env may read: the allow list, or nothing
+// when Ocean's allowEnvironmentVariablesJqAccess is false.
+func jqEnvAllowList(s *config.Settings) []string {
+	if !s.AllowEnvironmentVariablesJQAccess {
+		return nil
+	}
+	return s.JQEnvAllowList
 }
 
 // IsJobFailure reports whether err is a resync that ran and did not succeed
