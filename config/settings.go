@@ -15,6 +15,9 @@ type Settings struct {
 	InitializePortResources bool                  `key:"initialize_port_resources"`
 	// ScheduledResyncInterval is in minutes; 0 means no scheduled resync.
 	ScheduledResyncInterval int `key:"scheduled_resync_interval"`
+	// ScheduledResyncCron is a cron spec for scheduled resyncs (UTC unless
+	// it starts with CRON_TZ=); exclusive with ScheduledResyncInterval.
+	ScheduledResyncCron string `key:"scheduled_resync_cron"`
 
 	// oceand's own settings.
 
@@ -31,6 +34,9 @@ type Settings struct {
 	LogLevel string `key:"log_level"`
 	// JQEnvAllowList names the environment variables jq mappings may read.
 	JQEnvAllowList []string `key:"jq_env_allow_list"`
+	// ControlSocket serves the CLI on stateDir/oceand.sock
+	// (--no-control-socket turns it off).
+	ControlSocket bool `key:"control_socket"`
 }
 
 // PortSettings locate and authenticate Port.
@@ -85,12 +91,14 @@ func defaults() map[string]any {
 		},
 		"initialize_port_resources": true,
 		"scheduled_resync_interval": 0,
+		"scheduled_resync_cron":     "",
 		"state_dir":                 ".oceand",
 		"resync_policy":             "supersede",
 		"job_history_limit":         1000,
 		"log_format":                "auto",
 		"log_level":                 "info",
 		"jq_env_allow_list":         []any{},
+		"control_socket":            true,
 	}
 }
 
