@@ -46,6 +46,15 @@ func NewClient(stateDir string) *Client {
 	}}}
 }
 
+// Ping checks that a daemon listens on the socket; ErrNoDaemon if none.
+func (c *Client) Ping(ctx context.Context) error {
+	conn, err := (&net.Dialer{Timeout: time.Second}).DialContext(ctx, "unix", c.socket)
+	if err != nil {
+		return c.connErr(err)
+	}
+	return conn.Close()
+}
+
 // Close releases idle connections.
 func (c *Client) Close() { c.http.CloseIdleConnections() }
 

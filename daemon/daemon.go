@@ -67,6 +67,9 @@ type Options struct {
 	// ProgressInterval is how often job progress is written; zero is the
 	// engine's default.
 	ProgressInterval time.Duration
+	// Ready, when set, is closed once jobs run and the control socket
+	// answers (tests and embedders wait on it).
+	Ready chan struct{}
 }
 
 // Daemon is one running oceand.
@@ -103,6 +106,12 @@ func New(settings *config.Settings, opts Options) (*Daemon, error) {
 	}
 	def, err := opts.Registry.Lookup(settings.Integration.Type)
 	if err != nil {
+		return nil, err
+	}
+	if _, err := scheduler.New(scheduler.Config{
+		Interval: time.Duration(settings.ScheduledResyncInterval) * time.Minute,
+		Cron:     settings.ScheduledResyncCron,
+	}); err != nil {
 		return nil, err
 	}
 	return &Daemon{settings: settings, opts: opts, logger: opts.Logger, source: def}, nil
@@ -244,6 +253,7 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 	}()
 
 	if once {
+		d.ready()
 		job, werr := (&listeners.Once{Queue: engine}).Wait(ctx, start.Job.ID)
 		d.lastJob = job
 		if werr != nil && ctx.Err() != nil {
@@ -273,10 +283,17 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 		}
 		defer l.Stop()
 	}
+	d.ready()
 	d.logger.Info("oceand is running", "integration", s.Integration.Identifier, "listener", s.EventListener.Type, "policy", engine.Policy())
 	<-ctx.Done()
 	d.logger.Info("stopping", "cause", context.Cause(ctx))
 	return nil
+}
+
+func (d *Daemon) ready() {
+	if d.opts.Ready != nil {
+		close(d.opts.Ready)
+	}
 }
 
 // stopEngine stops the running job within the stop timeout. A job that

@@ -99,6 +99,9 @@ func (a *app) rootCommand() *cobra.Command {
 		a.runCommand(),
 		a.demoCommand(),
 		a.jobsCommand(),
+		a.resyncCommand(),
+		a.cancelCommand(),
+		a.stateCommand(),
 		a.versionCommand(),
 	)
 	return root
