@@ -56,15 +56,15 @@ type writeProxy struct {
 	emu http.Handler
 
 	mu        sync.Mutex
-	sent      map[string]int      // blueprint/identifier -> times sent
-	inFlight  map[string]bool     // entities of held requests
-	accepted  int64               // entities Port answered for (bulk 200)
-	active    int                 // writes between the gate and their answer
-	armed     bool                // writes are held
+	sent      map[string]int  // blueprint/identifier -> times sent
+	inFlight  map[string]bool // entities of held requests
+	accepted  int64           // entities Port answered for (bulk 200)
+	active    int             // writes between the gate and their answer
+	armed     bool            // writes are held
 	armOn     func(*http.Request) bool
-	armedCh   chan struct{}       // closed when armed
-	release   chan struct{}       // closed to let held requests through
-	running   chan struct{}       // closed at the first resync-state report
+	armedCh   chan struct{} // closed when armed
+	release   chan struct{} // closed to let held requests through
+	running   chan struct{} // closed at the first resync-state report
 	sawReport bool
 	listings  int // datasource listings seen
 }
