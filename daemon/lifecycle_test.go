@@ -18,7 +18,7 @@ import (
 
 // settingsWith builds settings for the fake source with extra flags
 // (dotted snake_case keys) over the ONCE defaults of settings.
-func (b *testBundle) settingsWith(t *testing.T, integrationConfig map[string]any, flags map[string]string) *config.Settings {
+func (b *testBundle) settingsWith(t testing.TB, integrationConfig map[string]any, flags map[string]string) *config.Settings {
 	t.Helper()
 	cfg, _ := json.Marshal(integrationConfig)
 	all := map[string]string{
@@ -49,7 +49,7 @@ type running struct {
 }
 
 // start runs a daemon until stop; it returns once the daemon is ready.
-func start(t *testing.T, s *config.Settings) *running {
+func start(t testing.TB, s *config.Settings) *running {
 	t.Helper()
 	ready := make(chan struct{})
 	d, err := daemon.New(s, daemon.Options{Ready: ready, ProgressInterval: 20 * time.Millisecond})

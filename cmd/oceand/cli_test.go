@@ -15,7 +15,7 @@ import (
 
 // startDaemon runs a POLLING daemon (no listener yet: start-up resync,
 // schedule and CLI only) on dir against a fresh emulator, until stop.
-func startDaemon(t *testing.T, dir string, flags map[string]string) (stop func() error) {
+func startDaemon(t testing.TB, dir string, flags map[string]string) (stop func() error) {
 	t.Helper()
 	emu := emulator.New(emulator.Config{ClientID: "cli-id", ClientSecret: "cli-secret"})
 	srv := httptest.NewServer(emu.Handler())
