@@ -108,6 +108,14 @@ func entitiesOf(r *http.Request, body []byte) []string {
 	return out
 }
 
+// disarm lets writes through again (the daemon was killed): the in-flight
+// set is what was held until now.
+func (p *writeProxy) disarm() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.armed, p.armOn = false, nil
+}
+
 func (p *writeProxy) arm() {
 	if !p.armed {
 		p.armed = true
@@ -406,6 +414,7 @@ func crashAndResume(t *testing.T, bin string, kp killPoint, want map[string]map[
 	}
 	<-exited
 	cancel()
+	proxy.disarm()
 	proxy.mu.Lock()
 	inFlight := len(proxy.inFlight)
 	proxy.mu.Unlock()
