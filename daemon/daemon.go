@@ -182,6 +182,13 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 		// One resync and exit: nothing to schedule.
 		schedCfg.Interval, schedCfg.Cron = 0, ""
 	}
+	// intervalInMinuets for Port: the interval, or a cron spec's period.
+	var interval time.Duration
+	if probe, err := scheduler.New(scheduler.Config{
+		Interval: time.Duration(s.ScheduledResyncInterval) * time.Minute, Cron: s.ScheduledResyncCron,
+	}); err == nil {
+		interval = time.Duration(probe.IntervalMinutes()) * time.Minute
+	}
 	rs := resync.New(resync.Config{
 		Port:              pc,
 		Store:             st,
@@ -189,7 +196,7 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 		Logger:            d.logger.With("component", "resync"),
 		Now:               d.opts.Now,
 		Mapping:           mapping.Options{EnvAllowList: s.JQEnvAllowList},
-		ScheduledInterval: time.Duration(s.ScheduledResyncInterval) * time.Minute,
+		ScheduledInterval: interval,
 		NextResync:        func() (time.Time, bool) { return d.sched.NextRun() },
 	})
 	engine, err := jobs.Open(jobs.Config{

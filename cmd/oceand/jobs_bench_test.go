@@ -69,14 +69,7 @@ func BenchmarkJobsList(b *testing.B) {
 			{"all", []string{"jobs", "list", "--limit", "0"}},
 		}
 		for _, c := range cases {
-			args := append(c.args, "--state-dir", dir)
-			b.Run(fmt.Sprintf("history=%d/db/%s", n, c.name), func(b *testing.B) {
-				for b.Loop() {
-					if code := run(context.Background(), args, io.Discard, io.Discard, nil); code != exitOK {
-						b.Fatalf("exit %d", code)
-					}
-				}
-			})
+			benchCLI(b, fmt.Sprintf("history=%d/db/%s", n, c.name), append(c.args, "--state-dir", dir))
 		}
 		b.Run(fmt.Sprintf("history=%d/process/default", n), func(b *testing.B) {
 			for b.Loop() {
@@ -89,17 +82,21 @@ func BenchmarkJobsList(b *testing.B) {
 		writeHistory(b, socketDir, n)
 		stop := startDaemon(b, socketDir, map[string]string{"event_listener.resync_on_start": "false"})
 		for _, c := range cases {
-			args := append(c.args, "--state-dir", socketDir)
-			b.Run(fmt.Sprintf("history=%d/socket/%s", n, c.name), func(b *testing.B) {
-				for b.Loop() {
-					if code := run(context.Background(), args, io.Discard, io.Discard, nil); code != exitOK {
-						b.Fatalf("exit %d", code)
-					}
-				}
-			})
+			benchCLI(b, fmt.Sprintf("history=%d/socket/%s", n, c.name), append(c.args, "--state-dir", socketDir))
 		}
 		if err := stop(); err != nil {
 			b.Fatal(err)
 		}
 	}
+}
+
+// benchCLI runs the command line args in-process as a sub-benchmark.
+func benchCLI(b *testing.B, name string, args []string) {
+	b.Run(name, func(b *testing.B) {
+		for b.Loop() {
+			if code := run(context.Background(), args, io.Discard, io.Discard, nil); code != exitOK {
+				b.Fatalf("exit %d", code)
+			}
+		}
+	})
 }
