@@ -235,6 +235,10 @@ func Open(cfg Config) (*Engine, error) {
 	if err := e.recover(); err != nil {
 		return nil, err
 	}
+	// jobHistoryLimit may have been lowered since the last run.
+	if _, err := cfg.Store.PruneJobs(cfg.HistoryLimit); err != nil {
+		return nil, fmt.Errorf("prune job history: %w", err)
+	}
 	return e, nil
 }
 
@@ -494,10 +498,6 @@ func (e *Engine) Enqueue(req Request) (Enqueued, error) {
 		supersede.cancelled = true
 		supersede.cancel(&SupersededError{By: out.Job.ID})
 	}
-	log := e.logger.Info
-	if out.Outcome == Skipped {
-		log = e.logger.Debug
-	}
 	attrs := []any{"trigger", req.Trigger, "reason", req.Reason, "outcome", out.Outcome}
 	if out.Job != nil {
 		attrs = append(attrs, "job", out.Job.ID)
@@ -505,7 +505,7 @@ func (e *Engine) Enqueue(req Request) (Enqueued, error) {
 	if out.Superseding != 0 {
 		attrs = append(attrs, "superseding", out.Superseding)
 	}
-	log("resync requested", attrs...)
+	e.logger.Info("resync requested", attrs...)
 	if out.Outcome != Skipped {
 		e.poke()
 		e.broadcast()

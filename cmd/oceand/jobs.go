@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -160,21 +161,26 @@ func (a *app) followJob(ctx context.Context, b *backend, id uint64, asJSON bool,
 	return writeJob(out, last, time.Now())
 }
 
-// progressLine is one line of --follow output: the job state, its totals
-// and the kind in progress.
+// progressLine is one line of --follow output: the job state, the kind in
+// progress and the totals.
 func progressLine(j *store.Job) string {
+	return fmt.Sprintf("job %d %s  %s", j.ID, j.State, progress(j))
+}
+
+// progress says where a running job is: the kind in progress (or the
+// reconciliation) and the totals.
+func progress(j *store.Job) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "job %d %s", j.ID, j.State)
 	for _, k := range j.Kinds {
 		if k.State == store.KindRunning {
-			fmt.Fprintf(&b, "  %s-%d: fetched %d upserted %d unchanged %d failed %d", k.Kind, k.Index, k.Fetched, k.Upserted, k.Unchanged, k.Failed)
+			fmt.Fprintf(&b, "%s-%d: fetched %d upserted %d unchanged %d failed %d; ", k.Kind, k.Index, k.Fetched, k.Upserted, k.Unchanged, k.Failed)
 		}
 	}
 	if r := j.Reconcile; r.State == store.ReconcileRunning {
-		fmt.Fprintf(&b, "  reconciling: listed %d stale %d deleted %d", r.Listed, r.Stale, r.Deleted)
+		fmt.Fprintf(&b, "reconciling: listed %d stale %d deleted %d; ", r.Listed, r.Stale, r.Deleted)
 	}
 	t := j.Totals
-	fmt.Fprintf(&b, "  total: fetched %d upserted %d unchanged %d failed %d", t.Fetched, t.Upserted, t.Unchanged, t.Failed)
+	fmt.Fprintf(&b, "total: fetched %d upserted %d unchanged %d failed %d", t.Fetched, t.Upserted, t.Unchanged, t.Failed)
 	return b.String()
 }
 
@@ -211,6 +217,8 @@ func (a *app) backend(ctx context.Context) (*backend, error) {
 	case errors.Is(err, store.ErrLocked):
 		return nil, fmt.Errorf("a daemon holds %s but does not answer on its control socket (started with --no-control-socket?): %w",
 			daemon.StatePath(s.StateDir), err)
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("no oceand state in %s: no daemon has run with this stateDir (see --state-dir)", s.StateDir)
 	case err != nil:
 		return nil, err
 	}

@@ -59,7 +59,7 @@ func writeState(w io.Writer, st *daemon.State, now time.Time) error {
 		row("last job", "job %d %s, %s%s", j.ID, j.State, when(j.FinishedAt, now), errorOf(j))
 	}
 	if j := st.Running; j != nil {
-		row("running", "job %d (%s), started %s; %s", j.ID, j.Trigger, when(j.StartedAt, now), progressLine(j))
+		row("running", "job %d (%s), started %s; %s", j.ID, j.Trigger, when(j.StartedAt, now), progress(j))
 	} else {
 		row("running", "none")
 	}
