@@ -577,6 +577,21 @@ func TestFailedAndPanickingJobs(t *testing.T) {
 		if j := b.job(t, first.Job.ID); j.State != store.JobFailed || j.Error != "kind fake-person failed" {
 			t.Errorf("failed job = %s %q", j.State, j.Error)
 		}
+
+		st := openStore(t, filepath.Join(t.TempDir(), "panic.db"))
+		e, err := jobs.Open(jobs.Config{Store: st, Run: func(context.Context, *store.Job, *jobs.Progress) error { panic("boom") }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.Start(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		defer e.Stop()
+		out, _ := e.Enqueue(jobs.Request{Trigger: jobs.TriggerCLI, Reason: "panic"})
+		j, err := e.Wait(t.Context(), out.Job.ID)
+		if err != nil || j.State != store.JobFailed || j.Error != "job panicked: boom" {
+			t.Errorf("panicking job = %+v, %v", j, err)
+		}
 	})
 }
 
