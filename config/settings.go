@@ -23,6 +23,9 @@ type Settings struct {
 	InitializePortResources bool `key:"initialize_port_resources" default:"true"`
 	// ScheduledResyncInterval is in minutes; 0 means no scheduled resync.
 	ScheduledResyncInterval int `key:"scheduled_resync_interval" default:"0"`
+	// ScheduledResyncCron is a cron spec for scheduled resyncs (UTC unless
+	// it starts with CRON_TZ=); exclusive with ScheduledResyncInterval.
+	ScheduledResyncCron string `key:"scheduled_resync_cron" default:""`
 	// AllowEnvironmentVariablesJQAccess false hides every variable from jq,
 	// whatever JQEnvAllowList says.
 	AllowEnvironmentVariablesJQAccess bool `key:"allow_environment_variables_jq_access" default:"true"`
@@ -68,6 +71,9 @@ type Settings struct {
 
 	// StateDir holds oceand.db and oceand.sock.
 	StateDir string `key:"state_dir" default:".oceand"`
+	// ControlSocket serves the CLI on stateDir/oceand.sock while the
+	// daemon runs (mode 0600); --no-control-socket turns it off.
+	ControlSocket bool `key:"control_socket" default:"true"`
 	// ResyncPolicy is what a new trigger does to a running resync:
 	// supersede, queue or skip.
 	ResyncPolicy string `key:"resync_policy" default:"supersede"`

@@ -2,7 +2,6 @@ package daemon_test
 
 import (
 	"context"
-	"encoding/json"
 	"net/http/httptest"
 	"testing"
 
@@ -29,21 +28,7 @@ func setup(t *testing.T) *testBundle {
 // settings builds ONCE settings for the fake source with the given config.
 func (b *testBundle) settings(t *testing.T, integrationConfig map[string]any) *config.Settings {
 	t.Helper()
-	cfg, _ := json.Marshal(integrationConfig)
-	s, err := config.Load(config.LoadOptions{Dir: t.TempDir(), Flags: map[string]string{
-		"port.base_url":          b.url,
-		"port.client_id":         "test-id",
-		"port.client_secret":     "test-secret",
-		"integration.type":       "fake",
-		"integration.identifier": "test-integration",
-		"integration.config":     string(cfg),
-		"event_listener.type":    config.ListenerOnce,
-		"state_dir":              b.stateDir,
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
+	return b.settingsWith(t, integrationConfig, nil)
 }
 
 func runOnce(t *testing.T, s *config.Settings) (*store.Job, error) {

@@ -46,6 +46,9 @@ type Config struct {
 	// ScheduledInterval, when set, is reported to Port as the resync
 	// interval and used to compute nextResync.
 	ScheduledInterval time.Duration
+	// NextResync, when set, gives the next scheduled run (the scheduler's
+	// stored time), reported instead of now + ScheduledInterval.
+	NextResync func() (time.Time, bool)
 }
 
 // Resyncer runs resync jobs.
@@ -161,6 +164,12 @@ func (r *Resyncer) reportState(ctx context.Context, status string, start time.Ti
 		next := r.now().Add(iv).UTC()
 		s.IntervalInMinuets = &minutes
 		s.NextResync = &next
+	}
+	if r.cfg.NextResync != nil {
+		if next, ok := r.cfg.NextResync(); ok {
+			next = next.UTC()
+			s.NextResync = &next
+		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()

@@ -100,6 +100,9 @@ func (a *app) rootCommand() *cobra.Command {
 		a.demoCommand(),
 		a.jobsCommand(),
 		a.configCommand(),
+		a.resyncCommand(),
+		a.cancelCommand(),
+		a.stateCommand(),
 		a.versionCommand(),
 	)
 	return root
