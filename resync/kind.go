@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
+	"net/http"
+	"sort"
+	"strings"
 	"sync"
 
 	"oceand/mapping"
@@ -18,31 +20,54 @@ import (
 // maxSamples is how many item-level errors a kind keeps in its record.
 const maxSamples = 5
 
-// kindRun is the state of one resource while it is synced.
+// kindRun is one resource of the mapping while it is synced.
 type kindRun struct {
-	r       *Resyncer
-	job     *store.Job
-	rep     Reporter
-	rm      *mapping.ResourceMapper
-	opts    port.WriteOptions
-	optsTag []byte
+	j      *jobRun
+	rm     *mapping.ResourceMapper
+	cancel context.CancelCauseFunc
+	// restore: this pass only writes entities missing in Port (see
+	// reconcile); its counters go to the report, not the kind.
+	restore bool
+
+	protectOnce sync.Once
+	protect     *mapping.ResourceMapper
+	protectErr  error
+
+	mu       sync.Mutex
+	restored int64
 }
 
-// runKind syncs one resource: fetch -> map -> diff -> load, page by page.
-func (r *Resyncer) runKind(ctx context.Context, job *store.Job, rep Reporter, rm *mapping.ResourceMapper, opts port.WriteOptions) error {
-	k := &kindRun{r: r, job: job, rep: rep, rm: rm, opts: opts,
-		optsTag: []byte("|merge=" + strconv.FormatBool(opts.Merge) + "|cmr=" + strconv.FormatBool(opts.CreateMissingRelatedEntities))}
-	k.update(func(kp *store.KindProgress) { kp.State = store.KindRunning })
-	r.logger.Info("syncing kind", "kind", rm.KindID())
+// pending is one mapped entity on its way to Port.
+type pending struct {
+	key     store.EntityKey
+	indexed bool // the identifier is a plain string: the index tracks it
+	hash    store.EntityHash
+	body    json.RawMessage
+}
 
+// runKind syncs one resource: the source's pages are mapped, diffed against
+// the index and sent to Port in bulk, through bounded channels:
+//
+//	Fetch -> pages -> Workers x (map, encode, hash, diff) -> changed -> load -> Port
+//
+// A kind-level error (the source failed, Port is unreachable, the index
+// cannot be written) cancels the kind; item-level errors are counted.
+func (j *jobRun) runKind(ctx context.Context, rm *mapping.ResourceMapper, restore bool) error {
+	k := &kindRun{j: j, rm: rm, restore: restore}
+	if !restore {
+		k.update(func(kp *store.KindProgress) { kp.State = store.KindRunning })
+		j.logger.Info("syncing kind", "kind", rm.KindID())
+	}
 	kctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	pages := make(chan []map[string]any, r.cfg.Workers)
+	k.cancel = cancel
+
+	pages := make(chan []map[string]any, 1)
 	var fetchErr error
 	go func() {
 		defer close(pages)
 		res := sources.Resource{Kind: rm.Resource.Kind, Index: rm.Index, Selector: rm.Resource.Selector.Raw}
-		fetchErr = r.cfg.Source.Fetch(kctx, res, func(items []map[string]any) error {
+		fetchErr = j.r.cfg.Source.Fetch(kctx, res, func(items []map[string]any) error {
 			select {
 			case pages <- items:
 				return nil
@@ -51,28 +76,56 @@ func (r *Resyncer) runKind(ctx context.Context, job *store.Job, rep Reporter, rm
 			}
 		})
 	}()
-	var wg sync.WaitGroup
-	for range r.cfg.Workers {
-		wg.Add(1)
+	changed := make(chan []*pending, j.r.cfg.Workers)
+	var mappers sync.WaitGroup
+	for range j.r.cfg.Workers {
+		mappers.Add(1)
 		go func() {
-			defer wg.Done()
+			defer mappers.Done()
 			for page := range pages {
 				if kctx.Err() != nil {
+					continue // drain, so the fetcher is never stuck
+				}
+				send, err := k.mapPage(kctx, page)
+				if err != nil {
+					cancel(err)
 					continue
 				}
-				if err := k.processPage(kctx, page); err != nil {
-					cancel(err)
+				if len(send) == 0 {
+					continue
+				}
+				select {
+				case changed <- send:
+				case <-kctx.Done():
 				}
 			}
 		}()
 	}
-	wg.Wait()
+	go func() {
+		mappers.Wait()
+		close(changed)
+	}()
+	k.load(kctx, changed)
+
 	err := context.Cause(kctx)
 	if errors.Is(err, context.Canceled) && ctx.Err() == nil {
 		err = nil
 	}
 	if err == nil && fetchErr != nil {
 		err = fmt.Errorf("fetch %s: %w", rm.Resource.Kind, fetchErr)
+	}
+	if err == nil && ctx.Err() == nil {
+		// What this kind saw must be on disk before it counts as
+		// completed: a resume skips completed kinds.
+		if ferr := j.writer.flush(); ferr != nil {
+			err = fmt.Errorf("write entity index: %w", ferr)
+		}
+	}
+	if restore {
+		if ctx.Err() != nil {
+			return context.Cause(ctx)
+		}
+		return err
 	}
 	state := store.KindCompleted
 	switch {
@@ -87,7 +140,7 @@ func (r *Resyncer) runKind(ctx context.Context, job *store.Job, rep Reporter, rm
 			kp.Error = err.Error()
 		}
 	})
-	if ferr := rep.Flush(); ferr != nil && err == nil {
+	if ferr := j.rep.Flush(); ferr != nil && err == nil {
 		err = ferr
 	}
 	return err
@@ -95,71 +148,30 @@ func (r *Resyncer) runKind(ctx context.Context, job *store.Job, rep Reporter, rm
 
 // update changes this kind's progress and the job totals.
 func (k *kindRun) update(fn func(kp *store.KindProgress)) {
-	_ = k.rep.Update(func(j *store.Job) {
-		kp := &j.Kinds[k.rm.Index]
+	_ = k.j.rep.Update(func(jb *store.Job) {
+		kp := &jb.Kinds[k.rm.Index]
 		before := kp.Counts
 		fn(kp)
-		j.Totals.Add(store.Counts{
-			Fetched: kp.Fetched - before.Fetched, Mapped: kp.Mapped - before.Mapped,
-			Filtered: kp.Filtered - before.Filtered, Upserted: kp.Upserted - before.Upserted,
-			Unchanged: kp.Unchanged - before.Unchanged, Failed: kp.Failed - before.Failed,
+		after := kp.Counts
+		jb.Totals.Add(store.Counts{
+			Fetched: after.Fetched - before.Fetched, Mapped: after.Mapped - before.Mapped,
+			Filtered: after.Filtered - before.Filtered, Upserted: after.Upserted - before.Upserted,
+			Unchanged: after.Unchanged - before.Unchanged, Failed: after.Failed - before.Failed,
 		})
 	})
 }
 
-// pending is one mapped entity on its way to Port.
-type pending struct {
-	key     store.EntityKey
-	indexed bool // the identifier is a plain string: the index tracks it
-	hash    store.EntityHash
-	body    json.RawMessage
-}
-
-func (k *kindRun) processPage(ctx context.Context, page []map[string]any) error {
-	var delta store.Counts
-	var samples []string
-	delta.Fetched = int64(len(page))
-	var out []pending
-	for _, item := range page {
-		res, err := k.rm.Map(ctx, item)
-		if ctx.Err() != nil {
-			return context.Cause(ctx)
-		}
-		if err != nil {
-			delta.Failed++
-			samples = append(samples, fmt.Sprintf("item %v: %v", item["id"], err))
-			continue
-		}
-		delta.Filtered += int64(res.Filtered)
-		for _, e := range res.Entities {
-			body, err := json.Marshal(e)
-			if err != nil {
-				delta.Failed++
-				samples = append(samples, fmt.Sprintf("entity %v: encode: %v", e["identifier"], err))
-				continue
-			}
-			delta.Mapped++
-			p := pending{body: body}
-			if id, ok := e.Identifier(); ok {
-				p.key = store.EntityKey{Blueprint: e.Blueprint(), Identifier: id}
-				p.indexed = true
-				p.hash = k.hash(body)
-			} else {
-				p.key = store.EntityKey{Blueprint: e.Blueprint()}
-			}
-			out = append(out, p)
-		}
+// count adds delta and samples to the kind. A restore pass only counts what
+// it wrote.
+func (k *kindRun) count(delta store.Counts, samples []string) {
+	if k.restore {
+		k.mu.Lock()
+		k.restored += delta.Upserted
+		k.mu.Unlock()
+		delta = store.Counts{Upserted: delta.Upserted, Failed: delta.Failed}
 	}
-	changed, err := k.diff(out, &delta)
-	if err != nil {
-		return err
-	}
-	updates, err := k.load(ctx, changed, &delta, &samples)
-	if err != nil {
-		return err
-	}
-	if err := k.r.cfg.Store.PutEntities(updates); err != nil {
-		return fmt.Errorf("update entity index: %w", err)
+	if delta == (store.Counts{}) && len(samples) == 0 {
+		return
 	}
 	k.update(func(kp *store.KindProgress) {
 		kp.Counts.Add(delta)
@@ -170,121 +182,349 @@ func (k *kindRun) processPage(ctx context.Context, page []map[string]any) error 
 			kp.Samples = append(kp.Samples, s)
 		}
 	})
+}
+
+// mapPage maps, encodes and diffs one page and returns what must be sent.
+func (k *kindRun) mapPage(ctx context.Context, page []map[string]any) ([]*pending, error) {
+	var delta store.Counts
+	var samples []string
+	sample := func(format string, args ...any) {
+		if len(samples) < maxSamples {
+			samples = append(samples, fmt.Sprintf(format, args...))
+		}
+	}
+	delta.Fetched = int64(len(page))
+	var (
+		out     []*pending
+		targets []relationTarget
+		changes []store.IndexChange
+		dry     []store.SpoolEntry
+	)
+	for _, item := range page {
+		res, err := k.rm.Map(ctx, item)
+		if ctx.Err() != nil {
+			return nil, context.Cause(ctx)
+		}
+		if err != nil {
+			delta.Failed++
+			sample("item %s: %v", itemName(item), err)
+			c, d, perr := k.protectUnmapped(ctx, item)
+			if perr != nil {
+				return nil, perr
+			}
+			changes, dry = append(changes, c...), append(dry, d...)
+			continue
+		}
+		delta.Filtered += int64(res.Filtered + res.Dropped)
+		for _, mc := range res.Misconfigurations {
+			sample("item %s: %s (%s) gave null: %s", itemName(item), mc.Field, mc.Expr, mc.Reason)
+		}
+		for _, e := range res.Entities {
+			body, err := json.Marshal(e)
+			if err != nil {
+				delta.Failed++
+				sample("entity %v: encode: %v", e["identifier"], err)
+				continue
+			}
+			p := &pending{body: body, key: store.EntityKey{Blueprint: e.Blueprint()}}
+			if id, ok := e.Identifier(); ok {
+				p.key.Identifier = id
+				p.indexed = true
+				p.hash = k.j.hash(body)
+			}
+			if k.j.protectTargets {
+				targets = appendTargets(targets, p.key.Blueprint, e)
+			}
+			out = append(out, p)
+		}
+	}
+	delta.Mapped = int64(len(out))
+
+	send := out[:0]
+	err := k.j.st.Read(func(r *store.Reader) error {
+		for _, p := range out {
+			if !p.indexed {
+				send = append(send, p)
+				continue
+			}
+			e, ok := r.Entry(p.key)
+			if ok && e.Hash == p.hash {
+				delta.Unchanged++
+				if k.j.dry {
+					dry = append(dry, store.SpoolEntry{Key: entityKey(p.key), Value: []byte{dryUnchanged}})
+				} else {
+					changes = append(changes, store.IndexChange{EntityKey: p.key, Op: store.OpSeen, Chain: k.j.chain, Resource: k.rm.Index})
+				}
+				continue
+			}
+			send = append(send, p)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read entity index: %w", err)
+	}
+	if k.j.dry {
+		for _, p := range send {
+			if p.indexed {
+				dry = append(dry, store.SpoolEntry{Key: entityKey(p.key), Value: []byte{dryWrite}})
+			}
+			k.j.planUpsert(p.key)
+		}
+		send = nil
+	}
+	if err := k.j.writer.add(changes, dry, targets); err != nil {
+		return nil, fmt.Errorf("write entity index: %w", err)
+	}
+	k.count(delta, samples)
+	return send, nil
+}
+
+// protectUnmapped handles an item the mapping could not judge (its selector
+// or itemsToParse failed). The entity it stands for must not be deleted as
+// stale: the item is mapped again with its selector forced to true, and the
+// entities that come out are marked as seen. When even that fails, the
+// resource's blueprints are tainted: reconciliation deletes nothing there.
+func (k *kindRun) protectUnmapped(ctx context.Context, item map[string]any) ([]store.IndexChange, []store.SpoolEntry, error) {
+	k.protectOnce.Do(func() {
+		cfg := *k.j.cfg
+		res := k.rm.Resource
+		raw := make(map[string]any, len(res.Selector.Raw)+1)
+		for key, v := range res.Selector.Raw {
+			raw[key] = v
+		}
+		raw["query"] = "true"
+		res.Selector = mapping.Selector{Query: "true", Raw: raw}
+		cfg.Resources = []mapping.Resource{res}
+		m, err := mapping.Compile(&cfg, k.j.r.cfg.Mapping)
+		if err != nil {
+			k.protectErr = err
+			return
+		}
+		k.protect = m.Resources()[0]
+	})
+	var result mapping.Result
+	err := k.protectErr
+	if err == nil {
+		result, err = k.protect.Map(ctx, item)
+	}
+	if err != nil {
+		return nil, nil, k.taint()
+	}
+	var changes []store.IndexChange
+	var dry []store.SpoolEntry
+	for _, e := range result.Entities {
+		id, ok := e.Identifier()
+		if !ok {
+			continue
+		}
+		key := store.EntityKey{Blueprint: e.Blueprint(), Identifier: id}
+		if k.j.dry {
+			dry = append(dry, store.SpoolEntry{Key: entityKey(key), Value: []byte{dryFailed}})
+		} else {
+			changes = append(changes, store.IndexChange{EntityKey: key, Op: store.OpSeen, Chain: k.j.chain, Resource: k.rm.Index})
+		}
+	}
+	return changes, dry, nil
+}
+
+// taint records that this resource failed to map an item whose entity is
+// unknown: its blueprints keep their stale entities this chain.
+func (k *kindRun) taint() error {
+	var entries []store.SpoolEntry
+	for _, bp := range literalBlueprints(k.rm.Resource) {
+		entries = append(entries, store.SpoolEntry{Key: []byte(bp), Value: []byte(k.rm.KindID())})
+	}
+	if err := k.j.chainSpool.Put(setTaint, entries); err != nil {
+		return fmt.Errorf("record unmapped item: %w", err)
+	}
 	return nil
+}
+
+// literalBlueprints returns the blueprints a resource maps to when they are
+// jq string literals (the usual '"service"'), or taintAll when any is
+// computed from the item.
+func literalBlueprints(r mapping.Resource) []string {
+	var out []string
+	for _, m := range r.Port.Entity.Mappings {
+		var bp string
+		if err := json.Unmarshal([]byte(strings.TrimSpace(m.Blueprint)), &bp); err != nil || bp == "" {
+			return []string{taintAll}
+		}
+		out = append(out, bp)
+	}
+	return out
+}
+
+// appendTargets adds the identifiers e relates to (plain identifiers only:
+// search-query relations name no entity).
+func appendTargets(out []relationTarget, blueprint string, e mapping.Entity) []relationTarget {
+	rels, _ := e["relations"].(map[string]any)
+	for name, v := range rels {
+		set := targetsPrefix + blueprint + "\x00" + name
+		switch t := v.(type) {
+		case string:
+			if t != "" {
+				out = append(out, relationTarget{set: set, id: t})
+			}
+		case []any:
+			for _, x := range t {
+				if s, ok := x.(string); ok && s != "" {
+					out = append(out, relationTarget{set: set, id: s})
+				}
+			}
+		}
+	}
+	return out
+}
+
+func itemName(item map[string]any) string {
+	for _, key := range []string{"id", "identifier", "name", "key"} {
+		if v, ok := item[key]; ok {
+			return fmt.Sprintf("%q", fmt.Sprint(v))
+		}
+	}
+	return "(no id)"
 }
 
 // hash identifies an entity's content together with the write options: a
 // change of merge mode must resend everything.
-func (k *kindRun) hash(body []byte) store.EntityHash {
+func (j *jobRun) hash(body []byte) store.EntityHash {
 	h := sha256.New()
 	h.Write(body)
-	h.Write(k.optsTag)
+	h.Write(j.optsTag)
 	var out store.EntityHash
 	copy(out[:], h.Sum(nil))
 	return out
 }
 
-// diff drops entities whose hash equals the indexed one.
-func (k *kindRun) diff(in []pending, delta *store.Counts) ([]pending, error) {
-	var keys []store.EntityKey
-	var pos []int
-	for i, p := range in {
-		if p.indexed {
-			keys = append(keys, p.key)
-			pos = append(pos, i)
-		}
-	}
-	entries, found, err := k.r.cfg.Store.LookupEntities(keys)
-	if err != nil {
-		return nil, fmt.Errorf("read entity index: %w", err)
-	}
-	unchanged := make([]bool, len(in))
-	for j, i := range pos {
-		if found[j] && entries[j].Hash == in[i].hash {
-			unchanged[i] = true
-		}
-	}
-	out := in[:0:0]
-	for i, p := range in {
-		if unchanged[i] {
-			delta.Unchanged++
-			continue
-		}
-		out = append(out, p)
-	}
-	return out, nil
+// batch is entities of one blueprint for one bulk request.
+type batch struct {
+	blueprint string
+	items     []*pending
+	bodies    []json.RawMessage
 }
 
-// load upserts entities grouped by blueprint and returns the index updates
-// for the ones Port accepted.
-func (k *kindRun) load(ctx context.Context, in []pending, delta *store.Counts, samples *[]string) ([]store.IndexUpdate, error) {
-	byBlueprint := map[string][]pending{}
-	var order []string
-	for _, p := range in {
-		if _, ok := byBlueprint[p.key.Blueprint]; !ok {
-			order = append(order, p.key.Blueprint)
-		}
-		byBlueprint[p.key.Blueprint] = append(byBlueprint[p.key.Blueprint], p)
+// load groups changed entities into bulk requests per blueprint and sends
+// them with at most InFlightBatches outstanding. It returns once every
+// request it started has ended.
+func (k *kindRun) load(ctx context.Context, in <-chan []*pending) {
+	type open struct {
+		b     *port.Batcher
+		items []*pending
 	}
-	type batch struct {
-		blueprint string
-		items     []pending
-	}
-	var batches []batch
-	for _, bp := range order {
-		b := port.NewBatcher()
-		var cur []pending
-		for _, p := range byBlueprint[bp] {
-			if full := b.Add(p.body); full != nil {
-				batches = append(batches, batch{bp, cur[:len(full)]})
-				cur = cur[len(full):]
-			}
-			cur = append(cur, p)
-		}
-		if b.Len() > 0 {
-			batches = append(batches, batch{bp, cur})
-		}
-	}
-	var mu sync.Mutex
-	var updates []store.IndexUpdate
-	var firstErr error
+	opened := map[string]*open{}
+	slots := make(chan struct{}, k.j.r.cfg.InFlightBatches)
 	var wg sync.WaitGroup
-	for _, bt := range batches {
+	dispatch := func(bt batch) {
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			bodies := make([]json.RawMessage, len(bt.items))
-			for i, p := range bt.items {
-				bodies[i] = p.body
-			}
-			results, err := k.r.cfg.Port.UpsertEntities(ctx, bt.blueprint, bodies, k.opts)
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				if ctx.Err() != nil {
-					if firstErr == nil {
-						firstErr = context.Cause(ctx)
-					}
-					return
-				}
-				delta.Failed += int64(len(bt.items))
-				*samples = append(*samples, fmt.Sprintf("%s: %d entities not written: %v", bt.blueprint, len(bt.items), err))
-				return
-			}
-			for _, res := range results {
-				p := bt.items[res.Index]
-				if !res.OK {
-					delta.Failed++
-					*samples = append(*samples, fmt.Sprintf("%s/%s: %d %s: %s", bt.blueprint, p.key.Identifier, res.Status, res.Code, res.Message))
-					continue
-				}
-				delta.Upserted++
-				if p.indexed {
-					updates = append(updates, store.IndexUpdate{EntityKey: p.key, IndexEntry: store.IndexEntry{Hash: p.hash, ChainID: k.job.ChainID}})
-				}
-			}
+			defer func() { <-slots }()
+			k.upsert(ctx, bt)
 		}()
 	}
+	for ps := range in {
+		if ctx.Err() != nil {
+			continue
+		}
+		for _, p := range ps {
+			o := opened[p.key.Blueprint]
+			if o == nil {
+				o = &open{b: port.NewBatcher()}
+				opened[p.key.Blueprint] = o
+			}
+			if full := o.b.Add(p.body); full != nil {
+				dispatch(batch{blueprint: p.key.Blueprint, items: o.items, bodies: full})
+				o.items = nil
+			}
+			o.items = append(o.items, p)
+		}
+	}
+	if ctx.Err() == nil {
+		bps := make([]string, 0, len(opened))
+		for bp := range opened {
+			bps = append(bps, bp)
+		}
+		sort.Strings(bps)
+		for _, bp := range bps {
+			if o := opened[bp]; o.b.Len() > 0 {
+				dispatch(batch{blueprint: bp, items: o.items, bodies: o.b.Flush()})
+			}
+		}
+	}
 	wg.Wait()
-	return updates, firstErr
+}
+
+// upsert sends one batch and records each entity's outcome. Port being
+// unreachable (or refusing this integration) fails the kind; Port rejecting
+// the batch's content fails its entities.
+func (k *kindRun) upsert(ctx context.Context, bt batch) {
+	results, err := k.j.r.cfg.Port.UpsertEntities(ctx, bt.blueprint, bt.bodies, k.j.opts)
+	if err != nil && ctx.Err() != nil {
+		return
+	}
+	var delta store.Counts
+	var samples []string
+	var changes []store.IndexChange
+	seen := func(p *pending) {
+		if p.indexed {
+			changes = append(changes, store.IndexChange{EntityKey: p.key, Op: store.OpSeen, Chain: k.j.chain, Resource: k.rm.Index})
+		}
+	}
+	if err != nil {
+		if kindLevel(err) {
+			k.cancel(fmt.Errorf("upsert to blueprint %s: %w", bt.blueprint, err))
+			return
+		}
+		delta.Failed = int64(len(bt.items))
+		samples = append(samples, fmt.Sprintf("%s: %d entities not written: %v", bt.blueprint, len(bt.items), err))
+		for _, p := range bt.items {
+			seen(p)
+		}
+	} else {
+		for _, res := range results {
+			p := bt.items[res.Index]
+			switch {
+			case res.OK:
+				delta.Upserted++
+				if p.indexed {
+					changes = append(changes, store.IndexChange{EntityKey: p.key, Op: store.OpWritten, Hash: p.hash, Chain: k.j.chain, Resource: k.rm.Index})
+				}
+			case !p.indexed && res.Identifier == "unknown":
+				// A search identifier that matched nothing: Port drops
+				// the entity, as for Ocean.
+				delta.Filtered++
+			default:
+				delta.Failed++
+				if len(samples) < maxSamples {
+					samples = append(samples, fmt.Sprintf("%s/%s: %d %s: %s", bt.blueprint, p.key.Identifier, res.Status, res.Code, res.Message))
+				}
+				seen(p)
+			}
+		}
+	}
+	if werr := k.j.writer.add(changes, nil, nil); werr != nil {
+		k.cancel(fmt.Errorf("write entity index: %w", werr))
+		return
+	}
+	k.count(delta, samples)
+}
+
+// kindLevel reports whether a failed request means the kind cannot go on
+// (Port unreachable, overloaded after retries, or refusing our credentials)
+// rather than a problem with the entities sent.
+func kindLevel(err error) bool {
+	switch s := port.StatusOf(err); {
+	case s == 0, s >= 500:
+		return true
+	case s == http.StatusUnauthorized, s == http.StatusForbidden, s == http.StatusTooManyRequests, s == http.StatusRequestTimeout:
+		return true
+	}
+	return false
 }
