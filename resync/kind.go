@@ -32,9 +32,6 @@ type kindRun struct {
 	protectOnce sync.Once
 	protect     *mapping.ResourceMapper
 	protectErr  error
-
-	mu       sync.Mutex
-	restored int64
 }
 
 // pending is one mapped entity on its way to Port.
@@ -165,9 +162,9 @@ func (k *kindRun) update(fn func(kp *store.KindProgress)) {
 // it wrote.
 func (k *kindRun) count(delta store.Counts, samples []string) {
 	if k.restore {
-		k.mu.Lock()
-		k.restored += delta.Upserted
-		k.mu.Unlock()
+		k.j.mu.Lock()
+		k.j.report.Restored += delta.Upserted
+		k.j.mu.Unlock()
 		delta = store.Counts{Upserted: delta.Upserted, Failed: delta.Failed}
 	}
 	if delta == (store.Counts{}) && len(samples) == 0 {
@@ -523,7 +520,12 @@ func kindLevel(err error) bool {
 	switch s := port.StatusOf(err); {
 	case s == 0, s >= 500:
 		return true
-	case s == http.StatusUnauthorized, s == http.StatusForbidden, s == http.StatusTooManyRequests, s == http.StatusRequestTimeout:
+	case s == http.StatusForbidden:
+		// has_dependents and required_relation are about the entities;
+		// missing_permissions is about us.
+		var pe *port.Error
+		return !errors.As(err, &pe) || (pe.Code != "has_dependents" && pe.Code != "required_relation")
+	case s == http.StatusUnauthorized, s == http.StatusTooManyRequests, s == http.StatusRequestTimeout:
 		return true
 	}
 	return false
