@@ -352,7 +352,7 @@ func TestDryRunWritesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	src.items["person"][1]["rev"] = float64(1)                // changed
+	src.items["person"][1]["rev"] = float64(1)                 // changed
 	src.add("person", "new", 1, map[string]any{"dept": "d-0"}) // new
 	src.items["dept"] = src.items["dept"][:1]                  // d-1 retired
 	src.items["person"] = append(src.items["person"][:8], src.items["person"][10:]...)
