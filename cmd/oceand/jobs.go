@@ -77,10 +77,17 @@ func (a *app) jobsShowCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if asJSON {
-				return writeJSON(cmd.OutOrStdout(), j)
+			report, err := st.GetReport(id)
+			if err != nil {
+				return err
 			}
-			return writeJob(cmd.OutOrStdout(), j, time.Now())
+			if asJSON {
+				return writeJSON(cmd.OutOrStdout(), jobWithReport{Job: j, Report: report})
+			}
+			if err := writeJob(cmd.OutOrStdout(), j, time.Now()); err != nil {
+				return err
+			}
+			return writeJobReport(cmd.OutOrStdout(), report)
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
