@@ -99,6 +99,7 @@ func (a *app) rootCommand() *cobra.Command {
 		a.runCommand(),
 		a.demoCommand(),
 		a.jobsCommand(),
+		a.benchCommand(),
 		a.versionCommand(),
 	)
 	return root

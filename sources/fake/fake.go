@@ -167,11 +167,14 @@ func boolValue(v any) (bool, error) {
 
 // Source generates the fake organisation.
 type Source struct {
-	s Settings
+	s      Settings
+	corpus string
 }
 
 // New returns a fake source with settings s.
-func New(s Settings) *Source { return &Source{s: s} }
+func New(s Settings) *Source {
+	return &Source{s: s, corpus: newCorpus(s.Seed, s.EntityKBSize*1024)}
+}
 
 type department struct{ id, name string }
 
