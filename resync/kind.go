@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"oceand/mapping"
 	"oceand/port"
@@ -32,14 +33,22 @@ type kindRun struct {
 	protectOnce sync.Once
 	protect     *mapping.ResourceMapper
 	protectErr  error
+
+	// fast is the item fast path (nil: none); fastTried and fastHits
+	// judge whether it pays.
+	fast      *fastPath
+	fastTried atomic.Int64
+	fastHits  atomic.Int64
 }
 
 // pending is one mapped entity on its way to Port.
 type pending struct {
-	key     store.EntityKey
-	indexed bool // the identifier is a plain string: the index tracks it
-	hash    store.EntityHash
-	body    json.RawMessage
+	key      store.EntityKey
+	indexed  bool // the identifier is a plain string: the index tracks it
+	hash     store.EntityHash
+	itemHash store.EntityHash // the raw item's (zero: none)
+	body     json.RawMessage
+	buf      *[]byte // body's pooled buffer
 }
 
 // runKind syncs one resource: the source's pages are mapped, diffed against
@@ -50,7 +59,7 @@ type pending struct {
 // A kind-level error (the source failed, Port is unreachable, the index
 // cannot be written) cancels the kind; item-level errors are counted.
 func (j *jobRun) runKind(ctx context.Context, rm *mapping.ResourceMapper, restore bool) error {
-	k := &kindRun{j: j, rm: rm, restore: restore}
+	k := &kindRun{j: j, rm: rm, restore: restore, fast: j.newFastPath(rm)}
 	if !restore {
 		k.update(func(kp *store.KindProgress) { kp.State = store.KindRunning })
 		j.logger.Info("syncing kind", "kind", rm.KindID())
@@ -182,6 +191,8 @@ func (k *kindRun) count(delta store.Counts, samples []string) {
 }
 
 // mapPage maps, encodes and diffs one page and returns what must be sent.
+// Items the index shows unchanged take the fast path (see item.go); the
+// others are mapped in full.
 func (k *kindRun) mapPage(ctx context.Context, page []map[string]any) ([]*pending, error) {
 	var delta store.Counts
 	var samples []string
@@ -197,7 +208,18 @@ func (k *kindRun) mapPage(ctx context.Context, page []map[string]any) ([]*pendin
 		changes []store.IndexChange
 		dry     []store.SpoolEntry
 	)
-	for _, item := range page {
+	seen := func(key store.EntityKey, itemHash store.EntityHash, mark byte) {
+		if k.j.dry {
+			dry = append(dry, store.SpoolEntry{Key: entityKey(key), Value: []byte{mark}})
+		} else {
+			changes = append(changes, store.IndexChange{EntityKey: key, Op: store.OpSeen, ItemHash: itemHash, Chain: k.j.chain, Resource: k.rm.Index})
+		}
+	}
+	rest, hashes, err := k.fastItems(ctx, page, &delta, seen, &targets)
+	if err != nil {
+		return nil, err
+	}
+	for i, item := range rest {
 		res, err := k.rm.Map(ctx, item)
 		if ctx.Err() != nil {
 			return nil, context.Cause(ctx)
@@ -213,17 +235,22 @@ func (k *kindRun) mapPage(ctx context.Context, page []map[string]any) ([]*pendin
 			continue
 		}
 		delta.Filtered += int64(res.Filtered + res.Dropped)
+		itemHash := hashes[i]
 		for _, mc := range res.Misconfigurations {
+			// Keep mapping this item in full, so its misconfigurations
+			// are reported every resync.
+			itemHash = store.EntityHash{}
 			sample("item %s: %s (%s) gave null: %s", itemName(item), mc.Field, mc.Expr, mc.Reason)
 		}
 		for _, e := range res.Entities {
-			body, err := json.Marshal(e)
+			buf, err := k.j.r.bodies.encode(e)
 			if err != nil {
 				delta.Failed++
 				sample("entity %v: encode: %v", e["identifier"], err)
 				continue
 			}
-			p := &pending{body: body, key: store.EntityKey{Blueprint: e.Blueprint()}}
+			body := *buf
+			p := &pending{body: body, buf: buf, key: store.EntityKey{Blueprint: e.Blueprint()}, itemHash: itemHash}
 			if id, ok := e.Identifier(); ok {
 				p.key.Identifier = id
 				p.indexed = true
@@ -235,10 +262,10 @@ func (k *kindRun) mapPage(ctx context.Context, page []map[string]any) ([]*pendin
 			out = append(out, p)
 		}
 	}
-	delta.Mapped = int64(len(out))
+	delta.Mapped += int64(len(out))
 
 	send := out[:0]
-	err := k.j.st.Read(func(r *store.Reader) error {
+	err = k.j.st.Read(func(r *store.Reader) error {
 		for _, p := range out {
 			if !p.indexed {
 				send = append(send, p)
@@ -247,11 +274,8 @@ func (k *kindRun) mapPage(ctx context.Context, page []map[string]any) ([]*pendin
 			e, ok := r.Entry(p.key)
 			if ok && e.Hash == p.hash {
 				delta.Unchanged++
-				if k.j.dry {
-					dry = append(dry, store.SpoolEntry{Key: entityKey(p.key), Value: []byte{dryUnchanged}})
-				} else {
-					changes = append(changes, store.IndexChange{EntityKey: p.key, Op: store.OpSeen, Chain: k.j.chain, Resource: k.rm.Index})
-				}
+				seen(p.key, p.itemHash, dryUnchanged)
+				k.j.r.bodies.put(p.buf)
 				continue
 			}
 			send = append(send, p)
@@ -267,6 +291,7 @@ func (k *kindRun) mapPage(ctx context.Context, page []map[string]any) ([]*pendin
 				dry = append(dry, store.SpoolEntry{Key: entityKey(p.key), Value: []byte{dryWrite}})
 			}
 			k.j.planUpsert(p.key)
+			k.j.r.bodies.put(p.buf)
 		}
 		send = nil
 	}
@@ -275,6 +300,97 @@ func (k *kindRun) mapPage(ctx context.Context, page []map[string]any) ([]*pendin
 	}
 	k.count(delta, samples)
 	return send, nil
+}
+
+// fastMinTries is how many items a kind tries on the fast path before it
+// judges whether the fast path pays: in a first resync nothing is indexed
+// and trying costs a second (partial) mapping of every item.
+const fastMinTries = 1000
+
+// fastItems takes the items the index shows unchanged off the page: their
+// entities are marked seen without being mapped in full. It returns the
+// other items, each with its hash (zero when it has none).
+func (k *kindRun) fastItems(ctx context.Context, page []map[string]any, delta *store.Counts,
+	seen func(store.EntityKey, store.EntityHash, byte), targets *[]relationTarget) ([]map[string]any, []store.EntityHash, error) {
+	hashes := make([]store.EntityHash, len(page))
+	if k.fast == nil {
+		return page, hashes, nil
+	}
+	h := itemHasher{salt: k.fast.salt}
+	hashed := make([]bool, len(page))
+	for i, item := range page {
+		hashes[i], hashed[i] = h.sum(item)
+	}
+	tried, hits := k.fastTried.Load(), k.fastHits.Load()
+	if tried >= fastMinTries && 2*hits < tried {
+		return page, hashes, nil
+	}
+	keys := make([]*mapping.Result, len(page))
+	for i, item := range page {
+		if !hashed[i] {
+			continue
+		}
+		res, err := k.fast.keys.Map(ctx, item)
+		if ctx.Err() != nil {
+			return nil, nil, context.Cause(ctx)
+		}
+		if err != nil || len(res.Misconfigurations) > 0 || !allIdentified(res.Entities) {
+			continue
+		}
+		keys[i] = &res
+	}
+	err := k.j.st.Read(func(r *store.Reader) error {
+		for i, res := range keys {
+			if res == nil {
+				continue
+			}
+			for _, e := range res.Entities {
+				id, _ := e.Identifier()
+				entry, ok := r.Entry(store.EntityKey{Blueprint: e.Blueprint(), Identifier: id})
+				if !ok || entry.ItemHash != hashes[i] || entry.Hash.IsZero() {
+					keys[i] = nil
+					break
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("read entity index: %w", err)
+	}
+	rest := page[:0:0]
+	var restHashes []store.EntityHash
+	var hit int64
+	for i, res := range keys {
+		if res == nil {
+			rest = append(rest, page[i])
+			restHashes = append(restHashes, hashes[i])
+			continue
+		}
+		hit++
+		delta.Filtered += int64(res.Filtered + res.Dropped)
+		delta.Mapped += int64(len(res.Entities))
+		delta.Unchanged += int64(len(res.Entities))
+		for _, e := range res.Entities {
+			id, _ := e.Identifier()
+			seen(store.EntityKey{Blueprint: e.Blueprint(), Identifier: id}, hashes[i], dryUnchanged)
+			if k.j.protectTargets {
+				*targets = appendTargets(*targets, e.Blueprint(), e)
+			}
+		}
+	}
+	k.fastTried.Add(int64(len(page)))
+	k.fastHits.Add(hit)
+	return rest, restHashes, nil
+}
+
+func allIdentified(es []mapping.Entity) bool {
+	for _, e := range es {
+		if _, ok := e.Identifier(); !ok {
+			return false
+		}
+	}
+	return true
 }
 
 // protectUnmapped handles an item the mapping could not judge (its selector
@@ -463,6 +579,10 @@ func (k *kindRun) load(ctx context.Context, in <-chan []*pending) {
 // the batch's content fails its entities.
 func (k *kindRun) upsert(ctx context.Context, bt batch) {
 	results, err := k.j.r.cfg.Port.UpsertEntities(ctx, bt.blueprint, bt.bodies, k.j.opts)
+	// The client copied the bodies into its request.
+	for _, p := range bt.items {
+		k.j.r.bodies.put(p.buf)
+	}
 	if err != nil && ctx.Err() != nil {
 		return
 	}
@@ -491,7 +611,7 @@ func (k *kindRun) upsert(ctx context.Context, bt batch) {
 			case res.OK:
 				delta.Upserted++
 				if p.indexed {
-					changes = append(changes, store.IndexChange{EntityKey: p.key, Op: store.OpWritten, Hash: p.hash, Chain: k.j.chain, Resource: k.rm.Index})
+					changes = append(changes, store.IndexChange{EntityKey: p.key, Op: store.OpWritten, Hash: p.hash, ItemHash: p.itemHash, Chain: k.j.chain, Resource: k.rm.Index})
 				}
 			case !p.indexed && res.Identifier == "unknown":
 				// A search identifier that matched nothing: Port drops

@@ -51,10 +51,11 @@ type Config struct {
 	Workers int
 	// InFlightBatches bounds the bulk upserts a kind has started and not
 	// finished; the Port client's own limit (port.maxConcurrentRequests)
-	// decides how many are on the wire. Default 16.
+	// decides how many are on the wire. Default DefaultInFlightBatches.
 	InFlightBatches int
 	// IndexFlushEntries is how many index changes are buffered before
-	// they are written in one transaction. Default 8192.
+	// they are written in one transaction. Default 32768 (a few MB):
+	// larger transactions rewrite each index page fewer times.
 	IndexFlushEntries int
 	// ListPageSize is the page size of Port's datasource listing. Default
 	// 5000, as Ocean.
@@ -64,11 +65,15 @@ type Config struct {
 	ScheduledInterval time.Duration
 }
 
+// DefaultInFlightBatches is the default of Config.InFlightBatches.
+const DefaultInFlightBatches = 16
+
 // Resyncer runs resync jobs.
 type Resyncer struct {
 	cfg    Config
 	logger *slog.Logger
 	now    func() time.Time
+	bodies bodyPool
 }
 
 // New returns a Resyncer.
@@ -83,10 +88,10 @@ func New(cfg Config) *Resyncer {
 		cfg.Workers = max(2, runtime.GOMAXPROCS(0))
 	}
 	if cfg.InFlightBatches <= 0 {
-		cfg.InFlightBatches = 16
+		cfg.InFlightBatches = DefaultInFlightBatches
 	}
 	if cfg.IndexFlushEntries <= 0 {
-		cfg.IndexFlushEntries = 8192
+		cfg.IndexFlushEntries = 32768
 	}
 	if cfg.ListPageSize <= 0 {
 		cfg.ListPageSize = 5000

@@ -443,3 +443,56 @@ func TestResumeSkipsCompletedKindsAndKeepsWhatTheChainWrote(t *testing.T) {
 		t.Errorf("reconcile = %+v, chain %d", resumed.Reconcile, resumed.ChainID)
 	}
 }
+
+// Unchanged items skip most of the mapping (the item fast path); anything
+// that can change the entities must defeat it.
+func TestWhatChangesEntitiesIsResent(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name   string
+		change func(m map[string]any)
+		want   int64 // upserts of the second resync
+	}{
+		{"nothing", func(map[string]any) {}, 0},
+		{"a property's expression", func(m map[string]any) {
+			props(m)["name"] = ".name | ascii_upcase"
+		}, 6},
+		{"the merge flag", func(m map[string]any) { m["enableMergeEntity"] = false }, 6},
+		{"a mapping that reads the clock", func(m map[string]any) {
+			props(m)["rev"] = "now"
+		}, 6},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t)
+			h.blueprint("service", false, nil)
+			spec := mappingSpec{threshold: 1, deleteDependents: true, resources: []resourceSpec{{kind: "service", blueprint: "service"}}}
+			cfg := spec.config()
+			if tt.name == "a mapping that reads the clock" {
+				tt.change(cfg)
+			}
+			if _, err := h.pc.PatchIntegrationConfig(context.Background(), cfg, true); err != nil {
+				t.Fatal(err)
+			}
+			src := newSource()
+			src.add("service", "s", 6, nil)
+			h.mustRun(src, jobOpts{})
+			tt.change(cfg)
+			if _, err := h.pc.PatchIntegrationConfig(context.Background(), cfg, true); err != nil {
+				t.Fatal(err)
+			}
+			job := h.mustRun(src, jobOpts{})
+			if job.Totals.Upserted != tt.want || job.Totals.Upserted+job.Totals.Unchanged != 6 {
+				t.Errorf("second resync totals = %+v, want %d upserted", job.Totals, tt.want)
+			}
+			if tt.name == "a property's expression" && h.emu.Entity("service", "s-1")["properties"].(map[string]any)["name"] != "S 1" {
+				t.Errorf("s-1 = %v", h.emu.Entity("service", "s-1"))
+			}
+		})
+	}
+}
+
+func props(cfg map[string]any) map[string]any {
+	res := cfg["resources"].([]any)[0].(map[string]any)
+	return res["port"].(map[string]any)["entity"].(map[string]any)["mappings"].(map[string]any)["properties"].(map[string]any)
+}

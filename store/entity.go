@@ -31,6 +31,11 @@ type IndexEntry struct {
 	// Resource is the index in the mapping of the resource that last
 	// mapped it, so a resync can fetch that resource again.
 	Resource uint32
+	// ItemHash identifies the raw item (with the mapping that turned it
+	// into this entity) whose entity Port holds; zero when unknown. An
+	// item with the same hash maps to the same entity, so a resync can
+	// skip mapping it.
+	ItemHash EntityHash
 }
 
 // EntityKey names an entity in the index.
@@ -45,9 +50,10 @@ type IndexUpdate struct {
 	IndexEntry
 }
 
-// entrySize is the encoded size of an IndexEntry; entries written before
-// SeenChain and Resource existed are 24 bytes and decode with both zero.
-const entrySize = HashSize + 8 + 8 + 4
+// entrySize is the encoded size of an IndexEntry. Entries written before
+// the later fields existed are 24 bytes (hash and chain) and decode with
+// the rest zero.
+const entrySize = HashSize + 8 + 8 + 4 + HashSize
 
 func encodeEntry(e IndexEntry) []byte {
 	b := make([]byte, entrySize)
@@ -55,6 +61,7 @@ func encodeEntry(e IndexEntry) []byte {
 	binary.BigEndian.PutUint64(b[HashSize:], e.ChainID)
 	binary.BigEndian.PutUint64(b[HashSize+8:], e.SeenChain)
 	binary.BigEndian.PutUint32(b[HashSize+16:], e.Resource)
+	copy(b[HashSize+20:], e.ItemHash[:])
 	return b
 }
 
@@ -68,6 +75,7 @@ func decodeEntry(v []byte) (IndexEntry, bool) {
 	if len(v) >= entrySize {
 		e.SeenChain = binary.BigEndian.Uint64(v[HashSize+8:])
 		e.Resource = binary.BigEndian.Uint32(v[HashSize+16:])
+		copy(e.ItemHash[:], v[HashSize+20:])
 	}
 	return e, true
 }
@@ -110,10 +118,12 @@ func (s *Store) PutEntities(updates []IndexUpdate) error {
 type IndexOp uint8
 
 const (
-	// OpWritten: Port accepted the entity with Hash in Chain.
+	// OpWritten: Port accepted the entity with Hash (from the item with
+	// ItemHash) in Chain.
 	OpWritten IndexOp = iota + 1
 	// OpSeen: Chain mapped the entity but did not write it (unchanged, or
-	// the write failed). The stored hash and writing chain are kept.
+	// the write failed). The stored hash and writing chain are kept;
+	// ItemHash is replaced (zero when the write failed).
 	OpSeen
 	// OpForgetHash: the entity's content in Port is unknown (it went
 	// missing); the next resync sends it whatever its hash.
@@ -125,6 +135,7 @@ type IndexChange struct {
 	EntityKey
 	Op       IndexOp
 	Hash     EntityHash
+	ItemHash EntityHash
 	Chain    uint64
 	Resource int
 }
@@ -159,11 +170,11 @@ func (s *Store) ApplyIndex(changes []IndexChange) error {
 			next := old
 			switch c.Op {
 			case OpWritten:
-				next = IndexEntry{Hash: c.Hash, ChainID: c.Chain, SeenChain: c.Chain, Resource: uint32(c.Resource)}
+				next = IndexEntry{Hash: c.Hash, ChainID: c.Chain, SeenChain: c.Chain, Resource: uint32(c.Resource), ItemHash: c.ItemHash}
 			case OpSeen:
-				next.SeenChain, next.Resource = c.Chain, uint32(c.Resource)
+				next.SeenChain, next.Resource, next.ItemHash = c.Chain, uint32(c.Resource), c.ItemHash
 			case OpForgetHash:
-				next.Hash = EntityHash{}
+				next.Hash, next.ItemHash = EntityHash{}, EntityHash{}
 			default:
 				return fmt.Errorf("index %s/%s: unknown operation %d", c.Blueprint, c.Identifier, c.Op)
 			}

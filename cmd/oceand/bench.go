@@ -51,6 +51,14 @@ type benchResult struct {
 	ChangedPersons    int              `json:"changedPersons"`
 	BulkRequests      map[string]int   `json:"bulkRequests"`
 	PeakRSSBytesPhase map[string]int64 `json:"peakRSSBytesByPhase"`
+	// CPUSeconds is the CPU time of the daemon (or floor) process and of
+	// the emulator (this process) per phase, whole processes included.
+	CPUSeconds map[string]cpuSplit `json:"cpuSeconds"`
+}
+
+type cpuSplit struct {
+	Daemon   float64 `json:"daemon"`
+	Emulator float64 `json:"emulator"`
 }
 
 func (a *app) benchCommand() *cobra.Command {
@@ -93,7 +101,7 @@ measured without the emulator's memory.`,
 	cmd.Flags().IntVar(&persons, "persons", 100000, "number of fake persons")
 	cmd.Flags().IntVar(&kb, "kb", 1, "size of each person's bio in KiB")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
-	cmd.Flags().StringVar(&profileDir, "profile", "", "write a CPU profile of each daemon phase to this directory")
+	cmd.Flags().StringVar(&profileDir, "profile", "", "write CPU and allocation profiles of each daemon phase to this directory")
 	cmd.AddCommand(a.benchDaemonCommand(), a.benchFloorCommand())
 	return cmd
 }
@@ -136,19 +144,24 @@ func (a *app) bench(ctx context.Context, progress io.Writer, persons, kb int, pr
 		"OCEAN__INTEGRATION__CONFIG__SEED":                   "1",
 		"OCEAN__INTEGRATION__CONFIG__THIRD_PARTY_LATENCY_MS": "0",
 	})
-	res := &benchResult{Persons: persons, KB: kb, PortRequests: map[string]int{}, BulkRequests: map[string]int{}, PeakRSSBytesPhase: map[string]int64{}}
+	res := &benchResult{Persons: persons, KB: kb, PortRequests: map[string]int{}, BulkRequests: map[string]int{},
+		PeakRSSBytesPhase: map[string]int64{}, CPUSeconds: map[string]cpuSplit{}}
 	statePath := daemon.StatePath(filepath.Join(dir, "state"))
 	phase := func(name string, extra map[string]string) (*store.Job, error) {
 		fmt.Fprintf(progress, "bench: %s resync...\n", name)
 		emu.ResetCounters()
 		args := []string{"bench", "daemon"}
 		if profileDir != "" {
-			args = append(args, "--cpuprofile", filepath.Join(profileDir, name+".cpu.pprof"))
+			args = append(args, "--cpuprofile", filepath.Join(profileDir, name+".cpu.pprof"),
+				"--allocprofile", filepath.Join(profileDir, name+".alloc.pprof"))
 		}
 		var out bytes.Buffer
-		if err := runChild(ctx, exe, dir, withEnv(env, extra), args, &out); err != nil {
+		emuCPU := selfCPU()
+		cpu, err := runChild(ctx, exe, dir, withEnv(env, extra), args, &out)
+		if err != nil {
 			return nil, fmt.Errorf("%s resync: %w", name, err)
 		}
+		res.CPUSeconds[name] = cpuSplit{Daemon: cpu.Seconds(), Emulator: (selfCPU() - emuCPU).Seconds()}
 		var child daemonResult
 		if err := json.Unmarshal(out.Bytes(), &child); err != nil {
 			return nil, fmt.Errorf("%s resync: %w: %s", name, err, out.String())
@@ -194,9 +207,12 @@ func (a *app) bench(ctx context.Context, progress io.Writer, persons, kb int, pr
 	fmt.Fprintln(progress, "bench: floor...")
 	emu.ResetCounters()
 	var out bytes.Buffer
-	if err := runChild(ctx, exe, dir, env, []string{"bench", "floor"}, &out); err != nil {
+	emuCPU := selfCPU()
+	cpu, err := runChild(ctx, exe, dir, env, []string{"bench", "floor"}, &out)
+	if err != nil {
 		return nil, fmt.Errorf("floor: %w", err)
 	}
+	res.CPUSeconds["floor"] = cpuSplit{Daemon: cpu.Seconds(), Emulator: (selfCPU() - emuCPU).Seconds()}
 	var floor floorResult
 	if err := json.Unmarshal(out.Bytes(), &floor); err != nil {
 		return nil, fmt.Errorf("floor: %w: %s", err, out.String())
@@ -243,8 +259,8 @@ func withEnv(environ []string, set map[string]string) []string {
 	return out
 }
 
-// runChild runs oceand with args in dir.
-func runChild(ctx context.Context, exe, dir string, env, args []string, stdout io.Writer) error {
+// runChild runs oceand with args in dir and returns the CPU time it used.
+func runChild(ctx context.Context, exe, dir string, env, args []string, stdout io.Writer) (time.Duration, error) {
 	var stderr bytes.Buffer
 	cmd := exec.CommandContext(ctx, exe, args...)
 	cmd.Dir = dir
@@ -252,9 +268,9 @@ func runChild(ctx context.Context, exe, dir string, env, args []string, stdout i
 	cmd.Stdout = stdout
 	cmd.Stderr = &stderr
 	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("%v: %s", err, strings.TrimSpace(stderr.String()))
+		return 0, fmt.Errorf("%v: %s", err, strings.TrimSpace(stderr.String()))
 	}
-	return nil
+	return cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime(), nil
 }
 
 func lastJob(statePath string) (*store.Job, error) {
@@ -280,7 +296,7 @@ func lastJob(statePath string) (*store.Job, error) {
 func writeBench(w io.Writer, r *benchResult) {
 	fmt.Fprintf(w, "oceand bench: %d persons of %d KiB (%d entities), Port emulator over loopback HTTP\n\n", r.Persons, r.KB, r.Entities)
 	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
-	fmt.Fprintln(tw, "PHASE\tSECONDS\tENTITIES/S\tUPSERTS\tPORT REQUESTS\tBULK REQUESTS\tPEAK RSS")
+	fmt.Fprintln(tw, "PHASE\tSECONDS\tENTITIES/S\tUPSERTS\tPORT REQUESTS\tBULK REQUESTS\tPEAK RSS\tCPU S (DAEMON/EMULATOR)")
 	perSec := func(s float64) string {
 		if s <= 0 {
 			return "-"
@@ -293,10 +309,14 @@ func writeBench(w io.Writer, r *benchResult) {
 		}
 		return fmt.Sprintf("%.1f MB", float64(b)/(1<<20))
 	}
-	fmt.Fprintf(tw, "full\t%.2f\t%s\t%d\t%d\t%d\t%s\n", r.FullSeconds, perSec(r.FullSeconds), r.Entities, r.PortRequests["full"], r.BulkRequests["full"], mb(r.PeakRSSBytesPhase["full"]))
-	fmt.Fprintf(tw, "floor\t%.2f\t%s\t%d\t%d\t%d\t-\n", r.FloorSeconds, perSec(r.FloorSeconds), r.Entities, r.PortRequests["floor"], r.BulkRequests["floor"])
-	fmt.Fprintf(tw, "no change\t%.2f\t\t%d\t%d\t%d\t%s\n", r.NoChangeSeconds, r.NoChangeUpserts, r.PortRequests["noChange"], r.BulkRequests["noChange"], mb(r.PeakRSSBytesPhase["noChange"]))
-	fmt.Fprintf(tw, "10%% changed\t%.2f\t\t%d\t%d\t%d\t%s\n", r.ChangedSeconds, r.ChangedUpserts, r.PortRequests["changed"], r.BulkRequests["changed"], mb(r.PeakRSSBytesPhase["changed"]))
+	cpu := func(phase string) string {
+		c := r.CPUSeconds[phase]
+		return fmt.Sprintf("%.2f / %.2f", c.Daemon, c.Emulator)
+	}
+	fmt.Fprintf(tw, "full\t%.2f\t%s\t%d\t%d\t%d\t%s\t%s\n", r.FullSeconds, perSec(r.FullSeconds), r.Entities, r.PortRequests["full"], r.BulkRequests["full"], mb(r.PeakRSSBytesPhase["full"]), cpu("full"))
+	fmt.Fprintf(tw, "floor\t%.2f\t%s\t%d\t%d\t%d\t-\t%s\n", r.FloorSeconds, perSec(r.FloorSeconds), r.Entities, r.PortRequests["floor"], r.BulkRequests["floor"], cpu("floor"))
+	fmt.Fprintf(tw, "no change\t%.2f\t\t%d\t%d\t%d\t%s\t%s\n", r.NoChangeSeconds, r.NoChangeUpserts, r.PortRequests["noChange"], r.BulkRequests["noChange"], mb(r.PeakRSSBytesPhase["noChange"]), cpu("noChange"))
+	fmt.Fprintf(tw, "10%% changed\t%.2f\t\t%d\t%d\t%d\t%s\t%s\n", r.ChangedSeconds, r.ChangedUpserts, r.PortRequests["changed"], r.BulkRequests["changed"], mb(r.PeakRSSBytesPhase["changed"]), cpu("changed"))
 	tw.Flush()
 	pct := func(a, b float64) float64 {
 		if b == 0 {
@@ -319,7 +339,7 @@ type daemonResult struct {
 // its own peak RSS. The peak is read from inside: a child's rusage maxrss
 // on Linux starts from its parent's RSS (the emulator's) at exec.
 func (a *app) benchDaemonCommand() *cobra.Command {
-	var cpuProfile string
+	var cpuProfile, allocProfile string
 	cmd := &cobra.Command{
 		Use:    "daemon",
 		Short:  "Run the daemon and print its peak RSS (used by oceand bench)",
@@ -347,10 +367,14 @@ func (a *app) benchDaemonCommand() *cobra.Command {
 			if runErr != nil {
 				return runErr
 			}
+			if err := writeAllocProfile(allocProfile); err != nil {
+				return err
+			}
 			return json.NewEncoder(cmd.OutOrStdout()).Encode(daemonResult{PeakRSSBytes: selfPeakRSS()})
 		},
 	}
 	cmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile to this file")
+	cmd.Flags().StringVar(&allocProfile, "allocprofile", "", "write an allocation profile to this file")
 	return cmd
 }
 
