@@ -8,9 +8,6 @@ import (
 
 // Chain spool sets.
 const (
-	// setDrySeen holds what a dry run mapped: key entityKey, value one of
-	// the dry* marks. A real run keeps this in the index (SeenChain).
-	setDrySeen = "seen"
 	// setTaint holds blueprints whose stale entities must not be deleted
 	// because an item the resync could not map may stand for one of
 	// them; key blueprint (or taintAll).
@@ -18,13 +15,6 @@ const (
 	// targetsPrefix + source blueprint + NUL + relation name: the
 	// identifiers kept entities relate to through that relation.
 	targetsPrefix = "targets\x00"
-)
-
-// Dry-run marks.
-const (
-	dryUnchanged byte = 'u' // the index says Port has it as mapped
-	dryWrite     byte = 'w' // would be sent
-	dryFailed    byte = 'f' // could not be judged; kept
 )
 
 // taintAll taints every blueprint: a failed item's blueprint is not known.
@@ -45,9 +35,9 @@ type relationTarget struct {
 }
 
 // indexWriter buffers what a resync learns about entities (index changes,
-// relation targets, dry-run marks) and writes it in large sorted
-// transactions: one fsync per few thousand entities instead of one per page.
-// Memory is bounded by the flush threshold.
+// relation targets) and writes it in large sorted transactions: one fsync
+// per many thousand entities instead of one per page. Memory is bounded by
+// the flush threshold.
 type indexWriter struct {
 	st    *store.Store
 	spool *store.Spool
@@ -55,8 +45,8 @@ type indexWriter struct {
 
 	mu      sync.Mutex
 	changes []store.IndexChange
-	dry     []store.SpoolEntry
 	targets map[string][]store.SpoolEntry
+	pages   map[int]map[uint64][]byte // resource -> page -> content
 	n       int
 	// recent remembers targets already buffered or written, so the same
 	// department of 100,000 persons is written once. It is cleared when
@@ -69,16 +59,22 @@ type indexWriter struct {
 func newIndexWriter(j *jobRun) *indexWriter {
 	return &indexWriter{
 		st: j.st, spool: j.chainSpool, limit: j.r.cfg.IndexFlushEntries,
-		targets: map[string][]store.SpoolEntry{}, recent: map[relationTarget]struct{}{},
+		targets: map[string][]store.SpoolEntry{}, pages: map[int]map[uint64][]byte{}, recent: map[relationTarget]struct{}{},
 	}
 }
 
 // add buffers changes and flushes when the buffer is full.
-func (w *indexWriter) add(changes []store.IndexChange, dry []store.SpoolEntry, targets []relationTarget) error {
+func (w *indexWriter) add(changes []store.IndexChange, targets []relationTarget, resource int, pages map[uint64][]byte) error {
 	w.mu.Lock()
 	w.changes = append(w.changes, changes...)
-	w.dry = append(w.dry, dry...)
-	w.n += len(changes) + len(dry)
+	w.n += len(changes)
+	for seq, v := range pages {
+		if w.pages[resource] == nil {
+			w.pages[resource] = map[uint64][]byte{}
+		}
+		w.pages[resource][seq] = v
+		w.n += len(v) / 256 // a page weighs as much as its bytes' worth of changes
+	}
 	for _, t := range targets {
 		if _, ok := w.recent[t]; ok {
 			continue
@@ -103,14 +99,16 @@ func (w *indexWriter) flush() error {
 	w.flushMu.Lock()
 	defer w.flushMu.Unlock()
 	w.mu.Lock()
-	changes, dry, targets := w.changes, w.dry, w.targets
-	w.changes, w.dry, w.targets, w.n = nil, nil, map[string][]store.SpoolEntry{}, 0
+	changes, targets, pages := w.changes, w.targets, w.pages
+	w.changes, w.targets, w.pages, w.n = nil, map[string][]store.SpoolEntry{}, map[int]map[uint64][]byte{}, 0
 	w.mu.Unlock()
 	if err := w.st.ApplyIndex(changes); err != nil {
 		return err
 	}
-	if err := w.spool.Put(setDrySeen, dry); err != nil {
-		return err
+	for resource, ps := range pages {
+		if err := w.st.PutItemPages(resource, ps); err != nil {
+			return err
+		}
 	}
 	for set, entries := range targets {
 		if err := w.spool.Put(set, entries); err != nil {

@@ -1,6 +1,7 @@
 package resync
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/json"
@@ -35,7 +36,8 @@ type kindRun struct {
 	protectErr  error
 
 	// fast is the item fast path (nil: none); fastTried and fastHits
-	// judge whether it pays.
+	// (items tried with the key mapper, and found unchanged) judge
+	// whether the key mapper pays.
 	fast      *fastPath
 	fastTried atomic.Int64
 	fastHits  atomic.Int64
@@ -46,9 +48,25 @@ type pending struct {
 	key      store.EntityKey
 	indexed  bool // the identifier is a plain string: the index tracks it
 	hash     store.EntityHash
-	itemHash store.EntityHash // the raw item's (zero: none)
+	itemHash store.EntityHash  // the raw item's (zero: none)
+	prev     *store.IndexEntry // the index entry before this resync, if any
 	body     json.RawMessage
 	buf      *[]byte // body's pooled buffer
+}
+
+// prevMarks is what the chain knows of an entity it could not (or, in a dry
+// run, would) write: Port still has the indexed version, if any.
+func (p *pending) prevMarks(chain uint64) uint8 {
+	if p.prev == nil {
+		return seenMark
+	}
+	marks := seenIndexed
+	if p.prev.ChainID == chain {
+		marks |= seenWritten
+	} else if !p.prev.Hash.IsZero() {
+		marks |= seenExpected
+	}
+	return marks
 }
 
 // runKind syncs one resource: the source's pages are mapped, diffed against
@@ -68,14 +86,16 @@ func (j *jobRun) runKind(ctx context.Context, rm *mapping.ResourceMapper, restor
 	defer cancel(nil)
 	k.cancel = cancel
 
-	pages := make(chan []map[string]any, 1)
+	pages := make(chan sourcePage, 1)
 	var fetchErr error
+	var served uint64
 	go func() {
 		defer close(pages)
 		res := sources.Resource{Kind: rm.Resource.Kind, Index: rm.Index, Selector: rm.Resource.Selector.Raw}
 		fetchErr = j.r.cfg.Source.Fetch(kctx, res, func(items []map[string]any) error {
 			select {
-			case pages <- items:
+			case pages <- sourcePage{seq: served, items: items}:
+				served++
 				return nil
 			case <-kctx.Done():
 				return context.Cause(kctx)
@@ -92,7 +112,7 @@ func (j *jobRun) runKind(ctx context.Context, rm *mapping.ResourceMapper, restor
 				if kctx.Err() != nil {
 					continue // drain, so the fetcher is never stuck
 				}
-				send, err := k.mapPage(kctx, page)
+				send, err := k.mapPage(kctx, page.seq, page.items)
 				if err != nil {
 					cancel(err)
 					continue
@@ -120,11 +140,20 @@ func (j *jobRun) runKind(ctx context.Context, rm *mapping.ResourceMapper, restor
 	if err == nil && fetchErr != nil {
 		err = fmt.Errorf("fetch %s: %w", rm.Resource.Kind, fetchErr)
 	}
+	if err == nil && ctx.Err() == nil && k.fast != nil && !j.dry {
+		if terr := j.st.TrimItemPages(rm.Index, served); terr != nil {
+			err = fmt.Errorf("write item pages: %w", terr)
+		}
+	}
 	if err == nil && ctx.Err() == nil {
-		// What this kind saw must be on disk before it counts as
-		// completed: a resume skips completed kinds.
+		// What this kind wrote and produced must be on disk before it
+		// counts as completed: a resume skips completed kinds.
 		if ferr := j.writer.flush(); ferr != nil {
 			err = fmt.Errorf("write entity index: %w", ferr)
+		} else if !restore {
+			if serr := j.seen.save(j.chainSpool); serr != nil {
+				err = fmt.Errorf("save what the kind produced: %w", serr)
+			}
 		}
 	}
 	if restore {
@@ -190,10 +219,16 @@ func (k *kindRun) count(delta store.Counts, samples []string) {
 	})
 }
 
+// sourcePage is one page the source emitted, numbered within the kind.
+type sourcePage struct {
+	seq   uint64
+	items []map[string]any
+}
+
 // mapPage maps, encodes and diffs one page and returns what must be sent.
 // Items the index shows unchanged take the fast path (see item.go); the
 // others are mapped in full.
-func (k *kindRun) mapPage(ctx context.Context, page []map[string]any) ([]*pending, error) {
+func (k *kindRun) mapPage(ctx context.Context, seq uint64, page []map[string]any) ([]*pending, error) {
 	var delta store.Counts
 	var samples []string
 	sample := func(format string, args ...any) {
@@ -206,20 +241,15 @@ func (k *kindRun) mapPage(ctx context.Context, page []map[string]any) ([]*pendin
 		out     []*pending
 		targets []relationTarget
 		changes []store.IndexChange
-		dry     []store.SpoolEntry
 	)
-	seen := func(key store.EntityKey, itemHash store.EntityHash, mark byte) {
-		if k.j.dry {
-			dry = append(dry, store.SpoolEntry{Key: entityKey(key), Value: []byte{mark}})
-		} else {
-			changes = append(changes, store.IndexChange{EntityKey: key, Op: store.OpSeen, ItemHash: itemHash, Chain: k.j.chain, Resource: k.rm.Index})
-		}
-	}
-	rest, hashes, err := k.fastItems(ctx, page, &delta, seen, &targets)
+	id, err := k.identify(ctx, seq, page, &delta, &changes, &targets)
 	if err != nil {
 		return nil, err
 	}
-	for i, item := range rest {
+	for i, item := range page {
+		if id.known[i] {
+			continue
+		}
 		res, err := k.rm.Map(ctx, item)
 		if ctx.Err() != nil {
 			return nil, context.Cause(ctx)
@@ -227,26 +257,26 @@ func (k *kindRun) mapPage(ctx context.Context, page []map[string]any) ([]*pendin
 		if err != nil {
 			delta.Failed++
 			sample("item %s: %v", itemName(item), err)
-			c, d, perr := k.protectUnmapped(ctx, item)
-			if perr != nil {
-				return nil, perr
+			if err := k.protectUnmapped(ctx, item); err != nil {
+				return nil, err
 			}
-			changes, dry = append(changes, c...), append(dry, d...)
 			continue
 		}
 		delta.Filtered += int64(res.Filtered + res.Dropped)
-		itemHash := hashes[i]
+		itemHash := id.hashes[i]
 		for _, mc := range res.Misconfigurations {
 			// Keep mapping this item in full, so its misconfigurations
 			// are reported every resync.
 			itemHash = store.EntityHash{}
 			sample("item %s: %s (%s) gave null: %s", itemName(item), mc.Field, mc.Expr, mc.Reason)
 		}
+		pi := &pageItem{hash: itemHash, filtered: res.Filtered + res.Dropped}
 		for _, e := range res.Entities {
 			buf, err := k.j.r.bodies.encode(e)
 			if err != nil {
 				delta.Failed++
 				sample("entity %v: encode: %v", e["identifier"], err)
+				pi = nil
 				continue
 			}
 			body := *buf
@@ -255,11 +285,21 @@ func (k *kindRun) mapPage(ctx context.Context, page []map[string]any) ([]*pendin
 				p.key.Identifier = id
 				p.indexed = true
 				p.hash = k.j.hash(body)
+			} else {
+				pi = nil
 			}
+			var ts []relationTarget
 			if k.j.protectTargets {
-				targets = appendTargets(targets, p.key.Blueprint, e)
+				ts = appendTargets(nil, p.key.Blueprint, e)
+				targets = append(targets, ts...)
+			}
+			if pi != nil {
+				pi.entities = append(pi.entities, pageEntity{key: p.key, targets: ts})
 			}
 			out = append(out, p)
+		}
+		if pi != nil && !itemHash.IsZero() {
+			id.items[i] = pi
 		}
 	}
 	delta.Mapped += int64(len(out))
@@ -272,9 +312,12 @@ func (k *kindRun) mapPage(ctx context.Context, page []map[string]any) ([]*pendin
 				continue
 			}
 			e, ok := r.Entry(p.key)
+			if ok {
+				p.prev = &e
+			}
 			if ok && e.Hash == p.hash {
 				delta.Unchanged++
-				seen(p.key, p.itemHash, dryUnchanged)
+				k.unchanged(p.key, e, p.itemHash, &changes)
 				k.j.r.bodies.put(p.buf)
 				continue
 			}
@@ -288,100 +331,156 @@ func (k *kindRun) mapPage(ctx context.Context, page []map[string]any) ([]*pendin
 	if k.j.dry {
 		for _, p := range send {
 			if p.indexed {
-				dry = append(dry, store.SpoolEntry{Key: entityKey(p.key), Value: []byte{dryWrite}})
+				k.j.seen.mark(p.key, p.prevMarks(k.j.chain))
 			}
 			k.j.planUpsert(p.key)
 			k.j.r.bodies.put(p.buf)
 		}
 		send = nil
 	}
-	if err := k.j.writer.add(changes, dry, targets); err != nil {
+	var pages map[uint64][]byte
+	if k.fast != nil && !k.j.dry {
+		if v := encodePage(k.fast.salt, id.items); !bytes.Equal(v, id.stored) {
+			pages = map[uint64][]byte{seq: v}
+		}
+	}
+	if err := k.j.writer.add(changes, targets, k.rm.Index, pages); err != nil {
 		return nil, fmt.Errorf("write entity index: %w", err)
 	}
 	k.count(delta, samples)
 	return send, nil
 }
 
-// fastMinTries is how many items a kind tries on the fast path before it
-// judges whether the fast path pays: in a first resync nothing is indexed
-// and trying costs a second (partial) mapping of every item.
+// unchanged records an entity Port already has as mapped: the chain
+// produced it, and the index learns which item it came from.
+func (k *kindRun) unchanged(key store.EntityKey, e store.IndexEntry, itemHash store.EntityHash, changes *[]store.IndexChange) {
+	marks := seenExpected | seenIndexed
+	if e.ChainID == k.j.chain {
+		marks |= seenWritten // by an interrupted job of this chain
+	}
+	k.j.seen.mark(key, marks)
+	if !k.j.dry && (e.ItemHash != itemHash || e.Resource != uint32(k.rm.Index)) {
+		*changes = append(*changes, store.IndexChange{EntityKey: key, Op: store.OpSeen, ItemHash: itemHash, Resource: k.rm.Index})
+	}
+}
+
+// fastMinTries is how many items a kind tries with its key mapper before
+// it judges whether that pays: in a first resync nothing is indexed and
+// trying costs a second (partial) mapping of every item.
 const fastMinTries = 1000
 
-// fastItems takes the items the index shows unchanged off the page: their
-// entities are marked seen without being mapped in full. It returns the
-// other items, each with its hash (zero when it has none).
-func (k *kindRun) fastItems(ctx context.Context, page []map[string]any, delta *store.Counts,
-	seen func(store.EntityKey, store.EntityHash, byte), targets *[]relationTarget) ([]map[string]any, []store.EntityHash, error) {
-	hashes := make([]store.EntityHash, len(page))
+// identified is what identify learnt of a page.
+type identified struct {
+	hashes []store.EntityHash // per item (zero: not hashed)
+	known  []bool             // the item is unchanged and fully accounted for
+	items  []*pageItem        // what each item turned into (nil: unknown)
+	stored []byte             // the page as the store had it
+}
+
+// identify finds the items of a page that are unchanged: the index says
+// Port holds exactly what each of their entities would be. Their entities
+// are recorded as produced without being mapped in full. What an item
+// turns into comes from the page as stored by the last resync or, failing
+// that, from the key mapper (identity programs only).
+func (k *kindRun) identify(ctx context.Context, seq uint64, page []map[string]any, delta *store.Counts,
+	changes *[]store.IndexChange, targets *[]relationTarget) (*identified, error) {
+	id := &identified{hashes: make([]store.EntityHash, len(page)), known: make([]bool, len(page)), items: make([]*pageItem, len(page))}
 	if k.fast == nil {
-		return page, hashes, nil
+		return id, nil
 	}
 	h := itemHasher{salt: k.fast.salt}
 	hashed := make([]bool, len(page))
 	for i, item := range page {
-		hashes[i], hashed[i] = h.sum(item)
+		id.hashes[i], hashed[i] = h.sum(item)
 	}
+	var err error
+	if id.stored, err = k.j.st.ItemPage(k.rm.Index, seq); err != nil {
+		return nil, fmt.Errorf("read item pages: %w", err)
+	}
+	cached := decodePage(k.fast.salt, id.stored)
+	candidates := make([]*pageItem, len(page))
+	for i := range page {
+		if hashed[i] {
+			candidates[i] = cached[id.hashes[i]]
+		}
+	}
+	fromKeys := make([]bool, len(page))
 	tried, hits := k.fastTried.Load(), k.fastHits.Load()
-	if tried >= fastMinTries && 2*hits < tried {
-		return page, hashes, nil
-	}
-	keys := make([]*mapping.Result, len(page))
-	for i, item := range page {
-		if !hashed[i] {
-			continue
-		}
-		res, err := k.fast.keys.Map(ctx, item)
-		if ctx.Err() != nil {
-			return nil, nil, context.Cause(ctx)
-		}
-		if err != nil || len(res.Misconfigurations) > 0 || !allIdentified(res.Entities) {
-			continue
-		}
-		keys[i] = &res
-	}
-	err := k.j.st.Read(func(r *store.Reader) error {
-		for i, res := range keys {
-			if res == nil {
+	if tried < fastMinTries || 2*hits >= tried {
+		var n int64
+		for i, item := range page {
+			if !hashed[i] || candidates[i] != nil {
 				continue
 			}
-			for _, e := range res.Entities {
-				id, _ := e.Identifier()
-				entry, ok := r.Entry(store.EntityKey{Blueprint: e.Blueprint(), Identifier: id})
-				if !ok || entry.ItemHash != hashes[i] || entry.Hash.IsZero() {
-					keys[i] = nil
+			n++
+			candidates[i] = k.keyItem(ctx, item, id.hashes[i])
+			fromKeys[i] = candidates[i] != nil
+			if ctx.Err() != nil {
+				return nil, context.Cause(ctx)
+			}
+		}
+		k.fastTried.Add(n)
+	}
+	entries := make([][]store.IndexEntry, len(page))
+	err = k.j.st.Read(func(r *store.Reader) error {
+		for i, pi := range candidates {
+			if pi == nil {
+				continue
+			}
+			for _, e := range pi.entities {
+				entry, ok := r.Entry(e.key)
+				if !ok || entry.ItemHash != id.hashes[i] || entry.Hash.IsZero() {
+					candidates[i], entries[i] = nil, nil
 					break
 				}
+				entries[i] = append(entries[i], entry)
 			}
 		}
 		return nil
 	})
 	if err != nil {
-		return nil, nil, fmt.Errorf("read entity index: %w", err)
+		return nil, fmt.Errorf("read entity index: %w", err)
 	}
-	rest := page[:0:0]
-	var restHashes []store.EntityHash
-	var hit int64
-	for i, res := range keys {
-		if res == nil {
-			rest = append(rest, page[i])
-			restHashes = append(restHashes, hashes[i])
+	var keyHits int64
+	for i, pi := range candidates {
+		if pi == nil {
 			continue
 		}
-		hit++
-		delta.Filtered += int64(res.Filtered + res.Dropped)
-		delta.Mapped += int64(len(res.Entities))
-		delta.Unchanged += int64(len(res.Entities))
-		for _, e := range res.Entities {
-			id, _ := e.Identifier()
-			seen(store.EntityKey{Blueprint: e.Blueprint(), Identifier: id}, hashes[i], dryUnchanged)
+		if fromKeys[i] {
+			keyHits++
+		}
+		id.known[i], id.items[i] = true, pi
+		delta.Filtered += int64(pi.filtered)
+		delta.Mapped += int64(len(pi.entities))
+		delta.Unchanged += int64(len(pi.entities))
+		for n, e := range pi.entities {
+			k.unchanged(e.key, entries[i][n], id.hashes[i], changes)
 			if k.j.protectTargets {
-				*targets = appendTargets(*targets, e.Blueprint(), e)
+				*targets = append(*targets, e.targets...)
 			}
 		}
 	}
-	k.fastTried.Add(int64(len(page)))
-	k.fastHits.Add(hit)
-	return rest, restHashes, nil
+	k.fastHits.Add(keyHits)
+	return id, nil
+}
+
+// keyItem evaluates an item's identity with the key mapper; nil when the
+// item cannot take the fast path.
+func (k *kindRun) keyItem(ctx context.Context, item map[string]any, hash store.EntityHash) *pageItem {
+	res, err := k.fast.keys.Map(ctx, item)
+	if err != nil || len(res.Misconfigurations) > 0 || !allIdentified(res.Entities) {
+		return nil
+	}
+	pi := &pageItem{hash: hash, filtered: res.Filtered + res.Dropped}
+	for _, e := range res.Entities {
+		id, _ := e.Identifier()
+		pe := pageEntity{key: store.EntityKey{Blueprint: e.Blueprint(), Identifier: id}}
+		if k.j.protectTargets {
+			pe.targets = appendTargets(nil, e.Blueprint(), e)
+		}
+		pi.entities = append(pi.entities, pe)
+	}
+	return pi
 }
 
 func allIdentified(es []mapping.Entity) bool {
@@ -396,9 +495,10 @@ func allIdentified(es []mapping.Entity) bool {
 // protectUnmapped handles an item the mapping could not judge (its selector
 // or itemsToParse failed). The entity it stands for must not be deleted as
 // stale: the item is mapped again with its selector forced to true, and the
-// entities that come out are marked as seen. When even that fails, the
-// resource's blueprints are tainted: reconciliation deletes nothing there.
-func (k *kindRun) protectUnmapped(ctx context.Context, item map[string]any) ([]store.IndexChange, []store.SpoolEntry, error) {
+// entities that come out are recorded as produced. When even that fails,
+// the resource's blueprints are tainted: reconciliation deletes nothing
+// there.
+func (k *kindRun) protectUnmapped(ctx context.Context, item map[string]any) error {
 	k.protectOnce.Do(func() {
 		cfg := *k.j.cfg
 		res := k.rm.Resource
@@ -422,23 +522,14 @@ func (k *kindRun) protectUnmapped(ctx context.Context, item map[string]any) ([]s
 		result, err = k.protect.Map(ctx, item)
 	}
 	if err != nil {
-		return nil, nil, k.taint()
+		return k.taint()
 	}
-	var changes []store.IndexChange
-	var dry []store.SpoolEntry
 	for _, e := range result.Entities {
-		id, ok := e.Identifier()
-		if !ok {
-			continue
-		}
-		key := store.EntityKey{Blueprint: e.Blueprint(), Identifier: id}
-		if k.j.dry {
-			dry = append(dry, store.SpoolEntry{Key: entityKey(key), Value: []byte{dryFailed}})
-		} else {
-			changes = append(changes, store.IndexChange{EntityKey: key, Op: store.OpSeen, Chain: k.j.chain, Resource: k.rm.Index})
+		if id, ok := e.Identifier(); ok {
+			k.j.seen.mark(store.EntityKey{Blueprint: e.Blueprint(), Identifier: id}, seenMark)
 		}
 	}
-	return changes, dry, nil
+	return nil
 }
 
 // taint records that this resource failed to map an item whose entity is
@@ -589,9 +680,14 @@ func (k *kindRun) upsert(ctx context.Context, bt batch) {
 	var delta store.Counts
 	var samples []string
 	var changes []store.IndexChange
-	seen := func(p *pending) {
-		if p.indexed {
-			changes = append(changes, store.IndexChange{EntityKey: p.key, Op: store.OpSeen, Chain: k.j.chain, Resource: k.rm.Index})
+	failed := func(p *pending) {
+		if !p.indexed {
+			return
+		}
+		k.j.seen.mark(p.key, p.prevMarks(k.j.chain))
+		if p.prev != nil && !p.prev.ItemHash.IsZero() {
+			// Port keeps the old version: the item no longer matches it.
+			changes = append(changes, store.IndexChange{EntityKey: p.key, Op: store.OpSeen, Resource: k.rm.Index})
 		}
 	}
 	if err != nil {
@@ -602,7 +698,7 @@ func (k *kindRun) upsert(ctx context.Context, bt batch) {
 		delta.Failed = int64(len(bt.items))
 		samples = append(samples, fmt.Sprintf("%s: %d entities not written: %v", bt.blueprint, len(bt.items), err))
 		for _, p := range bt.items {
-			seen(p)
+			failed(p)
 		}
 	} else {
 		for _, res := range results {
@@ -611,6 +707,7 @@ func (k *kindRun) upsert(ctx context.Context, bt batch) {
 			case res.OK:
 				delta.Upserted++
 				if p.indexed {
+					k.j.seen.mark(p.key, seenWritten|seenIndexed)
 					changes = append(changes, store.IndexChange{EntityKey: p.key, Op: store.OpWritten, Hash: p.hash, ItemHash: p.itemHash, Chain: k.j.chain, Resource: k.rm.Index})
 				}
 			case !p.indexed && res.Identifier == "unknown":
@@ -622,11 +719,11 @@ func (k *kindRun) upsert(ctx context.Context, bt batch) {
 				if len(samples) < maxSamples {
 					samples = append(samples, fmt.Sprintf("%s/%s: %d %s: %s", bt.blueprint, p.key.Identifier, res.Status, res.Code, res.Message))
 				}
-				seen(p)
+				failed(p)
 			}
 		}
 	}
-	if werr := k.j.writer.add(changes, nil, nil); werr != nil {
+	if werr := k.j.writer.add(changes, nil, k.rm.Index, nil); werr != nil {
 		k.cancel(fmt.Errorf("write entity index: %w", werr))
 		return
 	}

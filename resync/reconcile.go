@@ -1,7 +1,6 @@
 package resync
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"sort"
@@ -33,6 +32,7 @@ type blueprintCounts struct {
 	listedExpected int64 // ... and skipped as unchanged: the index says Port has them
 	seen           int64 // produced by this chain (written, unchanged or failed)
 	expected       int64 // skipped as unchanged by this chain
+	indexed        int64 // produced by this chain and in the index
 }
 
 // reconcile deletes what Port holds for this integration and the source no
@@ -67,26 +67,19 @@ func (j *jobRun) reconcile(ctx context.Context) error {
 	var listed int64
 	err := j.r.cfg.Port.ListOwnedEntities(ctx, j.before, j.r.cfg.ListPageSize, func(refs []port.EntityRef) error {
 		stale := map[string][]store.SpoolEntry{}
-		err := j.st.Read(func(r *store.Reader) error {
-			for _, ref := range refs {
-				key := store.EntityKey{Blueprint: ref.Blueprint, Identifier: ref.Identifier}
-				c := get(ref.Blueprint)
-				c.listed++
-				listed++
-				seen, expected := j.seenIn(r, key)
-				if seen {
-					c.listedSeen++
-					if expected {
-						c.listedExpected++
-					}
-					continue
+		for _, ref := range refs {
+			c := get(ref.Blueprint)
+			c.listed++
+			listed++
+			marks := j.seen.get(store.EntityKey{Blueprint: ref.Blueprint, Identifier: ref.Identifier})
+			if marks != 0 {
+				c.listedSeen++
+				if expected(marks) {
+					c.listedExpected++
 				}
-				stale[ref.Blueprint] = append(stale[ref.Blueprint], store.SpoolEntry{Key: []byte(ref.Identifier)})
+				continue
 			}
-			return nil
-		})
-		if err != nil {
-			return err
+			stale[ref.Blueprint] = append(stale[ref.Blueprint], store.SpoolEntry{Key: []byte(ref.Identifier)})
 		}
 		for bp, entries := range stale {
 			if err := j.jobSpool.Put(stalePrefix+bp, entries); err != nil {
@@ -98,9 +91,7 @@ func (j *jobRun) reconcile(ctx context.Context) error {
 	if err != nil {
 		return j.failReconcile(fmt.Errorf("list the integration's entities in Port: %w", err))
 	}
-	if err := j.countSeen(get); err != nil {
-		return j.failReconcile(err)
-	}
+	j.seen.count(get)
 	if err := j.restoreMissing(ctx, counts); err != nil {
 		return j.failReconcile(err)
 	}
@@ -155,7 +146,7 @@ func (j *jobRun) reconcile(ctx context.Context) error {
 		return j.failReconcile(err)
 	}
 	if !j.dry {
-		if err := j.sweepIndex(); err != nil {
+		if err := j.sweepIndex(counts); err != nil {
 			return j.failReconcile(err)
 		}
 	}
@@ -176,61 +167,6 @@ func (j *jobRun) failReconcile(err error) error {
 		jb.Reconcile.SkippedReason = err.Error()
 	})
 	return fmt.Errorf("reconcile: %w", err)
-}
-
-// seenIn reports whether this chain produced key, and whether it skipped it
-// as unchanged (so Port is expected to have it).
-func (j *jobRun) seenIn(r *store.Reader, key store.EntityKey) (seen, expected bool) {
-	if j.dry {
-		v, ok := r.SpoolValue(j.chainSpool, setDrySeen, entityKey(key))
-		return ok, ok && len(v) > 0 && v[0] == dryUnchanged
-	}
-	e, ok := r.Entry(key)
-	if !ok {
-		return false, false
-	}
-	return e.SeenChain == j.chain || e.ChainID == j.chain, j.expected(e)
-}
-
-// expected: this chain skipped the entity as unchanged (or failed to
-// change it), so Port should still have the version the index knows.
-func (j *jobRun) expected(e store.IndexEntry) bool {
-	return e.SeenChain == j.chain && e.ChainID != j.chain && !e.Hash.IsZero()
-}
-
-// countSeen counts per blueprint what this chain produced.
-func (j *jobRun) countSeen(get func(string) *blueprintCounts) error {
-	if j.dry {
-		return j.chainSpool.Scan(setDrySeen, 0, func(_ *store.Reader, key, v []byte) error {
-			bp, _, _ := bytes.Cut(key, []byte{0})
-			c := get(string(bp))
-			c.seen++
-			if len(v) > 0 && v[0] == dryUnchanged {
-				c.expected++
-			}
-			return nil
-		})
-	}
-	bps, err := j.st.IndexedBlueprints()
-	if err != nil {
-		return err
-	}
-	for _, bp := range bps {
-		c := get(bp)
-		err := j.st.ScanIndex(bp, 0, func(_ *store.Reader, _ []byte, e store.IndexEntry) error {
-			if e.SeenChain == j.chain || e.ChainID == j.chain {
-				c.seen++
-			}
-			if j.expected(e) {
-				c.expected++
-			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // restoreMissing writes again the entities this chain skipped as unchanged
@@ -266,36 +202,23 @@ func (j *jobRun) restoreMissing(ctx context.Context, counts map[string]*blueprin
 	sort.Strings(bps)
 	resources := map[int]bool{}
 	for _, bp := range bps {
-		missing := func(r *store.Reader, key store.EntityKey) bool {
-			_, listed := r.SpoolValue(j.jobSpool, setListed, entityKey(key))
-			return !listed
-		}
-		if j.dry {
-			prefix := []byte(bp + "\x00")
-			err := j.chainSpool.Scan(setDrySeen, 0, func(r *store.Reader, key, v []byte) error {
-				if !bytes.HasPrefix(key, prefix) || len(v) == 0 || v[0] != dryUnchanged {
-					return nil
-				}
-				k := store.EntityKey{Blueprint: bp, Identifier: string(key[len(prefix):])}
-				if missing(r, k) {
-					j.planRestore(k)
-				}
-				return nil
-			})
-			if err != nil {
-				return err
-			}
-			continue
-		}
 		err := j.eachIndexPage(bp, func(page []store.IndexRecord) error {
 			var forget []store.IndexChange
 			err := j.st.Read(func(r *store.Reader) error {
 				for _, rec := range page {
 					k := store.EntityKey{Blueprint: bp, Identifier: rec.Identifier}
-					if j.expected(rec.IndexEntry) && missing(r, k) {
-						forget = append(forget, store.IndexChange{EntityKey: k, Op: store.OpForgetHash})
-						resources[int(rec.Resource)] = true
+					if !expected(j.seen.get(k)) {
+						continue
 					}
+					if _, listed := r.SpoolValue(j.jobSpool, setListed, entityKey(k)); listed {
+						continue
+					}
+					if j.dry {
+						j.planRestore(k)
+						continue
+					}
+					forget = append(forget, store.IndexChange{EntityKey: k, Op: store.OpForgetHash})
+					resources[int(rec.Resource)] = true
 				}
 				return nil
 			})
@@ -648,24 +571,37 @@ func (j *jobRun) deletedFromPort(bp string, ids, deleted []string) (int64, []sto
 
 // sweepIndex drops index entries this complete chain neither produced nor
 // found stale in Port: their entities are gone from the source and from
-// Port's listing, so the index has nothing to remember.
-func (j *jobRun) sweepIndex() error {
-	bps, err := j.st.IndexedBlueprints()
+// Port's listing, so the index has nothing to remember. A blueprint whose
+// entries are all accounted for is not scanned.
+func (j *jobRun) sweepIndex(counts map[string]*blueprintCounts) error {
+	sizes, err := j.st.CountEntities()
 	if err != nil {
 		return err
 	}
-	for _, bp := range bps {
-		err := j.eachIndexPage(bp, func(page []store.IndexRecord) error {
+	for bp, size := range sizes {
+		stale, err := j.jobSpool.Count(stalePrefix + bp)
+		if err != nil {
+			return err
+		}
+		var indexed int64
+		if c := counts[bp]; c != nil {
+			indexed = c.indexed
+		}
+		if int64(size) <= indexed+int64(stale) {
+			continue
+		}
+		err = j.eachIndexPage(bp, func(page []store.IndexRecord) error {
 			var gone []store.EntityKey
 			err := j.st.Read(func(r *store.Reader) error {
 				for _, rec := range page {
-					if rec.SeenChain == j.chain || rec.ChainID == j.chain {
+					k := store.EntityKey{Blueprint: bp, Identifier: rec.Identifier}
+					if j.seen.get(k) != 0 {
 						continue
 					}
 					if _, stale := r.SpoolValue(j.jobSpool, stalePrefix+bp, []byte(rec.Identifier)); stale {
 						continue
 					}
-					gone = append(gone, store.EntityKey{Blueprint: bp, Identifier: rec.Identifier})
+					gone = append(gone, k)
 				}
 				return nil
 			})

@@ -122,9 +122,10 @@ type jobRun struct {
 	// not deleted (see reconcile).
 	protectTargets bool
 
-	chainSpool *store.Spool // relation targets, taints, dry-run marks: the whole chain
+	chainSpool *store.Spool // what the chain produced, relation targets, taints
 	jobSpool   *store.Spool // stale and listed sets of this job's reconciliation
 	writer     *indexWriter
+	seen       *seenSet
 
 	mu     sync.Mutex
 	report store.JobReport
@@ -220,6 +221,19 @@ func (j *jobRun) run(ctx context.Context) error {
 	j.writer = newIndexWriter(j)
 	mappingHash := hashMapping(integration.Config)
 	done := j.resumedKinds(mappingHash)
+	j.seen = newSeenSet()
+	if len(done) > 0 {
+		saved, ok, err := loadSeenSet(j.chainSpool)
+		switch {
+		case err != nil:
+			return err
+		case ok:
+			j.seen = saved
+		default:
+			j.logger.Warn("what the interrupted job produced was not saved; resyncing every kind", "resumes", j.job.ResumeOf)
+			done = map[int]store.KindProgress{}
+		}
+	}
 	if err := j.rep.Update(func(jb *store.Job) {
 		jb.MappingHash = mappingHash
 		jb.Kinds = make([]store.KindProgress, len(cfg.Resources))

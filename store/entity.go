@@ -24,10 +24,6 @@ type IndexEntry struct {
 	Hash EntityHash
 	// ChainID is the resync chain that last wrote the entity to Port.
 	ChainID uint64
-	// SeenChain is the last chain that mapped the entity, whether it was
-	// written, skipped as unchanged or failed to write. Reconciliation
-	// keeps every entity the current chain has seen.
-	SeenChain uint64
 	// Resource is the index in the mapping of the resource that last
 	// mapped it, so a resync can fetch that resource again.
 	Resource uint32
@@ -53,15 +49,14 @@ type IndexUpdate struct {
 // entrySize is the encoded size of an IndexEntry. Entries written before
 // the later fields existed are 24 bytes (hash and chain) and decode with
 // the rest zero.
-const entrySize = HashSize + 8 + 8 + 4 + HashSize
+const entrySize = HashSize + 8 + 4 + HashSize
 
 func encodeEntry(e IndexEntry) []byte {
 	b := make([]byte, entrySize)
 	copy(b, e.Hash[:])
 	binary.BigEndian.PutUint64(b[HashSize:], e.ChainID)
-	binary.BigEndian.PutUint64(b[HashSize+8:], e.SeenChain)
-	binary.BigEndian.PutUint32(b[HashSize+16:], e.Resource)
-	copy(b[HashSize+20:], e.ItemHash[:])
+	binary.BigEndian.PutUint32(b[HashSize+8:], e.Resource)
+	copy(b[HashSize+12:], e.ItemHash[:])
 	return b
 }
 
@@ -73,9 +68,8 @@ func decodeEntry(v []byte) (IndexEntry, bool) {
 	copy(e.Hash[:], v[:HashSize])
 	e.ChainID = binary.BigEndian.Uint64(v[HashSize:])
 	if len(v) >= entrySize {
-		e.SeenChain = binary.BigEndian.Uint64(v[HashSize+8:])
-		e.Resource = binary.BigEndian.Uint32(v[HashSize+16:])
-		copy(e.ItemHash[:], v[HashSize+20:])
+		e.Resource = binary.BigEndian.Uint32(v[HashSize+8:])
+		copy(e.ItemHash[:], v[HashSize+12:])
 	}
 	return e, true
 }
@@ -121,9 +115,9 @@ const (
 	// OpWritten: Port accepted the entity with Hash (from the item with
 	// ItemHash) in Chain.
 	OpWritten IndexOp = iota + 1
-	// OpSeen: Chain mapped the entity but did not write it (unchanged, or
-	// the write failed). The stored hash and writing chain are kept;
-	// ItemHash is replaced (zero when the write failed).
+	// OpSeen: the entity was mapped but not written (unchanged, or the
+	// write failed). The stored hash and writing chain are kept; Resource
+	// and ItemHash are replaced (ItemHash zero when the write failed).
 	OpSeen
 	// OpForgetHash: the entity's content in Port is unknown (it went
 	// missing); the next resync sends it whatever its hash.
@@ -170,9 +164,9 @@ func (s *Store) ApplyIndex(changes []IndexChange) error {
 			next := old
 			switch c.Op {
 			case OpWritten:
-				next = IndexEntry{Hash: c.Hash, ChainID: c.Chain, SeenChain: c.Chain, Resource: uint32(c.Resource), ItemHash: c.ItemHash}
+				next = IndexEntry{Hash: c.Hash, ChainID: c.Chain, Resource: uint32(c.Resource), ItemHash: c.ItemHash}
 			case OpSeen:
-				next.SeenChain, next.Resource, next.ItemHash = c.Chain, uint32(c.Resource), c.ItemHash
+				next.Resource, next.ItemHash = uint32(c.Resource), c.ItemHash
 			case OpForgetHash:
 				next.Hash, next.ItemHash = EntityHash{}, EntityHash{}
 			default:

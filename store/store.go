@@ -103,7 +103,7 @@ func (s *Store) Check() error {
 
 func (s *Store) init() error {
 	return s.db.Update(func(tx *bolt.Tx) error {
-		for _, name := range [][]byte{bucketMeta, bucketIntegration, bucketJobs, bucketEntities, bucketSpool, bucketReports} {
+		for _, name := range [][]byte{bucketMeta, bucketIntegration, bucketJobs, bucketEntities, bucketSpool, bucketReports, bucketItems} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return fmt.Errorf("create bucket %s: %w", name, err)
 			}
