@@ -1,6 +1,7 @@
 package resync
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"math"
 	"sort"
@@ -96,11 +97,43 @@ func appendFloat(b []byte, f float64) ([]byte, error) {
 
 const hexDigits = "0123456789abcdef"
 
+// Byte masks for plainRun: every byte 0x01, every byte 0x80.
+const (
+	lsb = 0x0101010101010101
+	msb = 0x8080808080808080
+)
+
+// plainRun returns how many bytes from i on need no escaping, looking at
+// eight bytes at a time: long strings (a bio, a description) are mostly
+// plain ASCII.
+func plainRun(s string, i int) int {
+	start := i
+	for ; i+8 <= len(s); i += 8 {
+		w := binary.LittleEndian.Uint64([]byte(s[i : i+8]))
+		special := (w - 0x20*lsb) | eqMask(w, '"') | eqMask(w, '\\') | eqMask(w, '<') | eqMask(w, '>') | eqMask(w, '&') | w
+		if special&msb != 0 {
+			break
+		}
+	}
+	return i - start
+}
+
+// eqMask has the high bit of each byte of w that may equal c set (exact
+// for ASCII bytes, which is all plainRun lets through).
+func eqMask(w uint64, c byte) uint64 {
+	x := w ^ (lsb * uint64(c))
+	return x - lsb
+}
+
 // appendString quotes s as encoding/json does with HTML escaping on.
 func appendString(b []byte, s string) []byte {
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); {
+		if n := plainRun(s, i); n > 0 {
+			i += n
+			continue
+		}
 		c := s[i]
 		if c < utf8.RuneSelf {
 			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {

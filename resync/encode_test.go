@@ -34,3 +34,30 @@ func TestAppendJSONMatchesEncodingJSON(t *testing.T) {
 		t.Error("infinity encoded without error")
 	}
 }
+
+// Strings are scanned eight bytes at a time: every position and kind of
+// special byte must still be escaped as encoding/json does.
+func TestAppendStringMatchesEncodingJSON(t *testing.T) {
+	t.Parallel()
+	specials := []byte{0, 0x1f, '"', '\\', '<', '>', '&', '\n', 0x7f, 0xc3, 0xa9, 0xe2, 0x80, 0xa8, 0xff, ' ', 'a'}
+	r := uint64(1)
+	next := func(n int) int {
+		r = r*6364136223846793005 + 1442695040888963407
+		return int(r>>33) % n
+	}
+	for range 5000 {
+		n := next(40)
+		b := make([]byte, n)
+		for i := range b {
+			if next(4) == 0 {
+				b[i] = specials[next(len(specials))]
+			} else {
+				b[i] = byte('a' + next(26))
+			}
+		}
+		want, _ := json.Marshal(string(b))
+		if got := appendString(nil, string(b)); string(got) != string(want) {
+			t.Fatalf("appendString(%q) = %s, want %s", b, got, want)
+		}
+	}
+}

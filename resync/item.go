@@ -123,7 +123,8 @@ func (h *itemHasher) add(v any) bool {
 	case map[string]any:
 		h.buf = append(h.buf, 'm')
 		h.buf = binary.AppendUvarint(h.buf, uint64(len(t)))
-		keys := make([]string, 0, len(t))
+		var small [16]string
+		keys := small[:0]
 		for k := range t {
 			keys = append(keys, k)
 		}

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"net/http"
 	"sort"
 	"strings"
@@ -246,6 +247,7 @@ func (k *kindRun) mapPage(ctx context.Context, seq uint64, page []map[string]any
 	if err != nil {
 		return nil, err
 	}
+	hasher := sha256.New()
 	for i, item := range page {
 		if id.known[i] {
 			continue
@@ -284,7 +286,7 @@ func (k *kindRun) mapPage(ctx context.Context, seq uint64, page []map[string]any
 			if id, ok := e.Identifier(); ok {
 				p.key.Identifier = id
 				p.indexed = true
-				p.hash = k.j.hash(body)
+				p.hash = k.j.hash(hasher, body)
 			} else {
 				pi = nil
 			}
@@ -592,13 +594,14 @@ func itemName(item map[string]any) string {
 }
 
 // hash identifies an entity's content together with the write options: a
-// change of merge mode must resend everything.
-func (j *jobRun) hash(body []byte) store.EntityHash {
-	h := sha256.New()
+// change of merge mode must resend everything. h is reused between calls.
+func (j *jobRun) hash(h hash.Hash, body []byte) store.EntityHash {
+	h.Reset()
 	h.Write(body)
 	h.Write(j.optsTag)
+	var sum [sha256.Size]byte
 	var out store.EntityHash
-	copy(out[:], h.Sum(nil))
+	copy(out[:], h.Sum(sum[:0]))
 	return out
 }
 

@@ -219,7 +219,7 @@ func (j *jobRun) run(ctx context.Context) error {
 	}
 	j.optsTag = []byte("|merge=" + strconv.FormatBool(j.opts.Merge) + "|cmr=" + strconv.FormatBool(j.opts.CreateMissingRelatedEntities))
 	j.writer = newIndexWriter(j)
-	mappingHash := hashMapping(integration.Config)
+	mappingHash := MappingHash(integration.Config)
 	done := j.resumedKinds(mappingHash)
 	j.seen = newSeenSet()
 	if len(done) > 0 {
@@ -265,6 +265,11 @@ func (j *jobRun) run(ctx context.Context) error {
 		if kerr != nil {
 			failed = append(failed, rm.KindID())
 			j.logger.Error("kind failed", "kind", rm.KindID(), "err", kerr)
+		}
+	}
+	if !j.dry {
+		if err := j.st.TrimItemResources(len(cfg.Resources)); err != nil {
+			return fmt.Errorf("trim item pages: %w", err)
 		}
 	}
 	if len(failed) > 0 {
@@ -337,9 +342,10 @@ func (j *jobRun) saveReport() error {
 	return j.st.PruneReports()
 }
 
-// hashMapping identifies a mapping by content, whatever the key order Port
-// returns it in.
-func hashMapping(raw json.RawMessage) string {
+// MappingHash identifies a mapping (the integration's config as Port
+// returns it) by content, whatever its key order. Jobs record it; a resume
+// whose mapping hash changed resyncs every kind.
+func MappingHash(raw json.RawMessage) string {
 	var v any
 	canonical := []byte(raw)
 	if json.Unmarshal(raw, &v) == nil {

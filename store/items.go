@@ -70,3 +70,22 @@ func (s *Store) TrimItemPages(resource int, from uint64) error {
 		return nil
 	})
 }
+
+// TrimItemResources deletes the pages of resources from index `from` on:
+// the mapping has fewer resources now.
+func (s *Store) TrimItemResources(from int) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketItems)
+		var victims [][]byte
+		c := b.Cursor()
+		for k, _ := c.Seek(itemPageKey(from, 0)); k != nil; k, _ = c.Next() {
+			victims = append(victims, append([]byte(nil), k...))
+		}
+		for _, k := range victims {
+			if err := b.Delete(k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
