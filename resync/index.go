@@ -100,7 +100,7 @@ func (w *indexWriter) flush() error {
 	defer w.flushMu.Unlock()
 	w.mu.Lock()
 	changes, targets, pages := w.changes, w.targets, w.pages
-	w.changes, w.targets, w.pages, w.n = make([]store.IndexChange, 0, len(changes)), map[string][]store.SpoolEntry{}, map[int]map[uint64][]byte{}, 0
+	w.changes, w.targets, w.pages, w.n = nil, map[string][]store.SpoolEntry{}, map[int]map[uint64][]byte{}, 0
 	w.mu.Unlock()
 	if err := w.st.ApplyIndex(changes); err != nil {
 		return err
