@@ -324,6 +324,15 @@ func (h *harness) report(j *store.Job) *store.JobReport {
 
 func (h *harness) requests(route string) int { return h.emu.Requests()[route] }
 
+// wantCount checks how many entities of blueprint Port holds; format names
+// the expectation and takes the count found.
+func (h *harness) wantCount(blueprint string, want int, format string) {
+	h.t.Helper()
+	if got := h.emu.EntityCount(blueprint); got != want {
+		h.t.Errorf(format, got)
+	}
+}
+
 func dump(v any) string {
 	b, _ := json.MarshalIndent(v, "", "  ")
 	return string(b)

@@ -16,15 +16,17 @@ const (
 	routeDelete = "POST /v1/blueprints/{bp}/bulk/entities/delete"
 )
 
-// deptPersons is the usual setup: departments, and persons related to them.
-func deptPersons(h *harness, m mappingSpec) {
+// deptPersons is the usual setup: departments, and persons related to them
+// (through a required relation if required). It returns the mapping set.
+func deptPersons(h *harness, m mappingSpec, required ...bool) mappingSpec {
 	h.blueprint("dept", false, nil)
-	h.blueprint("person", false, map[string]string{"department": "dept"})
+	h.blueprint("person", len(required) > 0 && required[0], map[string]string{"department": "dept"})
 	m.resources = []resourceSpec{
 		{kind: "dept", blueprint: "dept"},
 		{kind: "person", blueprint: "person", relations: map[string]string{"department": "dept"}},
 	}
 	h.setMapping(m)
+	return m
 }
 
 func TestPartialFetchFailsTheJobAndDeletesNothing(t *testing.T) {
@@ -49,12 +51,8 @@ func TestPartialFetchFailsTheJobAndDeletesNothing(t *testing.T) {
 			if n := h.requests(routeDelete); n != 0 {
 				t.Errorf("%d bulk deletes after a failed fetch", n)
 			}
-			if got := h.emu.EntityCount("person"); got != 20 {
-				t.Errorf("persons in Port = %d, want 20", got)
-			}
-			if got := h.emu.EntityCount("dept"); got != 4 {
-				t.Errorf("departments in Port = %d, want 4", got)
-			}
+			h.wantCount("person", 20, "persons in Port = %d, want 20")
+			h.wantCount("dept", 4, "departments in Port = %d, want 4")
 			if job.Reconcile.State != store.ReconcileSkipped || !strings.Contains(job.Reconcile.SkippedReason, failing+"-") {
 				t.Errorf("reconcile = %+v, want skipped naming the failed kind", job.Reconcile)
 			}
@@ -89,12 +87,8 @@ func TestThresholdIsPerBlueprint(t *testing.T) {
 	src.items["team"] = src.items["team"][:1]
 	src.items["service"] = src.items["service"][:8]
 	job := h.mustRun(src, jobOpts{})
-	if got := h.emu.EntityCount("team"); got != 10 {
-		t.Errorf("teams in Port = %d, want all 10 kept (90%% stale > 50%%)", got)
-	}
-	if got := h.emu.EntityCount("service"); got != 8 {
-		t.Errorf("services in Port = %d, want 8 (2 stale deleted)", got)
-	}
+	h.wantCount("team", 10, "teams in Port = %d, want all 10 kept (90%% stale > 50%%)")
+	h.wantCount("service", 8, "services in Port = %d, want 8 (2 stale deleted)")
 	r := job.Reconcile
 	if r.State != store.ReconcileCompleted || r.Stale != 11 || r.Deleted != 2 {
 		t.Errorf("reconcile = %+v, want completed, 11 stale, 2 deleted", r)
@@ -138,9 +132,7 @@ func TestEntityDeletedByHandIsRestored(t *testing.T) {
 			t.Errorf("%s was not restored", id)
 		}
 	}
-	if got := h.emu.EntityCount("person"); got != 30 {
-		t.Errorf("persons in Port = %d, want 30", got)
-	}
+	h.wantCount("person", 30, "persons in Port = %d, want 30")
 	if rep := h.report(job); rep.Restored != 2 {
 		t.Errorf("restored = %d, want 2", rep.Restored)
 	}
@@ -159,8 +151,7 @@ func TestEntityDeletedByHandIsRestored(t *testing.T) {
 func TestRelationTargetsSurvive(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
-	m := mappingSpec{threshold: 1, deleteDependents: true, createMissing: true}
-	deptPersons(h, m)
+	m := deptPersons(h, mappingSpec{threshold: 1, deleteDependents: true, createMissing: true})
 	src := newSource()
 	src.add("dept", "d", 3, nil)
 	src.add("person", "p", 5, map[string]any{"dept": "d-0"})
@@ -181,9 +172,7 @@ func TestRelationTargetsSurvive(t *testing.T) {
 	if h.emu.Entity("dept", "d-2") != nil {
 		t.Error("d-2, stale and unrelated, was kept")
 	}
-	if got := h.emu.EntityCount("person"); got != 10 {
-		t.Errorf("persons = %d, want 10", got)
-	}
+	h.wantCount("person", 10, "persons = %d, want 10")
 	if dr := h.report(job).Blueprint("dept"); dr.Stale != 2 || dr.Protected != 1 || dr.Deleted != 1 {
 		t.Errorf("dept report = %+v", dr)
 	}
@@ -194,13 +183,7 @@ func TestDependentsAreDeletedFirst(t *testing.T) {
 	h := newHarness(t)
 	// A required relation: Port refuses to delete a department that still
 	// has persons unless delete_dependents is set, and it is not.
-	h.blueprint("dept", false, nil)
-	h.blueprint("person", true, map[string]string{"department": "dept"})
-	m := mappingSpec{threshold: 1, deleteDependents: false, createMissing: true, resources: []resourceSpec{
-		{kind: "dept", blueprint: "dept"},
-		{kind: "person", blueprint: "person", relations: map[string]string{"department": "dept"}},
-	}}
-	h.setMapping(m)
+	deptPersons(h, mappingSpec{threshold: 1, deleteDependents: false, createMissing: true}, true)
 	src := newSource()
 	src.add("dept", "keep", 1, nil)
 	src.add("dept", "gone", 1, nil)
@@ -214,9 +197,7 @@ func TestDependentsAreDeletedFirst(t *testing.T) {
 	if h.emu.Entity("dept", "gone-0") != nil {
 		t.Error("the stale department is still in Port")
 	}
-	if got := h.emu.EntityCount("person"); got != 3 {
-		t.Errorf("persons = %d, want the 3 kept", got)
-	}
+	h.wantCount("person", 3, "persons = %d, want the 3 kept")
 	for _, status := range h.reqs.statusesOf("POST /v1/blueprints/dept/bulk/entities/delete") {
 		if status != http.StatusOK {
 			t.Errorf("a department delete was refused with %d: dependents were not deleted first", status)
@@ -255,13 +236,7 @@ func TestEmptyMappingDeletesNothing(t *testing.T) {
 func TestItemErrorsAreCountedAndTheirEntitiesKept(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
-	h.blueprint("dept", false, nil)
-	h.blueprint("person", false, map[string]string{"department": "dept"})
-	m := mappingSpec{threshold: 1, deleteDependents: true, createMissing: false, resources: []resourceSpec{
-		{kind: "dept", blueprint: "dept"},
-		{kind: "person", blueprint: "person", relations: map[string]string{"department": "dept"}},
-	}}
-	h.setMapping(m)
+	m := deptPersons(h, mappingSpec{threshold: 1, deleteDependents: true, createMissing: false})
 	src := newSource()
 	src.add("dept", "d", 1, nil)
 	src.add("person", "p", 12, map[string]any{"dept": "d-0"})
@@ -328,12 +303,8 @@ func TestUnidentifiableItemTaintsItsBlueprint(t *testing.T) {
 	src.items["service"] = src.items["service"][:4]
 	src.items["team"] = src.items["team"][:2]
 	job := h.mustRun(src, jobOpts{})
-	if got := h.emu.EntityCount("service"); got != 6 {
-		t.Errorf("services = %d, want 6: an unmapped item taints the blueprint", got)
-	}
-	if got := h.emu.EntityCount("team"); got != 2 {
-		t.Errorf("teams = %d, want 2", got)
-	}
+	h.wantCount("service", 6, "services = %d, want 6: an unmapped item taints the blueprint")
+	h.wantCount("team", 2, "teams = %d, want 2")
 	if !strings.Contains(job.Reconcile.SkippedReason, "service: an item of service-0 could not be mapped") {
 		t.Errorf("reason = %q", job.Reconcile.SkippedReason)
 	}

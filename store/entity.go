@@ -225,39 +225,6 @@ func (s *Store) IndexedBlueprints() ([]string, error) {
 	return out, err
 }
 
-// ScanIndex calls fn for every entry of blueprint in key order, in pages of
-// at most pageSize entries so no transaction stays open for long. fn may
-// read other keys through r; it must not keep id.
-func (s *Store) ScanIndex(blueprint string, pageSize int, fn func(r *Reader, id []byte, e IndexEntry) error) error {
-	if pageSize <= 0 {
-		pageSize = 10000
-	}
-	var after []byte
-	for {
-		n := 0
-		err := s.db.View(func(tx *bolt.Tx) error {
-			r := &Reader{tx: tx}
-			bp := tx.Bucket(bucketEntities).Bucket([]byte(blueprint))
-			if bp == nil {
-				return nil
-			}
-			c := bp.Cursor()
-			for k, v := seekAfter(c, after); k != nil && n < pageSize; k, v = c.Next() {
-				e, _ := decodeEntry(v)
-				if err := fn(r, k, e); err != nil {
-					return err
-				}
-				after = append(after[:0], k...)
-				n++
-			}
-			return nil
-		})
-		if err != nil || n < pageSize {
-			return err
-		}
-	}
-}
-
 // Reader reads the entity index and spools in one read transaction.
 type Reader struct {
 	tx     *bolt.Tx

@@ -345,24 +345,12 @@ func (a *app) benchDaemonCommand() *cobra.Command {
 		Short:  "Run the daemon and print its peak RSS (used by oceand bench)",
 		Hidden: true,
 		Args:   cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := a.loadSettings()
-			if err != nil {
-				return err
-			}
-			logger, err := a.logger(s)
-			if err != nil {
-				return err
-			}
-			d, err := daemon.New(s, daemon.Options{Logger: logger, Redactor: a.redactor})
-			if err != nil {
-				return usageError{err}
-			}
+		RunE: func(cmd *cobra.Command, args []string) error {
 			stop, err := startCPUProfile(cpuProfile)
 			if err != nil {
 				return err
 			}
-			runErr := d.Run(cmd.Context())
+			runErr := a.runCommand().RunE(cmd, args)
 			stop()
 			if runErr != nil {
 				return runErr
