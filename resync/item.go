@@ -1,9 +1,11 @@
 package resync
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
+	"fmt"
 	"math"
 	"os"
 	"regexp"
@@ -145,6 +147,134 @@ func (h *itemHasher) add(v any) bool {
 		}
 	default:
 		return false
+	}
+	return true
+}
+
+// fastMinTries is how many items a kind tries with its key mapper before
+// it judges whether that pays: in a first resync nothing is indexed and
+// trying costs a second (partial) mapping of every item.
+const fastMinTries = 1000
+
+// identified is what identify learnt of a page.
+type identified struct {
+	hashes []store.EntityHash // per item (zero: not hashed)
+	known  []bool             // the item is unchanged and fully accounted for
+	items  []*pageItem        // what each item turned into (nil: unknown)
+	stored []byte             // the page as the store had it
+}
+
+// identify finds the items of a page that are unchanged: the index says
+// Port holds exactly what each of their entities would be. Their entities
+// are recorded as produced without being mapped in full. What an item
+// turns into comes from the page as stored by the last resync or, failing
+// that, from the key mapper (identity programs only).
+func (k *kindRun) identify(ctx context.Context, seq uint64, page []map[string]any, delta *store.Counts,
+	changes *[]store.IndexChange, targets *[]relationTarget) (*identified, error) {
+	id := &identified{hashes: make([]store.EntityHash, len(page)), known: make([]bool, len(page)), items: make([]*pageItem, len(page))}
+	if k.fast == nil {
+		return id, nil
+	}
+	h := itemHasher{salt: k.fast.salt}
+	hashed := make([]bool, len(page))
+	for i, item := range page {
+		id.hashes[i], hashed[i] = h.sum(item)
+	}
+	var err error
+	if id.stored, err = k.j.st.ItemPage(k.rm.Index, seq); err != nil {
+		return nil, fmt.Errorf("read item pages: %w", err)
+	}
+	cached := decodePage(k.fast.salt, id.stored)
+	candidates := make([]*pageItem, len(page))
+	for i := range page {
+		if hashed[i] {
+			candidates[i] = cached[id.hashes[i]]
+		}
+	}
+	fromKeys := make([]bool, len(page))
+	tried, hits := k.fastTried.Load(), k.fastHits.Load()
+	if tried < fastMinTries || 2*hits >= tried {
+		var n int64
+		for i, item := range page {
+			if !hashed[i] || candidates[i] != nil {
+				continue
+			}
+			n++
+			candidates[i] = k.keyItem(ctx, item, id.hashes[i])
+			fromKeys[i] = candidates[i] != nil
+			if ctx.Err() != nil {
+				return nil, context.Cause(ctx)
+			}
+		}
+		k.fastTried.Add(n)
+	}
+	entries := make([][]store.IndexEntry, len(page))
+	err = k.j.st.Read(func(r *store.Reader) error {
+		for i, pi := range candidates {
+			if pi == nil {
+				continue
+			}
+			for _, e := range pi.entities {
+				entry, ok := r.Entry(e.key)
+				if !ok || entry.ItemHash != id.hashes[i] || entry.Hash.IsZero() {
+					candidates[i], entries[i] = nil, nil
+					break
+				}
+				entries[i] = append(entries[i], entry)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read entity index: %w", err)
+	}
+	var keyHits int64
+	for i, pi := range candidates {
+		if pi == nil {
+			continue
+		}
+		if fromKeys[i] {
+			keyHits++
+		}
+		id.known[i], id.items[i] = true, pi
+		delta.Filtered += int64(pi.filtered)
+		delta.Mapped += int64(len(pi.entities))
+		delta.Unchanged += int64(len(pi.entities))
+		for n, e := range pi.entities {
+			k.unchanged(e.key, entries[i][n], id.hashes[i], changes)
+			if k.j.protectTargets {
+				*targets = append(*targets, e.targets...)
+			}
+		}
+	}
+	k.fastHits.Add(keyHits)
+	return id, nil
+}
+
+// keyItem evaluates an item's identity with the key mapper; nil when the
+// item cannot take the fast path.
+func (k *kindRun) keyItem(ctx context.Context, item map[string]any, hash store.EntityHash) *pageItem {
+	res, err := k.fast.keys.Map(ctx, item)
+	if err != nil || len(res.Misconfigurations) > 0 || !allIdentified(res.Entities) {
+		return nil
+	}
+	pi := &pageItem{hash: hash, filtered: res.Filtered + res.Dropped}
+	for _, e := range res.Entities {
+		id, _ := e.Identifier()
+		pe := pageEntity{key: store.EntityKey{Blueprint: e.Blueprint(), Identifier: id}}
+		if k.j.protectTargets {
+			pe.targets = appendTargets(nil, e.Blueprint(), e)
+		}
+		pi.entities = append(pi.entities, pe)
+	}
+	return pi
+}
+
+func allIdentified(es []mapping.Entity) bool {
+	for _, e := range es {
+		if _, ok := e.Identifier(); !ok {
+			return false
+		}
 	}
 	return true
 }
