@@ -2,7 +2,9 @@ package resync
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net/http"
 	"sort"
 	"strings"
 	"sync"
@@ -145,6 +147,13 @@ func (j *jobRun) reconcile(ctx context.Context) error {
 	if err != nil {
 		return j.failReconcile(err)
 	}
+	j.mu.Lock()
+	for _, bp := range deletable {
+		if br := j.report.Blueprint(bp); br.DeleteFailed > 0 {
+			reasons = append(reasons, fmt.Sprintf("%s (%d not deleted)", br.SkippedReason, br.DeleteFailed))
+		}
+	}
+	j.mu.Unlock()
 	if !j.dry {
 		if err := j.sweepIndex(counts); err != nil {
 			return j.failReconcile(err)
@@ -396,7 +405,13 @@ func (j *jobRun) deleteStale(ctx context.Context, bps []string) (int64, error) {
 		sets := append(append([]string(nil), protect[bp]...), everywhere...)
 		n, failed, err := j.deleteBlueprint(ctx, bp, sets)
 		total += n
-		retry = append(retry, failed...)
+		for _, k := range failed {
+			if len(retry) < maxDeleteRetries {
+				retry = append(retry, k)
+				continue
+			}
+			j.refused(k, errors.New("refused, and too many refusals to try again"))
+		}
 		if err != nil {
 			return total, err
 		}
@@ -503,7 +518,8 @@ func isProtected(r *store.Reader, sp *store.Spool, sets []string, id []byte) boo
 // are returned for a last try after the other blueprints.
 func (j *jobRun) deleteIDs(ctx context.Context, bp string, ids []string) (int64, []store.EntityKey, error) {
 	deleted, err := j.r.cfg.Port.DeleteEntities(ctx, bp, ids, j.cfg.DeleteDependentEntities, j.opts)
-	if err == nil {
+	if err == nil || port.StatusOf(err) == http.StatusNotFound {
+		// A 404: the blueprint is gone, and its entities with it.
 		return j.deletedFromPort(bp, ids, deleted)
 	}
 	if kindLevel(err) {
@@ -536,6 +552,15 @@ func (j *jobRun) deleteOne(ctx context.Context, k store.EntityKey) (int64, error
 	if kindLevel(err) {
 		return 0, fmt.Errorf("delete stale entities of %s: %w", k.Blueprint, err)
 	}
+	j.refused(k, err)
+	return 0, nil
+}
+
+// maxDeleteRetries bounds the refused deletes kept in memory for a last try.
+const maxDeleteRetries = 10000
+
+// refused records a stale entity Port would not delete.
+func (j *jobRun) refused(k store.EntityKey, err error) {
 	j.mu.Lock()
 	br := j.report.Blueprint(k.Blueprint)
 	br.DeleteFailed++
@@ -544,7 +569,6 @@ func (j *jobRun) deleteOne(ctx context.Context, k store.EntityKey) (int64, error
 	}
 	j.mu.Unlock()
 	j.logger.Warn("Port refused to delete a stale entity", "blueprint", k.Blueprint, "identifier", k.Identifier, "err", err)
-	return 0, nil
 }
 
 // deletedFromPort records a successful bulk delete: the identifiers Port did

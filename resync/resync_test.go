@@ -493,3 +493,29 @@ func TestShiftedPagesStillDiffExactly(t *testing.T) {
 		t.Errorf("third resync totals = %+v, want all 11 unchanged", job.Totals)
 	}
 }
+
+// Without delete_dependents Port refuses to delete an entity a kept entity
+// still requires; the job says so and deletes the rest.
+func TestRefusedDeletesAreReported(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	deptPersons(h, mappingSpec{threshold: 1}, true)
+	src := newSource()
+	src.add("dept", "d", 3, nil)
+	src.add("person", "p", 2, map[string]any{"dept": "d-0"})
+	h.mustRun(src, jobOpts{})
+
+	src.items["dept"] = src.items["dept"][1:] // d-0 leaves the source, its persons stay
+	src.items["dept"] = src.items["dept"][:1] // and d-2 too
+	job := h.mustRun(src, jobOpts{})
+	if h.emu.Entity("dept", "d-0") == nil || h.emu.EntityCount("person") != 2 {
+		t.Fatalf("a required target or its dependents were deleted: depts %v, %d persons", h.emu.Identifiers("dept"), h.emu.EntityCount("person"))
+	}
+	if h.emu.Entity("dept", "d-2") != nil {
+		t.Error("d-2 is stale and was kept")
+	}
+	dr := h.report(job).Blueprint("dept")
+	if dr.Deleted != 1 || dr.DeleteFailed != 1 || !strings.Contains(job.Reconcile.SkippedReason, "Port refused to delete d-0") {
+		t.Errorf("dept report = %+v, reason %q", dr, job.Reconcile.SkippedReason)
+	}
+}
