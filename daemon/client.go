@@ -86,6 +86,13 @@ func (c *Client) Job(ctx context.Context, id uint64) (*store.Job, error) {
 	return &out, c.call(ctx, http.MethodGet, "/v1/jobs/"+strconv.FormatUint(id, 10), nil, &out)
 }
 
+// Report returns what a job did per blueprint, or nil when it wrote no
+// report.
+func (c *Client) Report(ctx context.Context, id uint64) (*store.JobReport, error) {
+	var out *store.JobReport
+	return out, c.call(ctx, http.MethodGet, "/v1/jobs/"+strconv.FormatUint(id, 10)+"/report", nil, &out)
+}
+
 // Resync queues a resync (trigger cli).
 func (c *Client) Resync(ctx context.Context, req ResyncRequest) (jobs.Enqueued, error) {
 	var out jobs.Enqueued

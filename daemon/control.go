@@ -137,6 +137,14 @@ func (d *Daemon) controlRoutes() http.Handler {
 		j, err := d.engine.Job(id)
 		reply(w, http.StatusOK, j, err)
 	})
+	mux.HandleFunc("GET /v1/jobs/{id}/report", func(w http.ResponseWriter, r *http.Request) {
+		id, ok := jobID(w, r)
+		if !ok {
+			return
+		}
+		rep, err := d.store.GetReport(id)
+		reply(w, http.StatusOK, rep, err)
+	})
 	mux.HandleFunc("GET /v1/jobs/{id}/follow", d.handleFollow)
 	mux.HandleFunc("POST /v1/resync", func(w http.ResponseWriter, r *http.Request) {
 		var req ResyncRequest

@@ -153,7 +153,7 @@ func (s *Store) init() error {
 		if version > SchemaVersion {
 			return fmt.Errorf("state %s has schema %d, newer than this oceand (%d); upgrade oceand", s.path, version, SchemaVersion)
 		}
-		for _, name := range [][]byte{bucketIntegration, bucketJobs, bucketKinds, bucketJobStates, bucketEntities} {
+		for _, name := range [][]byte{bucketIntegration, bucketJobs, bucketKinds, bucketJobStates, bucketEntities, bucketSpool, bucketReports, bucketItems} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return fmt.Errorf("create bucket %s: %w", name, err)
 			}

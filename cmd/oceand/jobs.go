@@ -109,10 +109,17 @@ until the job ends (with --json: one JSON record per line).`,
 			if err != nil {
 				return err
 			}
-			if asJSON {
-				return writeJSON(out, j)
+			report, err := b.report(cmd.Context(), id)
+			if err != nil {
+				return err
 			}
-			return writeJob(out, j, time.Now())
+			if asJSON {
+				return writeJSON(out, jobWithReport{Job: j, Report: report})
+			}
+			if err := writeJob(out, j, time.Now()); err != nil {
+				return err
+			}
+			return writeJobReport(out, report)
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
@@ -263,6 +270,15 @@ func (b *backend) job(ctx context.Context, id uint64) (*store.Job, error) {
 		return b.client.Job(ctx, id)
 	}
 	return b.store.GetJob(id)
+}
+
+// report is what a job did per blueprint (or, for a dry run, would have
+// done); nil when the job wrote none.
+func (b *backend) report(ctx context.Context, id uint64) (*store.JobReport, error) {
+	if b.client != nil {
+		return b.client.Report(ctx, id)
+	}
+	return b.store.GetReport(id)
 }
 
 func (b *backend) state(ctx context.Context) (*daemon.State, error) {

@@ -103,6 +103,7 @@ func (a *app) rootCommand() *cobra.Command {
 		a.resyncCommand(),
 		a.cancelCommand(),
 		a.stateCommand(),
+		a.benchCommand(),
 		a.versionCommand(),
 	)
 	return root
