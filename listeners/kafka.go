@@ -41,12 +41,19 @@ type Kafka struct {
 	// OnAssigned, when set, is called with the number of partitions this
 	// member got after each rebalance.
 	OnAssigned func(partitions int)
+	// JoinTimeout bounds how long Start waits for the first partition
+	// assignment, so messages sent once the daemon is ready are not
+	// missed by a consumer still joining. Default 15s; on timeout Start
+	// logs a warning and returns.
+	JoinTimeout time.Duration
 
 	mu        sync.Mutex
 	client    *kgo.Client
 	cancel    context.CancelFunc
 	done      chan struct{}
 	assignErr error
+	joined    chan struct{}
+	joinOnce  sync.Once
 }
 
 // ErrNoPartitions means the group gave this member nothing to consume:
@@ -62,6 +69,7 @@ func (k *Kafka) Start(ctx context.Context) error {
 	if len(k.Brokers) == 0 || k.Topic == "" || k.GroupID == "" {
 		return errors.New("kafka listener: brokers, topic and group are required")
 	}
+	k.joined = make(chan struct{})
 	opts := []kgo.Opt{
 		kgo.SeedBrokers(k.Brokers...),
 		kgo.ConsumerGroup(k.GroupID),
@@ -88,6 +96,18 @@ func (k *Kafka) Start(ctx context.Context) error {
 	k.mu.Unlock()
 	go k.loop(ctx, cl)
 	k.Logger.Info("consuming Kafka", "topic", k.Topic, "group", k.GroupID, "brokers", strings.Join(k.Brokers, ","))
+	wait := k.JoinTimeout
+	if wait <= 0 {
+		wait = 15 * time.Second
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-k.joined:
+	case <-t.C:
+		k.Logger.Warn("no Kafka partition assignment yet; consuming as soon as the group assigns them", "waited", wait)
+	case <-ctx.Done():
+	}
 	return nil
 }
 
@@ -135,6 +155,7 @@ func (k *Kafka) assigned(_ context.Context, _ *kgo.Client, m map[string][]int32)
 	if k.OnAssigned != nil {
 		k.OnAssigned(n)
 	}
+	k.joinOnce.Do(func() { close(k.joined) })
 }
 
 func (k *Kafka) loop(ctx context.Context, cl *kgo.Client) {

@@ -5,6 +5,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+
+	"oceand/store"
 )
 
 // Trigger kinds, as recorded in a job's trigger field.
@@ -41,8 +43,8 @@ type StateReader interface {
 
 // Keys of listener state in the store.
 const (
-	KeyConfigHash       = "listener/config-hash"
-	KeyRequestWatermark = "listener/resync-request-watermark"
+	KeyConfigHash       = store.KeyConfigHash
+	KeyRequestWatermark = store.KeyResyncRequestWatermark
 )
 
 // ConfigHash identifies a mapping independently of key order and spacing.

@@ -53,13 +53,17 @@ func (p *Polling) Start(ctx context.Context) error {
 		return errors.New("polling interval must be positive")
 	}
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	if p.cancel != nil {
+		p.mu.Unlock()
 		return errors.New("polling already started")
 	}
 	ctx, p.cancel = context.WithCancel(ctx)
 	p.done = make(chan struct{})
-	go p.loop(ctx)
+	p.mu.Unlock()
+	// The first poll runs before Start returns: what Port asked for while
+	// oceand was down is queued by the time the daemon says it is ready.
+	wait := p.record(p.Poll(ctx))
+	go p.loop(ctx, wait)
 	return nil
 }
 
@@ -92,14 +96,9 @@ func (p *Polling) Healthy() error {
 	return p.lastErr
 }
 
-func (p *Polling) loop(ctx context.Context) {
+func (p *Polling) loop(ctx context.Context, wait time.Duration) {
 	defer close(p.done)
 	for {
-		err := p.Poll(ctx)
-		if ctx.Err() != nil {
-			return
-		}
-		wait := p.record(err)
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
@@ -107,6 +106,11 @@ func (p *Polling) loop(ctx context.Context) {
 			return
 		case <-t.C:
 		}
+		err := p.Poll(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		wait = p.record(err)
 	}
 }
 
