@@ -74,6 +74,10 @@ type Settings struct {
 	// ControlSocket serves the CLI on stateDir/oceand.sock while the
 	// daemon runs (mode 0600); --no-control-socket turns it off.
 	ControlSocket bool `key:"control_socket" default:"true"`
+	// ServeHealth serves /health/live and /health/ready on
+	// eventListener.bindAddress:application.port with every listener (the
+	// WEBHOOK listener always serves them).
+	ServeHealth bool `key:"serve_health" default:"false"`
 	// ResyncPolicy is what a new trigger does to a running resync:
 	// supersede, queue or skip.
 	ResyncPolicy string `key:"resync_policy" default:"supersede"`
@@ -121,6 +125,13 @@ type EventListenerSettings struct {
 
 	// WEBHOOK: the URL Port calls; Port receives <appHost>/resync.
 	AppHost string `key:"app_host" secret:"true"`
+	// BindAddress is the address the HTTP server (WEBHOOK, health)
+	// listens on, with application.port.
+	BindAddress string `key:"bind_address" default:"127.0.0.1"`
+	// WebhookSecret, when set, must come with POST /resync (query
+	// parameter secret or header X-Oceand-Secret); it is added to the URL
+	// Port is given.
+	WebhookSecret string `key:"webhook_secret" secret:"true"`
 
 	// KAFKA: Port's brokers (a comma list or a JSON array).
 	Brokers                 []string `key:"brokers" default:"b-1-public.publicclusterprod.t9rw6w.c1.kafka.eu-west-1.amazonaws.com:9196,b-2-public.publicclusterprod.t9rw6w.c1.kafka.eu-west-1.amazonaws.com:9196,b-3-public.publicclusterprod.t9rw6w.c1.kafka.eu-west-1.amazonaws.com:9196"`

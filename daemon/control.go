@@ -178,11 +178,27 @@ func (d *Daemon) handleFollow(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	j, err := d.engine.Job(id)
-	if err != nil {
-		reply(w, 0, nil, err)
-		return
+	// A job that does not exist yet (an id above the newest) is waited
+	// for: `jobs show N --follow` right after a trigger is not a race.
+	for {
+		changed := d.engine.Changed()
+		_, err := d.engine.Job(id)
+		if err == nil {
+			break
+		}
+		newest, lerr := d.engine.ListJobs(store.ListOptions{Limit: 1, NoKinds: true})
+		if !errors.Is(err, store.ErrJobNotFound) || lerr != nil || (len(newest) > 0 && newest[0].ID >= id) {
+			reply(w, 0, nil, err)
+			return
+		}
+		select {
+		case <-changed:
+		case <-r.Context().Done():
+			return
+		}
 	}
+	var j *store.Job
+	var err error
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	w.WriteHeader(http.StatusOK)
 	enc := json.NewEncoder(w)

@@ -255,7 +255,14 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 		if once {
 			reason = "ONCE event listener"
 		}
-		if start, err = engine.Enqueue(jobs.Request{Trigger: jobs.TriggerStart, Reason: reason}); err != nil {
+		// The start job records Port's current mapping hash and resync
+		// request, so the first poll does not queue the same resync again.
+		state, serr := listeners.StartState(ctx, pc)
+		if serr != nil {
+			d.logger.Warn("could not read the resync request at start; the first poll may queue one more resync", "err", serr)
+			state = nil
+		}
+		if start, err = engine.Enqueue(jobs.Request{Trigger: jobs.TriggerStart, Reason: reason, State: state}); err != nil {
 			return err
 		}
 	}
@@ -286,8 +293,8 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 		next, _ := d.sched.NextRun()
 		d.logger.Info("scheduled resyncs", "schedule", d.sched.Describe(), "next", next)
 	}
-	l, err := newListener(ListenerDeps{
-		Settings: s, Queue: engine, Port: pc, Store: st,
+	l, err := newListener(ctx, ListenerDeps{
+		Settings: s, Queue: engine, Port: pc, Store: st, AddSecrets: d.addSecrets,
 		Logger: d.logger.With("component", "listener"), Now: d.opts.Now,
 	})
 	if err != nil {
@@ -304,6 +311,12 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 	<-ctx.Done()
 	d.logger.Info("stopping", "cause", context.Cause(ctx))
 	return nil
+}
+
+func (d *Daemon) addSecrets(secrets ...string) {
+	if d.opts.Redactor != nil {
+		d.opts.Redactor.Add(secrets...)
+	}
 }
 
 func (d *Daemon) ready() {

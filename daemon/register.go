@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"reflect"
 	"sort"
 	"strings"
@@ -120,7 +121,11 @@ func (d *Daemon) changelogDestination() map[string]any {
 	case config.ListenerKafka:
 		return map[string]any{"type": "KAFKA"}
 	case config.ListenerWebhook:
-		return map[string]any{"type": "WEBHOOK", "url": strings.TrimRight(d.settings.EventListener.AppHost, "/") + "/resync"}
+		u := strings.TrimRight(d.settings.EventListener.AppHost, "/") + "/resync"
+		if sec := d.settings.EventListener.WebhookSecret; sec != "" {
+			u += "?secret=" + url.QueryEscape(sec)
+		}
+		return map[string]any{"type": "WEBHOOK", "url": u}
 	}
 	return map[string]any{}
 }
