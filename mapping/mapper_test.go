@@ -178,7 +178,7 @@ resources:
 	if err == nil {
 		t.Fatal("compile accepted a jq syntax error")
 	}
-	for _, want := range []string{"resources[1]", "kind b", "properties.bad", "offset"} {
+	for _, want := range []string{"resources[1]", "kind b", "properties.bad", "column 6"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not mention %q", err, want)
 		}
