@@ -26,8 +26,12 @@ func (d *decoder) problem(path, format string, args ...any) {
 	d.problems = append(d.problems, d.at(path, fmt.Sprintf(format, args...)))
 }
 
-func (d *decoder) warn(path, format string, args ...any) {
-	d.warnings = append(d.warnings, d.at(path, fmt.Sprintf(format, args...)))
+// warnKey warns about a key, placed at the key.
+func (d *decoder) warnKey(path, format string, args ...any) {
+	p := d.at(path, fmt.Sprintf(format, args...))
+	kp := d.src.keyPos(path)
+	p.Line, p.Column = kp.Line, kp.Column
+	d.warnings = append(d.warnings, p)
 }
 
 func (d *decoder) at(path, msg string) Problem {
@@ -90,7 +94,7 @@ func decodeConfig(v any, src *sourceMap) (*Config, error) {
 			}
 			cfg.Extra[k] = jsonValue(val)
 			if s := closest(k, configKeys); s != "" {
-				d.warn(k, "unknown key, kept as given; did you mean %s?", s)
+				d.warnKey(k, "unknown key, kept as given; did you mean %s?", s)
 			}
 		}
 	}
@@ -320,13 +324,18 @@ func (d *decoder) query(path string, v any) map[string]any {
 	return out
 }
 
-// expr reads a jq expression. A number or boolean is taken as the jq
-// literal it spells (`query: true` in YAML means "true"), where Ocean
-// would stringify it Python's way ("True") and fail.
+// expr reads a jq expression. A YAML scalar that is not a string (true,
+// 1.50, .nan) is taken as written, and a JSON number or boolean as the jq
+// literal it spells, where Ocean would stringify it Python's way ("True")
+// and fail.
 func (d *decoder) expr(path string, v any) string {
+	if s, ok := v.(string); ok {
+		return s
+	}
+	if text := d.src.pos(path).plain; text != "" {
+		return text
+	}
 	switch t := v.(type) {
-	case string:
-		return t
 	case bool:
 		return strconv.FormatBool(t)
 	}
@@ -342,6 +351,9 @@ func (d *decoder) expr(path string, v any) string {
 func (d *decoder) str(path string, v any) string {
 	if s, ok := v.(string); ok {
 		return s
+	}
+	if text := d.src.pos(path).plain; text != "" {
+		return text
 	}
 	if n, ok := numberText(v); ok {
 		return n
@@ -414,7 +426,7 @@ func (d *decoder) unknownKeys(path string, obj map[string]any, known []string) {
 		if s := closest(k, known); s != "" {
 			msg += "; did you mean " + s + "?"
 		}
-		d.warn(joinPath(path, k), "%s", msg)
+		d.warnKey(joinPath(path, k), "%s", msg)
 	}
 }
 
@@ -468,6 +480,8 @@ func describe(v any) string {
 		return fmt.Sprintf("the boolean %v", t)
 	case []any:
 		return "a list"
+	case float64:
+		return fmt.Sprintf("the number %v", t)
 	}
 	if _, ok := asObject(v); ok {
 		return "an object"

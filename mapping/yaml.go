@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
@@ -19,20 +20,59 @@ type Pos struct {
 	// when plain, 'x' when it is a block or anything else, so a column
 	// inside the text cannot be computed.
 	quote byte
+	// plain is the text of a plain scalar as written (.nan, 1.50, yes),
+	// which YAML may have read as another type.
+	plain string
 }
 
 // sourceMap places every value of a parsed file by its path
-// ("resources[1].port.entity.mappings.title").
+// ("resources[1].port.entity.mappings.title"), and every key.
 type sourceMap struct {
 	file string
 	at   map[string]Pos
+	keys map[string]Pos
 }
 
+// pos is where the value at path is written; for a value that is not
+// there (a missing key), where its closest ancestor is, so an error still
+// points at the right place.
 func (s *sourceMap) pos(path string) Pos {
 	if s == nil {
 		return Pos{}
 	}
-	return s.at[path]
+	if p, ok := s.at[path]; ok {
+		return p
+	}
+	for path != "" {
+		path = parentPath(path)
+		if p, ok := s.at[path]; ok {
+			return Pos{Line: p.Line, Column: p.Column, quote: 'x'}
+		}
+	}
+	return Pos{}
+}
+
+// keyPos is where the key of path is written, else where its value is.
+func (s *sourceMap) keyPos(path string) Pos {
+	if s != nil {
+		if p, ok := s.keys[path]; ok {
+			return p
+		}
+	}
+	return s.pos(path)
+}
+
+// parentPath drops the last key or index of a path.
+func parentPath(path string) string {
+	if strings.HasSuffix(path, "]") {
+		if i := strings.LastIndexByte(path, '['); i >= 0 {
+			return path[:i]
+		}
+	}
+	if i := strings.LastIndexByte(path, '.'); i >= 0 {
+		return path[:i]
+	}
+	return ""
 }
 
 // readYAML decodes a mapping file. Values are goccy/go-yaml's own decoding
@@ -47,7 +87,7 @@ func readYAML(file string, data []byte) (any, *sourceMap, error) {
 	if err != nil {
 		return nil, nil, yamlError(file, err)
 	}
-	src := &sourceMap{file: file, at: map[string]Pos{}}
+	src := &sourceMap{file: file, at: map[string]Pos{}, keys: map[string]Pos{}}
 	w := &yamlWalker{src: src, anchors: map[string]ast.Node{}}
 	for _, doc := range f.Docs {
 		if doc != nil && doc.Body != nil {
@@ -118,6 +158,14 @@ func (w *yamlWalker) place(path string, n ast.Node, depth int) {
 	}
 	switch t := n.(type) {
 	case *ast.MappingNode:
+		if _, ok := w.src.at[path]; !ok && len(t.Values) > 0 {
+			// A mapping in a list is placed at its first key.
+			if k := t.Values[0].Key; k != nil {
+				if tk := k.GetToken(); tk != nil && tk.Position != nil {
+					w.src.at[path] = Pos{Line: tk.Position.Line, Column: tk.Position.Column, quote: 'x'}
+				}
+			}
+		}
 		for _, mv := range t.Values {
 			w.placeEntry(path, mv, depth)
 		}
@@ -142,6 +190,9 @@ func (w *yamlWalker) placeEntry(path string, mv *ast.MappingValueNode, depth int
 		return
 	}
 	child := joinPath(path, w.keyText(mv.Key))
+	if tk := mv.Key.GetToken(); tk != nil && tk.Position != nil {
+		w.src.keys[child] = Pos{Line: tk.Position.Line, Column: tk.Position.Column, quote: 'x'}
+	}
 	if v := w.unwrap(mv.Value); v != nil {
 		switch v.(type) {
 		case *ast.MappingNode, *ast.MappingValueNode, *ast.SequenceNode:
@@ -180,7 +231,7 @@ func scalarPos(n ast.Node) Pos {
 	if tk == nil || tk.Position == nil {
 		return Pos{}
 	}
-	p := Pos{Line: tk.Position.Line, Column: tk.Position.Column}
+	p := Pos{Line: tk.Position.Line, Column: tk.Position.Column, plain: tk.Value}
 	switch tk.Type {
 	case token.SingleQuoteType:
 		p.quote = '\''
@@ -188,6 +239,9 @@ func scalarPos(n ast.Node) Pos {
 		p.quote = '"'
 	case token.LiteralType, token.FoldedType:
 		p.quote = 'x'
+	}
+	if p.quote != 0 {
+		p.plain = ""
 	}
 	return p
 }
