@@ -50,7 +50,12 @@ func compileProgram(field, expr string, env []string) (*program, int, error) {
 		}
 		return nil, offset, err
 	}
-	code, err := gojq.Compile(q, gojq.WithEnvironLoader(func() []string { return env }))
+	code, err := gojq.Compile(q, gojq.WithEnvironLoader(func() []string { return env }),
+		// jq's CLI builtins that gojq leaves to its caller: a mapping
+		// using them must compile. A daemon has no terminal to debug on.
+		gojq.WithFunction("debug", 0, 0, identity),
+		gojq.WithFunction("stderr", 0, 0, identity),
+		gojq.WithFunction("input_filename", 0, 0, func(any, []any) any { return nil }))
 	if err != nil {
 		return nil, compileErrorOffset(expr, err), err
 	}
@@ -65,6 +70,8 @@ func compileProgram(field, expr string, env []string) (*program, int, error) {
 	}
 	return p, -1, nil
 }
+
+func identity(v any, _ []any) any { return v }
 
 // nativePath returns the keys of a plain path expression: ., .a, .a.b,
 // .["a b"], ."a", optionally with ?.

@@ -187,6 +187,10 @@ func TestFirstOutputWins(t *testing.T) {
 		{`env.HOME`, nil, ""},
 		{`$ENV | length`, 0, ""},
 		{`halt_error`, nil, "halt"},
+		{`.a | debug`, "A", ""},
+		{`.a | debug("msg: \(.)")`, "A", ""},
+		{`.b | stderr`, "B", ""},
+		{`input_filename`, nil, ""},
 	} {
 		m := compile(t, oneProperty(tc.expr))
 		res, err := m.Resources()[0].Map(context.Background(), item(t, `{"a":"A","b":"B","list":[1,2]}`))
