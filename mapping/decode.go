@@ -244,34 +244,31 @@ func (d *decoder) entityMapping(path string, v any) EntityMapping {
 		m.Team = d.exprOrQuery(path+".team", t)
 	}
 	if ps, ok := obj["properties"]; ok && ps != nil {
-		pobj, ok := asObject(ps)
-		if !ok {
-			d.problem(path+".properties", "must be an object of jq expressions, got %s", describe(ps))
-		}
-		m.Properties = make(map[string]string, len(pobj))
-		for k, e := range pobj {
-			if e == nil {
-				d.problem(path+".properties."+k, "must be a jq expression, got null")
-				continue
-			}
-			m.Properties[k] = d.expr(path+".properties."+k, e)
-		}
+		m.Properties = namedFields(d, path+".properties", ps, "a jq expression", "jq expressions", d.expr)
 	}
 	if rs, ok := obj["relations"]; ok && rs != nil {
-		robj, ok := asObject(rs)
-		if !ok {
-			d.problem(path+".relations", "must be an object of jq expressions or search queries, got %s", describe(rs))
-		}
-		m.Relations = make(map[string]any, len(robj))
-		for k, e := range robj {
-			if e == nil {
-				d.problem(path+".relations."+k, "must be a jq expression or a search query, got null")
-				continue
-			}
-			m.Relations[k] = d.exprOrQuery(path+".relations."+k, e)
-		}
+		m.Relations = namedFields(d, path+".relations", rs, "a jq expression or a search query", "jq expressions or search queries", d.exprOrQuery)
 	}
 	return m
+}
+
+// namedFields reads an object of properties or relations, each value with
+// read; one and many name the values in errors. Set but empty gives an
+// empty map.
+func namedFields[T any](d *decoder, path string, v any, one, many string, read func(string, any) T) map[string]T {
+	obj, ok := asObject(v)
+	if !ok {
+		d.problem(path, "must be an object of %s, got %s", many, describe(v))
+	}
+	out := make(map[string]T, len(obj))
+	for _, k := range sortedKeys(obj) {
+		if obj[k] == nil {
+			d.problem(path+"."+k, "must be %s, got null", one)
+			continue
+		}
+		out[k] = read(path+"."+k, obj[k])
+	}
+	return out
 }
 
 // exprOrQuery reads a jq expression or a search query.
