@@ -333,6 +333,10 @@ func (r *ResourceMapper) Map(ctx context.Context, item any) (res Result, err err
 	if err != nil || items == nil {
 		return res, err
 	}
+	// As in Ocean, an element the selector cannot judge does not stop
+	// the others; the item still fails with the first such error. A time
+	// limit or the caller's stop ends the item.
+	var first error
 	for _, element := range items.list {
 		merged := make(map[string]any, len(items.base)+1)
 		for k, v := range items.base {
@@ -340,11 +344,17 @@ func (r *ResourceMapper) Map(ctx context.Context, item any) (res Result, err err
 		}
 		merged[r.itemsToParseName] = element
 		ev.reset()
-		if err := r.mapOne(ev, merged, &res); err != nil {
+		err := r.mapOne(ev, merged, &res)
+		var ie *ItemError
+		switch {
+		case err == nil:
+		case !errors.As(err, &ie) || ie.Timeout:
 			return res, err
+		case first == nil:
+			first = err
 		}
 	}
-	return res, nil
+	return res, first
 }
 
 type parsedItems struct {

@@ -328,6 +328,7 @@ resources:
           properties:
             stillHasFiles: has("files")
 `)
+	var ie *mapping.ItemError
 	in := item(t, `{"repo":"r","files":[{"path":"a","size":1},{"path":"b","size":2},{"path":"c","size":3}]}`)
 	res, err := m.Resources()[0].Map(context.Background(), in)
 	if err != nil {
@@ -347,6 +348,13 @@ resources:
 		t.Error("the caller's item was changed")
 	}
 
+	// An element the selector cannot judge fails the item, but the other
+	// elements are still mapped, as in Ocean.
+	res, err = m.Resources()[0].Map(context.Background(), item(t, `{"repo":"r","files":["not an object",{"path":"b","size":2}]}`))
+	if !errors.As(err, &ie) || ie.Field != "selector.query" || len(res.Entities) != 1 || res.Entities[0]["identifier"] != "r/b" {
+		t.Errorf("one element failing: res %+v, err %v", res, err)
+	}
+
 	// An item without the list stands for no entity: skipped, no error.
 	res, err = m.Resources()[0].Map(context.Background(), item(t, `{"repo":"empty"}`))
 	if err != nil || res.Skipped != 1 || len(res.Misconfigurations) != 1 {
@@ -354,7 +362,6 @@ resources:
 	}
 	// Anything else that is not a list: the item's entities are unknown.
 	_, err = m.Resources()[0].Map(context.Background(), item(t, `{"repo":"odd","files":{"path":"a"}}`))
-	var ie *mapping.ItemError
 	if !errors.As(err, &ie) || !ie.Skipped || ie.Field != "port.itemsToParse" {
 		t.Errorf("an object for itemsToParse: err = %v", err)
 	}
