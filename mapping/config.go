@@ -3,19 +3,51 @@ package mapping
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
-
-	"github.com/goccy/go-yaml"
+	"maps"
 )
 
 // Config is the port app config ("the mapping") as Port stores it in the
-// integration record. Field names and defaults are Ocean's.
+// integration record. Keys and defaults are Ocean's; encoding it gives what
+// Ocean sends Port (PortAppConfig.to_request).
 type Config struct {
 	EnableMergeEntity            bool       `json:"enableMergeEntity"`
 	DeleteDependentEntities      bool       `json:"deleteDependentEntities"`
 	CreateMissingRelatedEntities bool       `json:"createMissingRelatedEntities"`
 	EntityDeletionThreshold      float64    `json:"entityDeletionThreshold"`
 	Resources                    []Resource `json:"resources"`
+	// Extra holds top-level keys oceand does not know (integrations define
+	// their own); they are kept and sent back as they came.
+	Extra map[string]any `json:"-"`
+
+	warnings []Problem
+}
+
+// Warnings lists what was accepted but is probably a mistake (an unknown
+// key, a transform that skips every item), with where it is written.
+func (c *Config) Warnings() []Problem { return c.warnings }
+
+// MarshalJSON writes the known keys and Extra.
+func (c Config) MarshalJSON() ([]byte, error) {
+	type plain Config
+	b, err := json.Marshal(plain(c))
+	if err != nil || len(c.Extra) == 0 {
+		return b, err
+	}
+	out := make(map[string]json.RawMessage, len(c.Extra)+5)
+	if err := json.Unmarshal(b, &out); err != nil {
+		return nil, err
+	}
+	for k, v := range c.Extra {
+		if _, known := out[k]; known {
+			continue
+		}
+		raw, err := json.Marshal(v)
+		if err != nil {
+			return nil, err
+		}
+		out[k] = raw
+	}
+	return json.Marshal(out)
 }
 
 // Resource is one entry of Config.Resources: which kind to fetch, which items
@@ -24,77 +56,60 @@ type Resource struct {
 	Kind     string       `json:"kind"`
 	Selector Selector     `json:"selector"`
 	Port     PortResource `json:"port"`
+
+	// src places the resource's values in the file it was read from;
+	// path is the resource's path there ("resources[2]").
+	src  *sourceMap
+	path string
 }
 
+// pos is where field (a path inside the resource) is written.
+func (r *Resource) pos(field string) Pos { return r.src.pos(r.path + "." + field) }
+
 // Selector holds the jq query that keeps or drops an item. Sources may define
-// extra selector keys (a path, a page size); they are kept verbatim in Raw.
+// extra selector keys (a path, a page size); Raw keeps every key, query
+// included, with JSON values (numbers as float64).
 type Selector struct {
 	Query string
 	Raw   map[string]any
 }
 
-// UnmarshalJSON keeps every selector key, so sources can read their own.
-func (s *Selector) UnmarshalJSON(b []byte) error {
-	var raw map[string]any
-	if err := json.Unmarshal(b, &raw); err != nil {
-		return err
-	}
-	s.Raw = raw
-	s.Query = ""
-	if q, ok := raw["query"]; ok {
-		str, ok := q.(string)
-		if !ok {
-			return fmt.Errorf("selector.query must be a string, got %T", q)
-		}
-		s.Query = str
-	}
-	return nil
-}
-
 // MarshalJSON writes the selector back with all its keys.
 func (s Selector) MarshalJSON() ([]byte, error) {
 	out := make(map[string]any, len(s.Raw)+1)
-	for k, v := range s.Raw {
-		out[k] = v
-	}
+	maps.Copy(out, s.Raw)
 	out["query"] = s.Query
 	return json.Marshal(out)
 }
 
+// UnmarshalJSON reads a selector as Port stores it.
+func (s *Selector) UnmarshalJSON(b []byte) error {
+	v, err := decodeJSON(b)
+	if err != nil {
+		return err
+	}
+	d := &decoder{}
+	*s = d.selector("selector", v)
+	return d.err()
+}
+
 // PortResource is the `port:` block of a resource.
 type PortResource struct {
-	Entity                        EntityConfig `json:"entity"`
-	ItemsToParse                  string       `json:"itemsToParse,omitempty"`
-	ItemsToParseName              string       `json:"itemsToParseName,omitempty"`
-	ItemsToParseTopLevelTransform *bool        `json:"itemsToParseTopLevelTransform,omitempty"`
+	Entity EntityConfig `json:"entity"`
+	// ItemsToParse is a jq expression giving a list; each element is
+	// mapped as the item with ItemsToParseName set to the element.
+	ItemsToParse string `json:"itemsToParse,omitempty"`
+	// ItemsToParseName defaults to "item" (empty means the default).
+	ItemsToParseName string `json:"itemsToParseName,omitempty"`
+	// ItemsToParseTopLevelTransform (default true) removes the parsed list
+	// from the item first.
+	ItemsToParseTopLevelTransform *bool `json:"itemsToParseTopLevelTransform,omitempty"`
 }
 
-// EntityConfig is `port.entity`. Port accepts one mapping or a list of them.
+// EntityConfig is `port.entity`. Ocean reads one mapping; Port also stores
+// a list of them, each giving one entity per item.
 type EntityConfig struct {
 	Mappings []EntityMapping `json:"mappings"`
-}
-
-// UnmarshalJSON accepts `mappings` as an object or an array of objects.
-func (e *EntityConfig) UnmarshalJSON(b []byte) error {
-	var raw struct {
-		Mappings json.RawMessage `json:"mappings"`
-	}
-	if err := json.Unmarshal(b, &raw); err != nil {
-		return err
-	}
-	m := bytes.TrimSpace(raw.Mappings)
-	if len(m) == 0 || bytes.Equal(m, []byte("null")) {
-		return fmt.Errorf("port.entity.mappings is required")
-	}
-	if m[0] == '[' {
-		return json.Unmarshal(m, &e.Mappings)
-	}
-	var one EntityMapping
-	if err := json.Unmarshal(m, &one); err != nil {
-		return err
-	}
-	e.Mappings = []EntityMapping{one}
-	return nil
 }
 
 // MarshalJSON writes a single mapping as an object, as Ocean does.
@@ -109,17 +124,20 @@ func (e EntityConfig) MarshalJSON() ([]byte, error) {
 	}{e.Mappings})
 }
 
-// EntityMapping is `port.entity.mappings`. Identifier, Team and relation
-// values are either a jq string or a search query object
-// ({combinator, rules}) whose leaves are jq strings.
+// EntityMapping is `port.entity.mappings`. Every string is a jq program.
+// Identifier, Team and relation values are either a string or a search
+// query: map[string]any{"combinator": string, "rules": []any{...}} whose
+// rules are {"property", "operator", "value"} maps of strings or nested
+// queries. A nil Properties or Relations map was not set: the entity has no
+// such key; an empty one was set empty.
 type EntityMapping struct {
 	Identifier any               `json:"identifier"`
 	Title      *string           `json:"title,omitempty"`
 	Icon       *string           `json:"icon,omitempty"`
 	Blueprint  string            `json:"blueprint"`
 	Team       any               `json:"team,omitempty"`
-	Properties map[string]string `json:"properties,omitempty"`
-	Relations  map[string]any    `json:"relations,omitempty"`
+	Properties map[string]string `json:"properties,omitzero"`
+	Relations  map[string]any    `json:"relations,omitzero"`
 }
 
 // DefaultConfig returns a Config with Ocean's defaults and no resources.
@@ -134,46 +152,46 @@ func DefaultConfig() Config {
 }
 
 // ParseJSON decodes a port app config as Port returns it. Absent flags take
-// Ocean's defaults.
+// Ocean's defaults. Every problem is reported at once, in a *ParseError.
 func ParseJSON(b []byte) (*Config, error) {
-	cfg := DefaultConfig()
-	if err := json.Unmarshal(b, &cfg); err != nil {
-		return nil, fmt.Errorf("parse mapping: %w", err)
+	v, err := decodeJSON(b)
+	if err != nil {
+		return nil, &ParseError{Problems: []Problem{{Message: "invalid JSON: " + err.Error()}}}
 	}
-	if err := cfg.validate(); err != nil {
-		return nil, err
-	}
-	return &cfg, nil
+	return decodeConfig(v, nil)
 }
 
 // ParseYAML decodes a port app config file (port-app-config.yml).
-func ParseYAML(b []byte) (*Config, error) {
-	j, err := yaml.YAMLToJSON(b)
+func ParseYAML(b []byte) (*Config, error) { return ParseFile("", b) }
+
+// ParseFile decodes a mapping file, YAML or JSON, named file in errors.
+// Every value keeps its line and column, so problems found now and jq
+// errors found by Compile point into the file.
+func ParseFile(file string, b []byte) (*Config, error) {
+	v, src, err := readYAML(file, b)
 	if err != nil {
-		return nil, fmt.Errorf("parse mapping: %w", err)
+		return nil, err
 	}
-	return ParseJSON(j)
+	return decodeConfig(v, src)
 }
 
-func (c *Config) validate() error {
-	if c.EntityDeletionThreshold < 0 || c.EntityDeletionThreshold > 1 {
-		return fmt.Errorf("entityDeletionThreshold: must be between 0 and 1, got %v", c.EntityDeletionThreshold)
+// decodeJSON reads JSON keeping numbers exact.
+func decodeJSON(b []byte) (any, error) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, err
 	}
-	for i, r := range c.Resources {
-		if r.Kind == "" {
-			return fmt.Errorf("resources[%d].kind: required", i)
-		}
-		if len(r.Port.Entity.Mappings) == 0 {
-			return fmt.Errorf("resources[%d] (kind %s): port.entity.mappings: required", i, r.Kind)
-		}
-		for j, m := range r.Port.Entity.Mappings {
-			if m.Identifier == nil {
-				return fmt.Errorf("resources[%d] (kind %s): port.entity.mappings[%d].identifier: required", i, r.Kind, j)
-			}
-			if m.Blueprint == "" {
-				return fmt.Errorf("resources[%d] (kind %s): port.entity.mappings[%d].blueprint: required", i, r.Kind, j)
-			}
-		}
+	return v, nil
+}
+
+// UnmarshalJSON reads a port app config as Port stores it, like ParseJSON.
+func (c *Config) UnmarshalJSON(b []byte) error {
+	cfg, err := ParseJSON(b)
+	if err != nil {
+		return err
 	}
+	*c = *cfg
 	return nil
 }

@@ -2,15 +2,44 @@ package mapping
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
-	"regexp"
+	"runtime"
 	"sort"
 	"strings"
+	"time"
+
+	"github.com/itchyny/gojq"
 )
 
+// DefaultItemTimeout is how long the jq programs of one item may run before
+// they are stopped. Real mappings take microseconds per item; the limit is
+// there for runaway programs (def f: f; f), which Ocean bounds with
+// process_in_queue_timeout (120 s) per item.
+const DefaultItemTimeout = 10 * time.Second
+
+// Options tune how a mapping is compiled and evaluated.
+type Options struct {
+	// EnvAllowList names the environment variables that jq's env and $ENV
+	// may read. Empty means none: a mapping edited in Port cannot read the
+	// daemon's secrets.
+	EnvAllowList []string
+	// LookupEnv reads one environment variable; os.LookupEnv when nil.
+	LookupEnv func(string) (string, bool)
+	// ItemTimeout bounds the jq time of one item (its selector and fields;
+	// separately, its itemsToParse). 0 means DefaultItemTimeout, a
+	// negative value no limit.
+	ItemTimeout time.Duration
+	// Parallelism is how many goroutines MapItems may use at once across
+	// all its callers; 0 means GOMAXPROCS.
+	Parallelism int
+}
+
 // Entity is one mapped Port entity: only the keys the mapping set, with the
-// values jq produced. identifier and blueprint are always present.
+// values jq produced. identifier and blueprint are always present. Values
+// below the top level may be shared with the item or with other entities
+// (jq outputs are not copied): treat them as read-only.
 type Entity map[string]any
 
 // Identifier returns the entity identifier when it is a plain string. Entities
@@ -26,34 +55,40 @@ func (e Entity) Blueprint() string {
 	return s
 }
 
-// Options tune how a mapping is compiled and evaluated.
-type Options struct {
-	// EnvAllowList names the environment variables that jq's env and $ENV
-	// may read. Empty means none: a mapping edited in Port cannot read the
-	// daemon's secrets.
-	EnvAllowList []string
-	// LookupEnv reads one environment variable; os.LookupEnv when nil.
-	LookupEnv func(string) (string, bool)
-}
-
-// Mapping is a compiled port app config.
+// Mapping is a compiled port app config. It is safe for concurrent use.
 type Mapping struct {
 	Config    *Config
 	resources []*ResourceMapper
+	// helpers holds a token per goroutine MapItems may add.
+	helpers chan struct{}
 }
 
-// Compile compiles every jq program of cfg once. An expression that does not
-// compile is reported with its resource index, kind and field, before any
-// Port write happens.
+// Compile compiles every jq program of cfg once. Every expression that does
+// not compile is reported, each as a *CompileError naming its resource
+// index, kind, field and place in the expression (and in the file, for a
+// mapping read by ParseFile), so a broken mapping is refused before any
+// Port write.
 func Compile(cfg *Config, opts Options) (*Mapping, error) {
-	env := allowedEnv(opts)
-	m := &Mapping{Config: cfg}
-	for i, r := range cfg.Resources {
-		rm, err := compileResource(i, r, env)
-		if err != nil {
-			return nil, fmt.Errorf("resources[%d] (kind %s): %w", i, r.Kind, err)
-		}
+	c := &compiler{env: allowedEnv(opts)}
+	limit := opts.ItemTimeout
+	switch {
+	case limit == 0:
+		limit = DefaultItemTimeout
+	case limit < 0:
+		limit = 0
+	}
+	par := opts.Parallelism
+	if par <= 0 {
+		par = runtime.GOMAXPROCS(0)
+	}
+	m := &Mapping{Config: cfg, helpers: make(chan struct{}, max(0, par-1))}
+	for i := range cfg.Resources {
+		rm := c.resource(i, &cfg.Resources[i])
+		rm.limit, rm.helpers = limit, m.helpers
 		m.resources = append(m.resources, rm)
+	}
+	if len(c.errs) > 0 {
+		return nil, errors.Join(c.errs...)
 	}
 	return m, nil
 }
@@ -66,7 +101,7 @@ func allowedEnv(opts Options) []string {
 	if lookup == nil {
 		lookup = os.LookupEnv
 	}
-	var env []string
+	env := []string{}
 	for _, name := range opts.EnvAllowList {
 		if v, ok := lookup(name); ok {
 			env = append(env, name+"="+v)
@@ -75,36 +110,32 @@ func allowedEnv(opts Options) []string {
 	return env
 }
 
-// ResourceMapper maps items of one resource to entities.
+// ResourceMapper maps items of one resource to entities. It is safe for
+// concurrent use.
 type ResourceMapper struct {
 	Index    int
 	Resource Resource
 
 	selector         *program
 	itemsToParse     *program
-	itemsToParseDel  *program
+	transform        *program // itemsToParseTopLevelTransform: . | del(path)
 	itemsToParseName string
 	entities         []*entityProgram
+	limit            time.Duration
+	helpers          chan struct{}
 }
 
 // KindID is Ocean's name for a resource in logs and metrics: <kind>-<index>.
 func (r *ResourceMapper) KindID() string { return fmt.Sprintf("%s-%d", r.Resource.Kind, r.Index) }
 
+// entityProgram is one compiled entity mapping. top holds identifier,
+// blueprint and the optional title, icon and team, in that order.
 type entityProgram struct {
-	identifier *node
-	blueprint  *program
-	title      *program
-	icon       *program
-	team       *node
-	properties []namedProgram
+	top        []namedNode
+	properties []namedNode
 	relations  []namedNode
 	hasProps   bool
 	hasRels    bool
-}
-
-type namedProgram struct {
-	name string
-	prog *program
 }
 
 type namedNode struct {
@@ -112,17 +143,27 @@ type namedNode struct {
 	node *node
 }
 
-// node is a mapping value: a jq program, or an object or array (a search
+// node is a mapping value: a jq program, or an object or list (a search
 // query) whose string leaves are jq programs.
 type node struct {
 	prog *program
-	obj  map[string]*node
+	obj  []namedNode
 	arr  []*node
 	lit  any
 }
 
-func compileResource(index int, r Resource, env []string) (*ResourceMapper, error) {
-	rm := &ResourceMapper{Index: index, Resource: r, itemsToParseName: r.Port.ItemsToParseName}
+// compiler compiles the resources of one mapping, collecting every error.
+type compiler struct {
+	env  []string
+	errs []error
+	// at the resource being compiled
+	index int
+	res   *Resource
+}
+
+func (c *compiler) resource(index int, r *Resource) *ResourceMapper {
+	c.index, c.res = index, r
+	rm := &ResourceMapper{Index: index, Resource: *r, itemsToParseName: r.Port.ItemsToParseName}
 	if rm.itemsToParseName == "" {
 		rm.itemsToParseName = "item"
 	}
@@ -130,20 +171,11 @@ func compileResource(index int, r Resource, env []string) (*ResourceMapper, erro
 	if strings.TrimSpace(query) == "" {
 		query = "true"
 	}
-	var err error
-	if rm.selector, err = compileProgram("selector.query", query, env); err != nil {
-		return nil, err
-	}
+	rm.selector = c.program("selector.query", query)
 	if r.Port.ItemsToParse != "" {
-		if rm.itemsToParse, err = compileProgram("port.itemsToParse", r.Port.ItemsToParse, env); err != nil {
-			return nil, err
-		}
-		transform := r.Port.ItemsToParseTopLevelTransform == nil || *r.Port.ItemsToParseTopLevelTransform
-		if transform {
-			del := "del(" + simplePath(r.Port.ItemsToParse) + ")"
-			if rm.itemsToParseDel, err = compileProgram("port.itemsToParse", del, nil); err != nil {
-				return nil, err
-			}
+		rm.itemsToParse = c.program("port.itemsToParse", r.Port.ItemsToParse)
+		if r.Port.ItemsToParseTopLevelTransform == nil || *r.Port.ItemsToParseTopLevelTransform {
+			rm.transform = c.transform(r.Port.ItemsToParse)
 		}
 	}
 	for j, em := range r.Port.Entity.Mappings {
@@ -151,86 +183,95 @@ func compileResource(index int, r Resource, env []string) (*ResourceMapper, erro
 		if len(r.Port.Entity.Mappings) > 1 {
 			prefix = fmt.Sprintf("port.entity.mappings[%d]", j)
 		}
-		ep, err := compileEntity(prefix, em, env)
-		if err != nil {
-			return nil, err
-		}
-		rm.entities = append(rm.entities, ep)
+		rm.entities = append(rm.entities, c.entity(prefix, em))
 	}
-	return rm, nil
+	return rm
 }
 
-func compileEntity(prefix string, em EntityMapping, env []string) (*entityProgram, error) {
-	ep := &entityProgram{hasProps: em.Properties != nil, hasRels: em.Relations != nil}
-	var err error
-	if ep.identifier, err = compileNode(prefix+".identifier", em.Identifier, env); err != nil {
-		return nil, err
+// transform compiles the top-level transform Ocean derives from
+// itemsToParse: ". | del(<first simple path>)", rewritten like any program.
+func (c *compiler) transform(itemsToParse string) *program {
+	expr := ". | del(" + deletionPath(itemsToParse) + ")"
+	p, _, err := compileProgram("port.itemsToParse", expr, nil)
+	if err != nil {
+		c.fail("port.itemsToParse", itemsToParse, -1, fmt.Errorf(
+			"the top-level transform %q derived from it does not compile (%s); set itemsToParseTopLevelTransform: false",
+			expr, errorText(err)))
 	}
-	if ep.blueprint, err = compileProgram(prefix+".blueprint", em.Blueprint, env); err != nil {
-		return nil, err
+	return p
+}
+
+func (c *compiler) program(field, expr string) *program {
+	p, offset, err := compileProgram(field, expr, c.env)
+	if err != nil {
+		c.fail(field, expr, offset, err)
+		return nil
 	}
-	if em.Title != nil {
-		if ep.title, err = compileProgram(prefix+".title", *em.Title, env); err != nil {
-			return nil, err
+	return p
+}
+
+func (c *compiler) fail(field, expr string, offset int, err error) {
+	e := &CompileError{Resource: c.index, Kind: c.res.Kind, Field: field, Expr: expr, Offset: offset, Err: err}
+	if c.res.src != nil {
+		e.File = c.res.src.file
+	}
+	p := c.res.pos(field)
+	e.Line, e.Column = p.Line, p.Column
+	if p.Line > 0 && offset >= 0 && !strings.ContainsAny(expr, "\n\r") {
+		inside := len([]rune(expr[:offset]))
+		switch {
+		case p.quote == 0:
+			e.Column += inside
+		case p.quote == '\'' && !strings.Contains(expr, "'"):
+			e.Column += 1 + inside
+		case p.quote == '"' && !strings.ContainsAny(expr, `"\`):
+			e.Column += 1 + inside
 		}
+	}
+	c.errs = append(c.errs, e)
+}
+
+func (c *compiler) entity(prefix string, em EntityMapping) *entityProgram {
+	ep := &entityProgram{hasProps: em.Properties != nil, hasRels: em.Relations != nil}
+	ep.top = append(ep.top,
+		namedNode{"identifier", c.node(prefix+".identifier", em.Identifier)},
+		namedNode{"blueprint", c.node(prefix+".blueprint", em.Blueprint)})
+	if em.Title != nil {
+		ep.top = append(ep.top, namedNode{"title", c.node(prefix+".title", *em.Title)})
 	}
 	if em.Icon != nil {
-		if ep.icon, err = compileProgram(prefix+".icon", *em.Icon, env); err != nil {
-			return nil, err
-		}
+		ep.top = append(ep.top, namedNode{"icon", c.node(prefix+".icon", *em.Icon)})
 	}
 	if em.Team != nil {
-		if ep.team, err = compileNode(prefix+".team", em.Team, env); err != nil {
-			return nil, err
-		}
+		ep.top = append(ep.top, namedNode{"team", c.node(prefix+".team", em.Team)})
 	}
 	for _, name := range sortedKeys(em.Properties) {
-		p, err := compileProgram(prefix+".properties."+name, em.Properties[name], env)
-		if err != nil {
-			return nil, err
-		}
-		ep.properties = append(ep.properties, namedProgram{name, p})
+		ep.properties = append(ep.properties, namedNode{name, c.node(prefix+".properties."+name, em.Properties[name])})
 	}
 	for _, name := range sortedKeys(em.Relations) {
-		n, err := compileNode(prefix+".relations."+name, em.Relations[name], env)
-		if err != nil {
-			return nil, err
-		}
-		ep.relations = append(ep.relations, namedNode{name, n})
+		ep.relations = append(ep.relations, namedNode{name, c.node(prefix+".relations."+name, em.Relations[name])})
 	}
-	return ep, nil
+	return ep
 }
 
-func compileNode(field string, v any, env []string) (*node, error) {
+func (c *compiler) node(field string, v any) *node {
 	switch t := v.(type) {
 	case string:
-		p, err := compileProgram(field, t, env)
-		if err != nil {
-			return nil, err
-		}
-		return &node{prog: p}, nil
+		return &node{prog: c.program(field, t)}
 	case map[string]any:
-		n := &node{obj: make(map[string]*node, len(t))}
+		n := &node{}
 		for _, k := range sortedKeys(t) {
-			c, err := compileNode(field+"."+k, t[k], env)
-			if err != nil {
-				return nil, err
-			}
-			n.obj[k] = c
+			n.obj = append(n.obj, namedNode{k, c.node(field+"."+k, t[k])})
 		}
-		return n, nil
+		return n
 	case []any:
 		n := &node{arr: make([]*node, len(t))}
 		for i, e := range t {
-			c, err := compileNode(fmt.Sprintf("%s[%d]", field, i), e, env)
-			if err != nil {
-				return nil, err
-			}
-			n.arr[i] = c
+			n.arr[i] = c.node(fmt.Sprintf("%s[%d]", field, i), e)
 		}
-		return n, nil
+		return n
 	default:
-		return &node{lit: v}, nil
+		return &node{lit: v}
 	}
 }
 
@@ -244,7 +285,8 @@ func sortedKeys[V any](m map[string]V) []string {
 }
 
 // Misconfiguration is a mapping field whose jq program failed or produced
-// nothing for an item; the field was set to null.
+// nothing for an item (the field was set to null), or an itemsToParse that
+// made Ocean skip an item.
 type Misconfiguration struct {
 	Field  string `json:"field"`
 	Expr   string `json:"expr"`
@@ -257,65 +299,119 @@ type Result struct {
 	Entities []Entity
 	// Filtered counts items (after itemsToParse) the selector dropped.
 	Filtered int
-	// Dropped counts mapped entities without identifier or blueprint.
+	// Dropped counts mapped entities whose identifier or blueprint is
+	// empty, null or missing (Python-falsy, as Ocean tests it).
 	Dropped int
+	// Skipped counts raw items whose itemsToParse gave null: Ocean skips
+	// them with a warning (they stand for no entity).
+	Skipped int
 	// Misconfigurations lists fields that evaluated to null because of an
-	// error or no output.
+	// error or no output, and skipped items.
 	Misconfigurations []Misconfiguration
 }
 
-// ItemError is an item the mapping could not judge: its selector did not
-// yield a boolean, or its itemsToParse did not yield an array.
-type ItemError struct {
-	Field  string
-	Reason string
-}
-
-func (e *ItemError) Error() string { return e.Field + ": " + e.Reason }
-
-// Map turns one raw item into entities. An ItemError means the item could not
-// be judged at all; the caller counts it as failed.
-func (r *ResourceMapper) Map(ctx context.Context, item any) (Result, error) {
-	var res Result
-	if r.itemsToParse == nil {
-		return res, r.mapOne(ctx, item, &res)
-	}
-	items, ok, reason := r.itemsToParse.first(ctx, item)
-	if !ok {
-		return res, &ItemError{Field: "port.itemsToParse", Reason: reason}
-	}
-	list, isList := items.([]any)
-	if !isList {
-		return res, &ItemError{Field: "port.itemsToParse", Reason: fmt.Sprintf("must yield an array, got %s", jsonType(items))}
-	}
-	base := item
-	if r.itemsToParseDel != nil {
-		v, ok, reason := r.itemsToParseDel.first(ctx, item)
-		if !ok {
-			return res, &ItemError{Field: "port.itemsToParse", Reason: reason}
+// Map turns one raw item into entities.
+//
+// An *ItemError means the item could not be judged (the selector did not
+// yield a boolean, a program hit the time limit, itemsToParse did not give
+// a list); the entities it stands for are unknown and the caller counts the
+// item as failed. Result then holds what was mapped before the error. When
+// ctx ends, Map returns its cause.
+func (r *ResourceMapper) Map(ctx context.Context, item any) (res Result, err error) {
+	ev := &evalState{parent: ctx, limit: r.limit}
+	defer ev.reset()
+	defer func() {
+		if p := recover(); p != nil {
+			err = &ItemError{Field: ev.field, Reason: fmt.Sprintf("jq failed unexpectedly: %v", p)}
 		}
-		base = v
+	}()
+	item = jqInput(item)
+	if r.itemsToParse == nil {
+		return res, r.mapOne(ev, item, &res)
 	}
-	baseObj, isObj := base.(map[string]any)
-	if !isObj {
-		return res, &ItemError{Field: "port.itemsToParse", Reason: "removing the parsed items left no object to merge them into"}
+	items, err := r.parseItems(ev, item, &res)
+	if err != nil || items == nil {
+		return res, err
 	}
-	for _, element := range list {
-		merged := make(map[string]any, len(baseObj)+1)
-		for k, v := range baseObj {
+	// As in Ocean, an element the selector cannot judge does not stop
+	// the others; the item still fails with the first such error. A time
+	// limit or the caller's stop ends the item.
+	var first error
+	for _, element := range items.list {
+		merged := make(map[string]any, len(items.base)+1)
+		for k, v := range items.base {
 			merged[k] = v
 		}
 		merged[r.itemsToParseName] = element
-		if err := r.mapOne(ctx, merged, &res); err != nil {
+		ev.reset()
+		err := r.mapOne(ev, merged, &res)
+		var ie *ItemError
+		switch {
+		case err == nil:
+		case !errors.As(err, &ie) || ie.Timeout:
 			return res, err
+		case first == nil:
+			first = err
 		}
 	}
-	return res, nil
+	return res, first
 }
 
-func (r *ResourceMapper) mapOne(ctx context.Context, item any, res *Result) error {
-	v, ok, reason := r.selector.first(ctx, item)
-	if !ok {
+type parsedItems struct {
+	list []any
+	base map[string]any
+}
+
+// parseItems expands a raw item with itemsToParse, as Ocean does: the list
+// comes from the original item, the base it is merged into from the
+// top-level transform. nil without error: the item is skipped.
+func (r *ResourceMapper) parseItems(ev *evalState, item any, res *Result) (*parsedItems, error) {
+	v, out, reason, err := r.itemsToParse.run(ev, item)
+	if out == stopOut {
+		return nil, err
+	}
+	skip := func(reason string) error {
+		return &ItemError{Field: "port.itemsToParse", Skipped: true, Reason: reason}
+	}
+	base := item
+	if r.transform != nil {
+		t, tout, treason, terr := r.transform.run(ev, item)
+		switch {
+		case tout == stopOut:
+			return nil, terr
+		case tout == nullOut:
+			return nil, skip(fmt.Sprintf("the top-level transform %s failed: %s; the item is skipped", r.transform.expr, treason))
+		case t == nil:
+			return nil, skip(fmt.Sprintf("the top-level transform %s left nothing of the item, which is skipped (set itemsToParseTopLevelTransform: false to keep it)", r.transform.expr))
+		}
+		base = t
+	}
+	switch {
+	case out == nullOut:
+		return nil, skip(fmt.Sprintf("%s; expected a list, the item is skipped", reason))
+	case v == nil:
+		// The usual "this item has no such list": no entity, as Ocean.
+		res.Skipped++
+		res.Misconfigurations = append(res.Misconfigurations, Misconfiguration{Field: "port.itemsToParse", Expr: r.itemsToParse.expr, Reason: "gave null, expected a list; the item is skipped"})
+		return nil, nil
+	}
+	list, isList := v.([]any)
+	if !isList {
+		return nil, skip(fmt.Sprintf("gave %s, expected a list; the item is skipped", jsonType(v)))
+	}
+	baseObj, isObj := base.(map[string]any)
+	if !isObj {
+		return nil, skip(fmt.Sprintf("the item is %s, not an object the parsed items can be merged into; it is skipped", jsonType(base)))
+	}
+	return &parsedItems{list: list, base: baseObj}, nil
+}
+
+func (r *ResourceMapper) mapOne(ev *evalState, item any, res *Result) error {
+	v, out, reason, err := r.selector.run(ev, item)
+	switch {
+	case out == stopOut:
+		return err
+	case out == nullOut:
 		return &ItemError{Field: "selector.query", Reason: reason}
 	}
 	keep, isBool := v.(bool)
@@ -327,7 +423,10 @@ func (r *ResourceMapper) mapOne(ctx context.Context, item any, res *Result) erro
 		return nil
 	}
 	for _, ep := range r.entities {
-		e := ep.eval(ctx, item, &res.Misconfigurations)
+		e, err := ep.eval(ev, item, &res.Misconfigurations)
+		if err != nil {
+			return err
+		}
 		if !truthy(e["identifier"]) || !truthy(e["blueprint"]) {
 			res.Dropped++
 			continue
@@ -337,64 +436,79 @@ func (r *ResourceMapper) mapOne(ctx context.Context, item any, res *Result) erro
 	return nil
 }
 
-func (ep *entityProgram) eval(ctx context.Context, item any, mis *[]Misconfiguration) Entity {
-	e := Entity{
-		"identifier": ep.identifier.eval(ctx, item, mis),
-		"blueprint":  evalProgram(ctx, ep.blueprint, item, mis),
-	}
-	if ep.title != nil {
-		e["title"] = evalProgram(ctx, ep.title, item, mis)
-	}
-	if ep.icon != nil {
-		e["icon"] = evalProgram(ctx, ep.icon, item, mis)
-	}
-	if ep.team != nil {
-		e["team"] = ep.team.eval(ctx, item, mis)
+func (ep *entityProgram) eval(ev *evalState, item any, mis *[]Misconfiguration) (Entity, error) {
+	e := make(Entity, len(ep.top)+2)
+	if err := evalInto(e, ep.top, ev, item, mis); err != nil {
+		return nil, err
 	}
 	if ep.hasProps {
 		props := make(map[string]any, len(ep.properties))
-		for _, p := range ep.properties {
-			props[p.name] = evalProgram(ctx, p.prog, item, mis)
+		if err := evalInto(props, ep.properties, ev, item, mis); err != nil {
+			return nil, err
 		}
 		e["properties"] = props
 	}
 	if ep.hasRels {
 		rels := make(map[string]any, len(ep.relations))
-		for _, r := range ep.relations {
-			rels[r.name] = r.node.eval(ctx, item, mis)
+		if err := evalInto(rels, ep.relations, ev, item, mis); err != nil {
+			return nil, err
 		}
 		e["relations"] = rels
 	}
-	return e
+	return e, nil
 }
 
-func evalProgram(ctx context.Context, p *program, item any, mis *[]Misconfiguration) any {
-	v, ok, reason := p.first(ctx, item)
-	if !ok {
-		*mis = append(*mis, Misconfiguration{Field: p.field, Expr: p.expr, Reason: reason})
-		return nil
+func evalInto[M ~map[string]any](out M, fields []namedNode, ev *evalState, item any, mis *[]Misconfiguration) error {
+	for _, f := range fields {
+		v, err := f.node.eval(ev, item, mis)
+		if err != nil {
+			return err
+		}
+		out[f.name] = v
 	}
-	return v
+	return nil
 }
 
-func (n *node) eval(ctx context.Context, item any, mis *[]Misconfiguration) any {
+// evalProgram is a field's value: the program's first output, or null and a
+// misconfiguration. err is set only when evaluation was stopped.
+func evalProgram(ev *evalState, p *program, item any, mis *[]Misconfiguration) (any, error) {
+	v, out, reason, err := p.run(ev, item)
+	switch out {
+	case nullOut:
+		*mis = append(*mis, Misconfiguration{Field: p.field, Expr: p.expr, Reason: reason})
+		return nil, nil
+	case stopOut:
+		return nil, err
+	}
+	return v, nil
+}
+
+func (n *node) eval(ev *evalState, item any, mis *[]Misconfiguration) (any, error) {
 	switch {
 	case n.prog != nil:
-		return evalProgram(ctx, n.prog, item, mis)
+		return evalProgram(ev, n.prog, item, mis)
 	case n.obj != nil:
 		out := make(map[string]any, len(n.obj))
-		for k, c := range n.obj {
-			out[k] = c.eval(ctx, item, mis)
+		for _, c := range n.obj {
+			v, err := c.node.eval(ev, item, mis)
+			if err != nil {
+				return nil, err
+			}
+			out[c.name] = v
 		}
-		return out
+		return out, nil
 	case n.arr != nil:
 		out := make([]any, len(n.arr))
 		for i, c := range n.arr {
-			out[i] = c.eval(ctx, item, mis)
+			v, err := c.eval(ev, item, mis)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = v
 		}
-		return out
+		return out, nil
 	default:
-		return n.lit
+		return n.lit, nil
 	}
 }
 
@@ -416,9 +530,11 @@ func truthy(v any) bool {
 		return len(t) > 0
 	case []any:
 		return len(t) > 0
-	default:
-		return true
 	}
+	if f, ok := gojq.ToFloat64(v); ok {
+		return f != 0
+	}
+	return true
 }
 
 func jsonType(v any) string {
@@ -426,33 +542,14 @@ func jsonType(v any) string {
 	case nil:
 		return "null"
 	case bool:
-		return "boolean"
+		return "a boolean"
 	case string:
-		return "string"
+		return "a string"
 	case map[string]any:
-		return "object"
+		return "an object"
 	case []any:
-		return "array"
+		return "a list"
 	default:
-		return "number"
+		return "a number"
 	}
-}
-
-var simplePathRE = regexp.MustCompile(`^\.(?:[A-Za-z_][A-Za-z0-9_]*|\[\d+\]|\["[^"]*"\])(?:\.[A-Za-z_][A-Za-z0-9_]*|\[\d+\]|\["[^"]*"\])*$`)
-
-// simplePath finds the path itemsToParse reads from, so the items can be
-// removed from the item they are merged into. Ocean takes the first pipe
-// segment that is a plain path, ignoring `. as $x` and `$var` segments, and
-// falls back to `.`.
-func simplePath(expr string) string {
-	for _, seg := range strings.Split(expr, "|") {
-		seg = strings.TrimSpace(seg)
-		if strings.HasPrefix(seg, "$") || strings.Contains(seg, " as $") {
-			continue
-		}
-		if simplePathRE.MatchString(seg) {
-			return seg
-		}
-	}
-	return "."
 }

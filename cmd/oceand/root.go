@@ -100,6 +100,7 @@ func (a *app) rootCommand() *cobra.Command {
 		a.demoCommand(),
 		a.jobsCommand(),
 		a.configCommand(),
+		a.mappingCommand(),
 		a.resyncCommand(),
 		a.cancelCommand(),
 		a.stateCommand(),

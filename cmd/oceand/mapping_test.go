@@ -1,0 +1,157 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"oceand/mapping"
+)
+
+func writeFile(t *testing.T, name, content string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+const fakeMapping = "../../sources/fake/resources/port-app-config.yml"
+
+func TestMappingTestPrintsEntities(t *testing.T) {
+	t.Parallel()
+	input := writeFile(t, "persons.json", `[
+  {"id": "AB1", "name": "Ada", "email": "ada@example.com", "age": 36, "status": "WORKING", "department": {"id": "hr", "name": "HR"}, "bio": "b"},
+  {"id": "", "name": "Nobody", "department": "not an object"}
+]`)
+	code, out, errOut := runCLI(t, nil, "mapping", "test", "--mapping", fakeMapping, "--kind", "fake-person", "--input", input)
+	if code != exitOK {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	for _, want := range []string{
+		"== fake-person-1: resources[1], kind fake-person",
+		"-- item 0: 1 entity",
+		`"identifier": "AB1"`,
+		`"age": 36`,
+		"-- item 1: 1 dropped (identifier or blueprint empty), 2 misconfigurations",
+		`null: port.entity.mappings.properties.department (.department.name): expected an object but got: string ("not an object")`,
+		"== fake-person-1: 2 items, 1 entity, 0 filtered, 1 dropped, 0 skipped, 0 failed, 2 misconfigurations",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+
+	// The same as JSON, and the input may be JSON lines.
+	lines := writeFile(t, "persons.jsonl", `{"id": "a", "department": {"id": "hr"}}`+"\n"+`{"id": "b"}`+"\n")
+	code, out, errOut = runCLI(t, nil, "mapping", "test", "--mapping", fakeMapping, "--kind", "fake-person", "--input", lines, "--json")
+	if code != exitOK {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	var got struct {
+		Warnings  []mapping.Problem
+		Resources []mapping.ResourceTrial
+	}
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, out)
+	}
+	if len(got.Resources) != 1 || got.Resources[0].Totals.Entities != 2 || got.Resources[0].Items[0].Entities[0]["identifier"] != "a" {
+		t.Errorf("JSON output: %+v", got)
+	}
+}
+
+func TestMappingTestRefusesABrokenMapping(t *testing.T) {
+	t.Parallel()
+	input := writeFile(t, "items.json", `{"id": "x"}`)
+	broken := writeFile(t, "mapping.yml", `resources:
+  - kind: a
+    selector:
+      query: .x ==
+    port:
+      entity:
+        mappings:
+          identifier: .id | | .y
+          blueprint: '"a"'
+`)
+	code, out, errOut := runCLI(t, nil, "mapping", "test", "--mapping", broken, "--input", input)
+	if code != exitUsage {
+		t.Errorf("exit %d, want %d", code, exitUsage)
+	}
+	for _, want := range []string{
+		broken + `:4:19: resources[0] (kind a) selector.query: jq syntax error: unexpected EOF at column 6 of ".x =="`,
+		"    .x ==\n         ^",
+		broken + `:8:29: resources[0] (kind a) port.entity.mappings.identifier: jq syntax error: unexpected token "|" at column 7`,
+		"oceand: the mapping has 2 errors",
+	} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errOut)
+		}
+	}
+	if out != "" {
+		t.Errorf("stdout: %s", out)
+	}
+
+	invalid := writeFile(t, "invalid.yml", "resources:\n  - kind: a\n    port: {entity: {mappings: {identifier: .id}}}\n")
+	code, _, errOut = runCLI(t, nil, "mapping", "test", "--mapping", invalid, "--input", input)
+	if code != exitUsage || !strings.Contains(errOut, invalid+":3:") || !strings.Contains(errOut, "resources[0].port.entity.mappings.blueprint: required") {
+		t.Errorf("exit %d:\n%s", code, errOut)
+	}
+}
+
+func TestMappingTestKindAndInput(t *testing.T) {
+	t.Parallel()
+	input := writeFile(t, "items.json", `[{"id": "x"}]`)
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"several kinds", []string{"--input", input}, "the mapping has kinds fake-department, fake-person, fake-office, fake-team, fake-project: choose one with --kind"},
+		{"unknown kind", []string{"--input", input, "--kind", "fake-dog"}, "--kind fake-dog: the mapping has no such kind"},
+		{"no input", []string{"--kind", "fake-team", "--input", filepath.Join(t.TempDir(), "none.json")}, "read the input"},
+		{"bad input", []string{"--kind", "fake-team", "--input", writeFile(t, "bad.json", `[{"id": `)}, "expected JSON: an item, a list of items, or JSON lines"},
+		{"empty input", []string{"--kind", "fake-team", "--input", writeFile(t, "empty.json", `[]`)}, "holds no items"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			code, _, errOut := runCLI(t, nil, append([]string{"mapping", "test", "--mapping", fakeMapping}, tc.args...)...)
+			if code != exitUsage || !strings.Contains(errOut, tc.want) {
+				t.Errorf("exit %d, stderr:\n%s\nwant %q", code, errOut, tc.want)
+			}
+		})
+	}
+}
+
+func TestMappingTestJQEnv(t *testing.T) {
+	t.Parallel()
+	m := writeFile(t, "mapping.yml", `resources:
+  - kind: a
+    selector: {query: 'true'}
+    port: {entity: {mappings: {identifier: .id, blueprint: '"a"', properties: {region: env.REGION, token: env.TOKEN}}}}
+`)
+	input := writeFile(t, "items.json", `{"id": "x"}`)
+	environ := []string{"REGION=eu", "TOKEN=secret-token"}
+	for _, tc := range []struct {
+		flags []string
+		want  string
+	}{
+		{nil, `{"region":null,"token":null}`},
+		{[]string{"--jq-env", "REGION"}, `{"region":"eu","token":null}`},
+	} {
+		code, out, errOut := runCLI(t, environ, append([]string{"mapping", "test", "--mapping", m, "--input", input, "--json"}, tc.flags...)...)
+		if code != exitOK {
+			t.Fatalf("exit %d: %s", code, errOut)
+		}
+		var got struct{ Resources []mapping.ResourceTrial }
+		if err := json.Unmarshal([]byte(out), &got); err != nil {
+			t.Fatal(err)
+		}
+		props, _ := json.Marshal(got.Resources[0].Items[0].Entities[0]["properties"])
+		if string(props) != tc.want {
+			t.Errorf("%v: properties %s, want %s", tc.flags, props, tc.want)
+		}
+	}
+}
