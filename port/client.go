@@ -278,6 +278,10 @@ func (c *Client) do(ctx context.Context, r request, out any) (int, error) {
 }
 
 func (c *Client) fail(r request, st *call, status int, err error) error {
+	var tokenErr *Error
+	if errors.As(err, &tokenErr) {
+		return tokenErr // no token: the token route's own error says why
+	}
 	return &Error{Method: r.method, Route: r.path, Status: status, Attempts: st.attempts, Err: err}
 }
 

@@ -17,7 +17,8 @@ import (
 // more than half the window's budget is left, then spreads the rest evenly
 // over the time until the reset, and once the budget is spent holds
 // requests until the next window. A 429 holds every request until
-// Retry-After. Waits end early when the caller's context ends.
+// Retry-After (or until Port answers one). Waits end early when the
+// caller's context ends.
 //
 // One Pacer is shared by all requests of a Client; give the same Pacer to
 // Clients of one organization.
@@ -125,6 +126,9 @@ func (p *Pacer) observe(status int, h http.Header) {
 		if d, ok := parseWait(h.Get("Retry-After"), now); ok && now.Add(d).After(p.pausedUntil) {
 			p.pausedUntil = now.Add(d)
 		}
+	} else if status < 500 {
+		// Port answered: whatever pause a 429 asked for is over.
+		p.pausedUntil = time.Time{}
 	}
 	limit, err1 := strconv.Atoi(h.Get("X-Ratelimit-Limit"))
 	remaining, err2 := strconv.Atoi(h.Get("X-Ratelimit-Remaining"))

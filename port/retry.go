@@ -24,6 +24,9 @@ type call struct {
 	reauthed bool   // a 401 was already retried once
 	body     []byte
 	bodyRead bool
+	// waited is the backoff before the coming retry; the pacer may add
+	// only what the cap leaves.
+	waited time.Duration
 }
 
 type callKey struct{}
@@ -85,6 +88,14 @@ func notSent(err error) bool {
 // capped at max: go-retryablehttp's default backoff does not cap
 // Retry-After.
 func (c *Client) backoff(min, max time.Duration, attempt int, resp *http.Response) time.Duration {
+	d := c.wait(min, max, attempt, resp)
+	if resp != nil && resp.Request != nil {
+		callOf(resp.Request.Context()).waited = d
+	}
+	return d
+}
+
+func (c *Client) wait(min, max time.Duration, attempt int, resp *http.Response) time.Duration {
 	if resp != nil {
 		if resp.StatusCode == http.StatusUnauthorized {
 			return 0
@@ -117,7 +128,9 @@ func (c *Client) prepareAttempt(ctx context.Context, req *http.Request, st *call
 	if st.req.noAuth {
 		return nil
 	}
-	if err := c.pacer.wait(ctx, c.cfg.RetryWaitMax); err != nil {
+	maxWait := max(0, c.cfg.RetryWaitMax-st.waited)
+	st.waited = 0
+	if err := c.pacer.wait(ctx, maxWait); err != nil {
 		return err
 	}
 	if st.reauth {

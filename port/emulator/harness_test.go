@@ -54,8 +54,8 @@ func newHarness(t *testing.T, cfg emulator.Config) *harness {
 	emu := emulator.New(cfg)
 	srv := httptest.NewServer(emu.Handler())
 	t.Cleanup(func() {
+		emu.Close() // first: it releases requests held by faults
 		srv.Close()
-		emu.Close()
 	})
 	h := &harness{t: t, emu: emu, srv: srv, clock: c, ua: "port-ocean/test/1.0/it/exporter"}
 	status, body := h.raw("POST", "/v1/auth/access_token", map[string]any{"clientId": "id", "clientSecret": "secret"}, nil)
