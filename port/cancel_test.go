@@ -82,7 +82,9 @@ func TestCancelStopsAtOnce(t *testing.T) {
 		b := setup(t, emulator.Config{}, func(c *port.Config) { slow(c); c.MaxConcurrentRequests = 1 })
 		arrived := make(chan string)
 		b.emu.InjectFault(emulator.Fault{Route: bulkRoute, Arrived: arrived, Hold: never})
-		go func() { _, _ = b.client.UpsertEntities(context.Background(), "svc", entities(t, 1, nil), port.WriteOptions{}) }()
+		go func() {
+			_, _ = b.client.UpsertEntities(context.Background(), "svc", entities(t, 1, nil), port.WriteOptions{})
+		}()
 		<-arrived // the only slot is taken
 		stopsAtOnce(t, "write slot", nil, bulk(b.client, t))
 		if n := b.emu.Requests()[bulkRoute]; n != 1 {
