@@ -100,6 +100,7 @@ func (a *app) rootCommand() *cobra.Command {
 		a.demoCommand(),
 		a.jobsCommand(),
 		a.versionCommand(),
+		a.portEmulatorCommand(),
 	)
 	return root
 }

@@ -179,6 +179,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	f := s.takeFaultLocked(pattern)
 	s.mu.Unlock()
+	s.logger.Debug("request", "method", r.Method, "path", r.URL.Path, "route", pattern, "user_agent", r.UserAgent())
 	if f != nil {
 		fw, done := s.applyFault(w, r, f, pattern)
 		if done {
