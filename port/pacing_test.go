@@ -86,7 +86,7 @@ func TestPacingStaysUnderTheLimit(t *testing.T) {
 			})
 		}
 		wg.Wait()
-		warm := start.Truncate(period).Add(period)
+		warm := time.Unix((start.Unix()/int64(period.Seconds())+1)*int64(period.Seconds()), 0)
 		var ok, limited, late, all429 int
 		for _, h := range log.hits {
 			if h.status == 429 {
