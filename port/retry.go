@@ -52,6 +52,18 @@ func (c *Client) checkRetry(ctx context.Context, resp *http.Response, err error)
 		return false, context.Cause(ctx)
 	}
 	st := callOf(ctx)
+	retry, err := c.shouldRetry(st, resp, err)
+	if retry {
+		reason := any(err)
+		if err == nil {
+			reason = resp.StatusCode
+		}
+		c.logger.Debug("port request will be retried", "method", st.req.method, "route", st.req.path, "attempt", st.attempts, "reason", reason)
+	}
+	return retry, err
+}
+
+func (c *Client) shouldRetry(st *call, resp *http.Response, err error) (bool, error) {
 	if err != nil {
 		return !st.req.unsafe || notSent(err), err
 	}
@@ -80,13 +92,8 @@ func notSent(err error) bool {
 	return errors.Is(err, syscall.ECONNREFUSED)
 }
 
-// backoff is how long to wait before attempt n+1. A 401 is retried at
-// once. Otherwise Port's own word counts: Retry-After (any status), then
-// on a 429 x-ratelimit-reset, as seconds, an epoch or a date, plus up to
-// 10% jitter so that waiting clients do not return together. Without them
-// the wait grows exponentially from min with ±20% jitter. Every wait is
-// capped at max: go-retryablehttp's default backoff does not cap
-// Retry-After.
+// backoff is how long to wait before attempt n+1; the call remembers it,
+// so that pacing adds no more than the cap leaves.
 func (c *Client) backoff(min, max time.Duration, attempt int, resp *http.Response) time.Duration {
 	d := c.wait(min, max, attempt, resp)
 	if resp != nil && resp.Request != nil {
@@ -95,6 +102,12 @@ func (c *Client) backoff(min, max time.Duration, attempt int, resp *http.Respons
 	return d
 }
 
+// wait is the backoff policy. A 401 is retried at once. Otherwise Port's own word counts: Retry-After (any status), then
+// on a 429 x-ratelimit-reset, as seconds, an epoch or a date, plus up to
+// 10% jitter so that waiting clients do not return together. Without them
+// the wait grows exponentially from min with ±20% jitter. Every wait is
+// capped at max: go-retryablehttp's default backoff does not cap
+// Retry-After.
 func (c *Client) wait(min, max time.Duration, attempt int, resp *http.Response) time.Duration {
 	if resp != nil {
 		if resp.StatusCode == http.StatusUnauthorized {
