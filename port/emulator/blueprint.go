@@ -61,12 +61,10 @@ func (s *Server) handleCreateBlueprint(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) handleGetBlueprint(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("bp")
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.blueprints[id] == nil {
-		writeNotFound(w, "blueprint", id)
+	if !s.lockBlueprint(w, id) {
 		return
 	}
+	defer s.mu.Unlock()
 	writeJSON(w, http.StatusOK, map[string]any{"ok": true, "blueprint": s.blueprintView(id)})
 }
 
@@ -161,12 +159,10 @@ func mergeSchema(cur, patch any) any {
 
 func (s *Server) handleDeleteBlueprint(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("bp")
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.blueprints[id] == nil {
-		writeNotFound(w, "blueprint", id)
+	if !s.lockBlueprint(w, id) {
 		return
 	}
+	defer s.mu.Unlock()
 	if n := len(s.entities[id]); n > 0 {
 		writeError(w, http.StatusConflict, "has_entities", fmt.Sprintf("blueprint %q still has %d entities; delete them first", id, n))
 		return
@@ -182,12 +178,10 @@ func (s *Server) handleDeleteBlueprint(w http.ResponseWriter, r *http.Request) {
 // reports COMPLETE.
 func (s *Server) handleDeleteAllEntities(w http.ResponseWriter, r *http.Request) {
 	bp := r.PathValue("bp")
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.blueprints[bp] == nil {
-		writeNotFound(w, "blueprint", bp)
+	if !s.lockBlueprint(w, bp) {
 		return
 	}
+	defer s.mu.Unlock()
 	for _, id := range sortedKeys(s.entities[bp]) {
 		for _, d := range s.dependentsLocked(bp, id) {
 			if d.Blueprint != bp {

@@ -463,12 +463,10 @@ func (s *Server) handleBulkUpsert(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	opts := optionsOf(r)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.blueprints[bp] == nil {
-		writeNotFound(w, "blueprint", bp)
+	if !s.lockBlueprint(w, bp) {
 		return
 	}
+	defer s.mu.Unlock()
 	now := s.now()
 	okItems := []map[string]any{}
 	errItems := []map[string]any{}
@@ -556,12 +554,10 @@ func hasDependents(id string, d *entity) *itemError {
 
 func (s *Server) handleDeleteEntity(w http.ResponseWriter, r *http.Request) {
 	bp, id := r.PathValue("bp"), r.PathValue("id")
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.blueprints[bp] == nil {
-		writeNotFound(w, "blueprint", bp)
+	if !s.lockBlueprint(w, bp) {
 		return
 	}
+	defer s.mu.Unlock()
 	if s.entities[bp][id] == nil {
 		writeNotFound(w, "entity", id)
 		return
@@ -591,12 +587,10 @@ func (s *Server) handleBulkDelete(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnprocessableEntity, "invalid_request", fmt.Sprintf("entities must hold 1 to %d identifiers, got %d", maxBulkDelete, len(body.Entities)))
 		return
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.blueprints[bp] == nil {
-		writeNotFound(w, "blueprint", bp)
+	if !s.lockBlueprint(w, bp) {
 		return
 	}
+	defer s.mu.Unlock()
 	if !boolQuery(r, "delete_dependents") {
 		// All or nothing: one entity with dependents outside the request
 		// fails the whole request.

@@ -79,23 +79,19 @@ func (s *Server) handleListIntegrations(w http.ResponseWriter, r *http.Request) 
 
 func (s *Server) handleGetIntegration(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.integrations[id] == nil {
-		writeNotFound(w, "integration", id)
+	if _, ok := s.lockIntegration(w, id); !ok {
 		return
 	}
+	defer s.mu.Unlock()
 	writeJSON(w, http.StatusOK, map[string]any{"ok": true, "integration": s.integrationView(id)})
 }
 
 func (s *Server) handleDeleteIntegration(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.integrations[id] == nil {
-		writeNotFound(w, "integration", id)
+	if _, ok := s.lockIntegration(w, id); !ok {
 		return
 	}
+	defer s.mu.Unlock()
 	delete(s.integrations, id)
 	delete(s.requests, id)
 	writeJSON(w, http.StatusOK, map[string]any{"ok": true})
@@ -110,13 +106,11 @@ func (s *Server) handlePatchIntegration(w http.ResponseWriter, r *http.Request) 
 	if !decodeBody(w, r, &body) {
 		return
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	rec := s.integrations[id]
-	if rec == nil {
-		writeNotFound(w, "integration", id)
+	rec, ok := s.lockIntegration(w, id)
+	if !ok {
 		return
 	}
+	defer s.mu.Unlock()
 	_, hasConfig := body["config"]
 	for k, v := range body {
 		rec[k] = v
@@ -144,13 +138,11 @@ func (s *Server) handlePatchIntegrationConfig(w http.ResponseWriter, r *http.Req
 		writeError(w, http.StatusUnprocessableEntity, "invalid_request", "config must be an object or null")
 		return
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	rec := s.integrations[id]
-	if rec == nil {
-		writeNotFound(w, "integration", id)
+	rec, ok := s.lockIntegration(w, id)
+	if !ok {
 		return
 	}
+	defer s.mu.Unlock()
 	rec["config"] = cfg
 	now := s.now()
 	rec["updatedAt"], rec["updatedBy"] = formatTime(now), s.cfg.ClientID
@@ -222,13 +214,11 @@ func (s *Server) handleResyncState(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	rec := s.integrations[id]
-	if rec == nil {
-		writeNotFound(w, "integration", id)
+	rec, ok := s.lockIntegration(w, id)
+	if !ok {
 		return
 	}
+	defer s.mu.Unlock()
 	state, _ := rec["resyncState"].(map[string]any)
 	state = cloneMap(state)
 	for k, v := range body {
@@ -243,12 +233,10 @@ func (s *Server) handleResyncState(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) handleResyncRequest(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.integrations[id] == nil {
-		writeNotFound(w, "integration", id)
+	if _, ok := s.lockIntegration(w, id); !ok {
 		return
 	}
+	defer s.mu.Unlock()
 	req := s.requests[id]
 	if req == nil {
 		writeJSON(w, http.StatusOK, map[string]any{"ok": true, "request": nil})

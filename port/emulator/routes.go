@@ -107,12 +107,10 @@ func (s *Server) handleProvisionEnabled(w http.ResponseWriter, r *http.Request) 
 
 func (s *Server) handleListEntities(w http.ResponseWriter, r *http.Request) {
 	bp := r.PathValue("bp")
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.blueprints[bp] == nil {
-		writeNotFound(w, "blueprint", bp)
+	if !s.lockBlueprint(w, bp) {
 		return
 	}
+	defer s.mu.Unlock()
 	out := make([]map[string]any, 0, len(s.entities[bp]))
 	for _, id := range sortedKeys(s.entities[bp]) {
 		out = append(out, s.entities[bp][id].view())
@@ -122,12 +120,10 @@ func (s *Server) handleListEntities(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) handleGetEntity(w http.ResponseWriter, r *http.Request) {
 	bp, id := r.PathValue("bp"), r.PathValue("id")
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.blueprints[bp] == nil {
-		writeNotFound(w, "blueprint", bp)
+	if !s.lockBlueprint(w, bp) {
 		return
 	}
+	defer s.mu.Unlock()
 	e := s.entities[bp][id]
 	if e == nil {
 		writeNotFound(w, "entity", id)

@@ -475,3 +475,28 @@ func (s *Server) baseURL(r *http.Request) string {
 	}
 	return scheme + "://" + r.Host
 }
+
+// lockIntegration takes s.mu and returns the record of integration id; when
+// there is none it releases the lock and answers 404. The caller unlocks.
+func (s *Server) lockIntegration(w http.ResponseWriter, id string) (map[string]any, bool) {
+	s.mu.Lock()
+	rec := s.integrations[id]
+	if rec == nil {
+		s.mu.Unlock()
+		writeNotFound(w, "integration", id)
+		return nil, false
+	}
+	return rec, true
+}
+
+// lockBlueprint takes s.mu when blueprint bp exists; otherwise it answers
+// 404 and returns false without the lock. The caller unlocks.
+func (s *Server) lockBlueprint(w http.ResponseWriter, bp string) bool {
+	s.mu.Lock()
+	if s.blueprints[bp] == nil {
+		s.mu.Unlock()
+		writeNotFound(w, "blueprint", bp)
+		return false
+	}
+	return true
+}
