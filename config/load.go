@@ -1,7 +1,6 @@
 package config
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -9,11 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"regexp"
-	"strconv"
 	"strings"
-
-	"github.com/goccy/go-yaml"
 )
 
 // LoadOptions say where settings come from.
@@ -26,339 +21,207 @@ type LoadOptions struct {
 	// Environ is the process environment (os.Environ()).
 	Environ []string
 	// Flags are command-line settings: dotted snake_case paths to values,
-	// e.g. "state_dir" or "port.base_url".
+	// e.g. "state_dir" or "port.base_url". An object or list setting
+	// takes JSON ("integration.config": `{"entity_amount": 5}`).
 	Flags map[string]string
 }
 
-// Load builds the effective settings from all sources.
+// inputs are the raw inputs of one load, read from disk by Read and
+// given directly by tests and the fuzzer.
+type inputs struct {
+	configFile string // display path of config.yaml
+	config     []byte // nil: no file
+	dotenvFile string
+	dotenv     []byte // nil: no file
+	environ    []string
+	flags      map[string]string
+}
+
+// meta is what loading learnt beyond the values: where each came from,
+// what failed, what to warn about.
+type meta struct {
+	schema *schema
+	// origins holds the origin of every value set, by snake_case path
+	// (list items as path[i]).
+	origins map[string]Origin
+	// failed holds paths whose value could not be decoded.
+	failed   map[string]bool
+	notes    []templateNote
+	warnings []Problem
+	// spec is the applied integration spec, nil before ApplySpec.
+	spec         *spec
+	specWarnings []Problem
+}
+
+type loader struct {
+	schema   *schema
+	env      map[string]string
+	dotenv   map[string]string
+	defaults *value
+	meta     *meta
+	problems []Problem
+}
+
+// Load builds the effective settings from all sources; any error in them
+// is a *ValidationError listing every problem. Warnings are kept for
+// Settings.Warnings.
 func Load(opts LoadOptions) (*Settings, error) {
-	tree := defaults()
-	env := envMap(opts.Environ)
-
-	path := opts.ConfigFile
-	required := path != ""
-	if path == "" {
-		path = filepath.Join(opts.Dir, "config.yaml")
-	}
-	fileTree, err := readYAML(path, required, env)
+	s, err := Read(opts)
 	if err != nil {
 		return nil, err
 	}
-	tree = merge(tree, fileTree)
+	return s, nil
+}
 
-	dotenv, err := readDotEnv(filepath.Join(opts.Dir, ".env"))
-	if err != nil {
-		return nil, err
+// Read is Load that also returns the settings when some are wrong: a
+// value that could not be used keeps its default. `oceand config
+// validate` and `config print` use it to show everything at once.
+func Read(opts LoadOptions) (*Settings, error) {
+	src := inputs{environ: opts.Environ, flags: opts.Flags}
+	var problems []Problem
+	src.configFile = opts.ConfigFile
+	if src.configFile == "" {
+		src.configFile = filepath.Join(opts.Dir, "config.yaml")
 	}
-	tree = merge(tree, envTree(dotenv))
-	tree = merge(tree, envTree(env))
+	data, err := os.ReadFile(src.configFile)
+	switch {
+	case err == nil:
+		src.config = data
+	case errors.Is(err, fs.ErrNotExist) && opts.ConfigFile == "":
+	default:
+		problems = append(problems, Problem{Message: fmt.Sprintf("read %s: %v", src.configFile, unwrapPathError(err))})
+	}
+	src.dotenvFile = filepath.Join(opts.Dir, ".env")
+	data, err = os.ReadFile(src.dotenvFile)
+	switch {
+	case err == nil:
+		src.dotenv = data
+	case errors.Is(err, fs.ErrNotExist):
+	default:
+		problems = append(problems, Problem{Message: fmt.Sprintf("read %s: %v", src.dotenvFile, unwrapPathError(err))})
+	}
+	s, loadProblems := load(src)
+	problems = append(problems, loadProblems...)
+	return s, errorOf(problems)
+}
 
-	flagTree := map[string]any{}
-	for k, v := range opts.Flags {
-		setPath(flagTree, strings.Split(k, "."), envValue(v))
+func unwrapPathError(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
 	}
-	tree = merge(tree, flagTree)
+	return err
+}
 
-	var s Settings
-	if err := assign(reflect.ValueOf(&s).Elem(), tree, ""); err != nil {
-		return nil, err
+// load merges the sources, lowest precedence first: defaults,
+// config.yaml, .env, the environment, flags. It returns the settings and
+// the errors; warnings go to the settings' meta.
+func load(src inputs) (*Settings, []Problem) {
+	sc := newSchema()
+	l := &loader{
+		schema:   sc,
+		env:      envMap(src.environ),
+		dotenv:   map[string]string{},
+		defaults: defaultNode(sc.root),
+		meta:     &meta{schema: sc, origins: map[string]Origin{}, failed: map[string]bool{}},
 	}
-	s.Integration.Type = strings.ToLower(s.Integration.Type)
+	tree := defaultNode(sc.root)
+
+	if len(bytes.TrimSpace(src.config)) > 0 {
+		fileTree, problems := readYAML(src.config, src.configFile)
+		l.add(problems...)
+		l.normalizeKeys(fileTree, sc.root)
+		tree = merge(tree, fileTree)
+	}
+
+	var dotenvVars []envVar
+	if src.dotenv != nil {
+		var problems []Problem
+		dotenvVars, problems = parseDotEnv(src.dotenv, src.dotenvFile, l.env)
+		l.add(problems...)
+		for _, v := range dotenvVars {
+			l.dotenv[v.name] = v.value
+		}
+	}
+	tree = merge(tree, l.envLayer(dotenvVars))
+
+	envVars := make([]envVar, 0, len(src.environ))
+	for _, kv := range src.environ {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			envVars = append(envVars, envVar{name: k, value: v, origin: Origin{Kind: FromEnv, Var: k}})
+		}
+	}
+	tree = merge(tree, l.envLayer(envVars))
+	tree = merge(tree, l.flagLayer(src.flags))
+
+	l.resolveTemplates(tree, "")
+
+	s := &Settings{meta: l.meta}
+	l.decodeStruct(reflect.ValueOf(s).Elem(), sc.root, tree)
+	l.finish(s)
+	return s, l.problems
+}
+
+// finish applies Ocean's derived values.
+func (l *loader) finish(s *Settings) {
+	s.Integration.Type = strings.ToLower(strings.TrimSpace(s.Integration.Type))
 	if s.Integration.Identifier == "" && s.Integration.Type != "" {
 		s.Integration.Identifier = "my-" + s.Integration.Type + "-integration"
 	}
 	if s.Integration.Config == nil {
 		s.Integration.Config = map[string]any{}
 	}
-	return &s, nil
-}
-
-func envMap(environ []string) map[string]string {
-	out := make(map[string]string, len(environ))
-	for _, kv := range environ {
-		if k, v, ok := strings.Cut(kv, "="); ok {
-			out[k] = v
-		}
-	}
-	return out
-}
-
-// envTree turns OCEAN__A__B_C=v variables into {a: {b_c: v}}.
-func envTree(env map[string]string) map[string]any {
-	tree := map[string]any{}
-	for k, v := range env {
-		rest, ok := cutPrefixFold(k, "OCEAN__")
-		if !ok || rest == "" {
-			continue
-		}
-		parts := strings.Split(strings.ToLower(rest), "__")
-		setPath(tree, parts, envValue(v))
-	}
-	return tree
-}
-
-func cutPrefixFold(s, prefix string) (string, bool) {
-	if len(s) < len(prefix) || !strings.EqualFold(s[:len(prefix)], prefix) {
-		return "", false
-	}
-	return s[len(prefix):], true
-}
-
-var templateRE = regexp.MustCompile(`^\{\{\s*from\s+(\S+)\s+(.*?)\s*\}\}`)
-
-func readYAML(path string, required bool, env map[string]string) (map[string]any, error) {
-	data, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) && !required {
-		return map[string]any{}, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
-	}
-	if len(bytes.TrimSpace(data)) == 0 {
-		return map[string]any{}, nil
-	}
-	var raw map[string]any
-	if err := yaml.Unmarshal(data, &raw); err != nil {
-		return nil, fmt.Errorf("%s: %s", path, yaml.FormatError(err, false, true))
-	}
-	tree, _ := decamelizeTree(normalizeYAML(raw)).(map[string]any)
-	if err := resolveTemplates(tree, "", env, path); err != nil {
-		return nil, err
-	}
-	return tree, nil
-}
-
-// normalizeYAML converts YAML integers to float64 or int as JSON would, so
-// values can be handed to jq and compared with env strings.
-func normalizeYAML(v any) any {
-	switch t := v.(type) {
-	case map[string]any:
-		for k, e := range t {
-			t[k] = normalizeYAML(e)
-		}
-		return t
-	case []any:
-		for i, e := range t {
-			t[i] = normalizeYAML(e)
-		}
-		return t
-	case uint64:
-		return float64(t)
-	case int64:
-		return float64(t)
-	case int:
-		return float64(t)
-	default:
-		return v
+	s.EventListener.Type = strings.ToUpper(strings.TrimSpace(s.EventListener.Type))
+	s.Port.BaseURL = strings.TrimRight(strings.TrimSpace(s.Port.BaseURL), "/")
+	if s.Application.LogLevel != "" && l.meta.origins["log_level"].Kind == FromDefault {
+		s.LogLevel = s.Application.LogLevel
+		l.meta.origins["log_level"] = l.meta.origins["application.log_level"]
 	}
 }
 
-// resolveTemplates replaces {{ from env NAME }} strings. A missing variable
-// removes the key (its default applies) and is reported if the key is
-// required by Validate.
-func resolveTemplates(v map[string]any, prefix string, env map[string]string, file string) error {
-	for k, e := range v {
-		switch t := e.(type) {
-		case map[string]any:
-			if err := resolveTemplates(t, prefix+k+".", env, file); err != nil {
-				return err
-			}
-		case string:
-			m := templateRE.FindStringSubmatch(t)
-			if m == nil {
-				continue
-			}
-			if m[1] != "env" {
-				return fmt.Errorf("%s: %s%s: unknown template provider %q (only env is supported)", file, prefix, k, m[1])
-			}
-			val, ok := env[m[2]]
-			if !ok {
-				return fmt.Errorf("%s: %s%s reads env %s, which is not set", file, prefix, k, m[2])
-			}
-			v[k] = val
+func (l *loader) add(problems ...Problem) {
+	for _, p := range problems {
+		if p.Warning {
+			l.meta.warnings = append(l.meta.warnings, p)
+		} else {
+			l.problems = append(l.problems, p)
 		}
 	}
-	return nil
 }
 
-// readDotEnv parses KEY=VALUE lines; a missing file is empty.
-func readDotEnv(path string) (map[string]string, error) {
-	f, err := os.Open(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return map[string]string{}, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
-	}
-	defer f.Close()
-	out := map[string]string{}
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		line = strings.TrimPrefix(line, "export ")
-		k, v, ok := strings.Cut(line, "=")
-		if !ok {
-			continue
-		}
-		v = strings.TrimSpace(v)
-		if len(v) >= 2 && (v[0] == '"' && v[len(v)-1] == '"' || v[0] == '\'' && v[len(v)-1] == '\'') {
-			v = v[1 : len(v)-1]
-		}
-		out[strings.TrimSpace(k)] = v
-	}
-	return out, sc.Err()
+func (l *loader) errorf(key string, o Origin, format string, args ...any) {
+	l.add(Problem{Key: key, Origin: o, Message: fmt.Sprintf(format, args...)})
 }
 
-// assign decodes a settings tree into a struct, coercing strings from the
-// environment to the field's type. Errors name the setting.
-func assign(dst reflect.Value, v any, path string) error {
-	if v == nil {
-		return nil
-	}
-	switch dst.Kind() {
-	case reflect.Struct:
-		m, ok := v.(map[string]any)
-		if !ok {
-			return fmt.Errorf("%s: must be an object, got %v", displayPath(path), v)
-		}
-		t := dst.Type()
-		for i := 0; i < t.NumField(); i++ {
-			key := t.Field(i).Tag.Get("key")
-			if key == "" {
-				continue
-			}
-			if fv, ok := m[key]; ok {
-				if err := assign(dst.Field(i), fv, join(path, key)); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
-	case reflect.String:
-		switch t := v.(type) {
-		case string:
-			dst.SetString(t)
-		case float64:
-			dst.SetString(strconv.FormatFloat(t, 'f', -1, 64))
-		case bool:
-			dst.SetString(strconv.FormatBool(t))
-		default:
-			return fmt.Errorf("%s: must be a string, got %v", displayPath(path), v)
-		}
-		return nil
-	case reflect.Int:
-		switch t := v.(type) {
-		case int:
-			dst.SetInt(int64(t))
-		case float64:
-			if t != float64(int64(t)) {
-				return fmt.Errorf("%s: must be an integer, got %v", displayPath(path), t)
-			}
-			dst.SetInt(int64(t))
-		case string:
-			if strings.TrimSpace(t) == "" {
-				dst.SetInt(0)
-				return nil
-			}
-			n, err := strconv.Atoi(strings.TrimSpace(t))
-			if err != nil {
-				return fmt.Errorf("%s: must be an integer, got %q", displayPath(path), t)
-			}
-			dst.SetInt(int64(n))
-		default:
-			return fmt.Errorf("%s: must be an integer, got %v", displayPath(path), v)
-		}
-		return nil
-	case reflect.Bool:
-		switch t := v.(type) {
-		case bool:
-			dst.SetBool(t)
-		case string:
-			b, err := parseBool(t)
-			if err != nil {
-				return fmt.Errorf("%s: must be a boolean, got %q", displayPath(path), t)
-			}
-			dst.SetBool(b)
-		default:
-			return fmt.Errorf("%s: must be a boolean, got %v", displayPath(path), v)
-		}
-		return nil
-	case reflect.Slice:
-		var items []any
-		switch t := v.(type) {
-		case []any:
-			items = t
-		case string:
-			for _, p := range strings.Split(t, ",") {
-				if p = strings.TrimSpace(p); p != "" {
-					items = append(items, p)
-				}
-			}
-		default:
-			return fmt.Errorf("%s: must be a list, got %v", displayPath(path), v)
-		}
-		out := reflect.MakeSlice(dst.Type(), len(items), len(items))
-		for i, it := range items {
-			if err := assign(out.Index(i), it, fmt.Sprintf("%s[%d]", path, i)); err != nil {
-				return err
-			}
-		}
-		dst.Set(out)
-		return nil
-	case reflect.Map:
-		m, ok := v.(map[string]any)
-		if !ok {
-			return fmt.Errorf("%s: must be an object, got %v", displayPath(path), v)
-		}
-		dst.Set(reflect.ValueOf(m))
-		return nil
-	}
-	return fmt.Errorf("%s: unsupported setting type %s", displayPath(path), dst.Type())
+func (l *loader) warnf(key string, o Origin, format string, args ...any) {
+	l.add(Problem{Key: key, Origin: o, Message: fmt.Sprintf(format, args...), Warning: true})
 }
 
-func parseBool(s string) (bool, error) {
-	switch strings.ToLower(strings.TrimSpace(s)) {
-	case "1", "true", "yes", "on", "y", "t":
-		return true, nil
-	case "0", "false", "no", "off", "n", "f", "":
-		return false, nil
-	}
-	return false, fmt.Errorf("not a boolean: %q", s)
-}
+func (l *loader) display(path string) string { return l.meta.display(path) }
 
-func join(path, key string) string {
+// display shows a snake_case path as config.yaml spells it: camelCase,
+// and integration.config keys as the source's spec names them.
+func (m *meta) display(path string) string {
 	if path == "" {
-		return key
+		return ""
 	}
-	return path + "." + key
-}
-
-// displayPath shows a snake_case setting path in config.yaml's camelCase.
-func displayPath(path string) string {
 	parts := strings.Split(path, ".")
 	for i, p := range parts {
+		inConfig := len(parts) > 2 && parts[0] == "integration" && parts[1] == "config"
+		if inConfig && i > 2 {
+			continue // nested integration.config keys are kept as written
+		}
+		if inConfig && i == 2 && m != nil && m.spec != nil {
+			name, idx, _ := strings.Cut(p, "[")
+			if f := m.spec.byKey[name]; f != nil {
+				parts[i] = f.Name
+				if idx != "" {
+					parts[i] += "[" + idx
+				}
+				continue
+			}
+		}
 		parts[i] = camelize(p)
 	}
 	return strings.Join(parts, ".")
-}
-
-func camelize(s string) string {
-	var b strings.Builder
-	up := false
-	for _, c := range s {
-		if c == '_' {
-			up = true
-			continue
-		}
-		if up {
-			b.WriteString(strings.ToUpper(string(c)))
-			up = false
-			continue
-		}
-		b.WriteRune(c)
-	}
-	return b.String()
 }

@@ -1,7 +1,6 @@
 package config
 
 import (
-	"encoding/json"
 	"strings"
 	"unicode"
 )
@@ -18,9 +17,7 @@ func Decamelize(s string) string {
 			prev := r[i-1]
 			nextLower := i+1 < len(r) && unicode.IsLower(r[i+1])
 			if unicode.IsLower(prev) || unicode.IsDigit(prev) || (unicode.IsUpper(prev) && nextLower) {
-				if prev != '_' {
-					b.WriteByte('_')
-				}
+				b.WriteByte('_')
 			}
 		}
 		b.WriteRune(unicode.ToLower(c))
@@ -28,86 +25,32 @@ func Decamelize(s string) string {
 	return b.String()
 }
 
-// decamelizeTree rewrites every map key of v to snake_case.
-func decamelizeTree(v any) any {
-	switch t := v.(type) {
-	case map[string]any:
-		out := make(map[string]any, len(t))
-		for k, e := range t {
-			out[Decamelize(k)] = decamelizeTree(e)
-		}
-		return out
-	case []any:
-		out := make([]any, len(t))
-		for i, e := range t {
-			out[i] = decamelizeTree(e)
-		}
-		return out
-	default:
-		return v
-	}
-}
-
-// merge deep-merges src into dst (src wins) and returns dst.
-func merge(dst, src map[string]any) map[string]any {
-	if dst == nil {
-		dst = map[string]any{}
-	}
-	for k, sv := range src {
-		if sm, ok := sv.(map[string]any); ok {
-			if dm, ok := dst[k].(map[string]any); ok {
-				dst[k] = merge(cloneTree(dm), sm)
-				continue
-			}
-			dst[k] = merge(map[string]any{}, sm)
+// camelize is the reverse for display: client_id -> clientId.
+func camelize(s string) string {
+	var b strings.Builder
+	up := false
+	for _, c := range s {
+		if c == '_' {
+			up = b.Len() > 0
 			continue
 		}
-		dst[k] = sv
+		if up {
+			c = unicode.ToUpper(c)
+			up = false
+		}
+		b.WriteRune(c)
 	}
-	return dst
+	return b.String()
 }
 
-func cloneTree(m map[string]any) map[string]any {
-	b, _ := json.Marshal(m)
-	var out map[string]any
-	_ = json.Unmarshal(b, &out)
-	return out
-}
-
-// setPath sets a value at a dotted path of nested maps.
-func setPath(root map[string]any, path []string, v any) {
-	cur := root
-	for _, p := range path[:len(path)-1] {
-		next, ok := cur[p].(map[string]any)
-		if !ok {
-			next = map[string]any{}
-			cur[p] = next
-		}
-		cur = next
-	}
-	last := path[len(path)-1]
-	if vm, ok := v.(map[string]any); ok {
-		if existing, ok := cur[last].(map[string]any); ok {
-			cur[last] = merge(existing, vm)
-			return
+// walk calls fn for every setting and group of settings.
+func (s *schema) walk(fn func(*field)) {
+	var visit func(*field)
+	visit = func(f *field) {
+		for _, c := range f.children {
+			fn(c)
+			visit(c)
 		}
 	}
-	cur[last] = v
-}
-
-// envValue parses an environment value: a JSON object or array is decoded
-// (Ocean accepts whole objects as JSON), anything else stays a string and
-// is coerced when decoded into a typed field.
-func envValue(s string) any {
-	t := strings.TrimSpace(s)
-	if strings.HasPrefix(t, "{") || strings.HasPrefix(t, "[") {
-		var v any
-		if err := json.Unmarshal([]byte(t), &v); err == nil {
-			if m, ok := v.(map[string]any); ok {
-				return decamelizeTree(m)
-			}
-			return v
-		}
-	}
-	return s
+	visit(s.root)
 }

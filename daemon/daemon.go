@@ -1,6 +1,16 @@
 // Package daemon wires oceand together: settings, the state store, the Port
-// client, start-up registration, the job engine with the resync job, and the
-// event listener. It owns their lifecycle.
+// client, start-up registration, the job engine with the resync job, the
+// scheduler, the event listener and the control socket. It owns their
+// lifecycle.
+//
+// Start-up order matters: the store is opened first (its lock keeps a
+// second daemon out) and the engine recovers a crashed job before anything
+// can queue; the control socket answers while the integration registers
+// with Port; the start trigger is queued before the runner starts, so it
+// merges into a pending resume instead of superseding it. Shutdown runs in
+// reverse: the listener and the scheduler stop queueing, then the running
+// job is stopped (recorded interrupted, reported aborted to Port) within
+// the stop timeout.
 package daemon
 
 import (
@@ -20,6 +30,7 @@ import (
 	"oceand/mapping"
 	"oceand/port"
 	"oceand/resync"
+	"oceand/scheduler"
 	"oceand/sources"
 	"oceand/sources/fake"
 	"oceand/store"
@@ -27,6 +38,12 @@ import (
 
 // DBFile is the name of the state database inside the state directory.
 const DBFile = "oceand.db"
+
+// SocketFile is the name of the control socket inside the state directory.
+const SocketFile = "oceand.sock"
+
+// DefaultStopTimeout bounds how long a signal waits for the running job.
+const DefaultStopTimeout = 5 * time.Second
 
 // Builtin returns the registry of sources compiled into oceand.
 func Builtin() *sources.Registry {
@@ -44,18 +61,29 @@ type Options struct {
 	Now        func() time.Time
 	// StoreNoSync skips fsync on the state database. UNSAFE: benchmarks.
 	StoreNoSync bool
+	// StopTimeout bounds the wait for the running job at shutdown.
+	// Default DefaultStopTimeout.
+	StopTimeout time.Duration
+	// ProgressInterval is how often job progress is written; zero is the
+	// engine's default.
+	ProgressInterval time.Duration
+	// Ready, when set, is closed once jobs run and the control socket
+	// answers (tests and embedders wait on it).
+	Ready chan struct{}
 }
 
 // Daemon is one running oceand.
 type Daemon struct {
-	settings *config.Settings
-	opts     Options
-	logger   *slog.Logger
+	settings  *config.Settings
+	opts      Options
+	logger    *slog.Logger
+	startedAt time.Time
 
 	store   *store.Store
 	port    *port.Client
 	source  sources.Definition
 	engine  *jobs.Engine
+	sched   *scheduler.Scheduler
 	lastJob *store.Job
 }
 
@@ -73,30 +101,60 @@ func New(settings *config.Settings, opts Options) (*Daemon, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.StopTimeout <= 0 {
+		opts.StopTimeout = DefaultStopTimeout
+	}
 	def, err := opts.Registry.Lookup(settings.Integration.Type)
 	if err != nil {
+		return nil, err
+	}
+	// The source receives integration.config as its spec makes it:
+	// typed, defaulted, checked.
+	if err := settings.ApplySpec(def.Defaults.Spec); err != nil {
+		return nil, err
+	}
+	if opts.Redactor != nil {
+		opts.Redactor.Add(settings.Secrets()...)
+	}
+	if _, err := scheduler.New(scheduler.Config{
+		Interval: time.Duration(settings.ScheduledResyncInterval) * time.Minute,
+		Cron:     settings.ScheduledResyncCron,
+	}); err != nil {
 		return nil, err
 	}
 	return &Daemon{settings: settings, opts: opts, logger: opts.Logger, source: def}, nil
 }
 
-// LastJob is the job the ONCE listener ran, after Run returns.
+// LastJob is the job the ONCE listener waited for, after Run returns.
 func (d *Daemon) LastJob() *store.Job { return d.lastJob }
 
-// Run starts the daemon and blocks until ctx is done or, with the ONCE
-// listener, until its resync ended. A failed ONCE resync is an error
-// (*listeners.JobError).
-func (d *Daemon) Run(ctx context.Context) error {
+// ErrInterrupted is returned by a ONCE run stopped by a signal: the job is
+// recorded interrupted and the next start resumes it.
+var ErrInterrupted = errors.New("stopped by a signal before the resync ended")
+
+// Run starts the daemon and blocks until ctx is done (a signal) or, with
+// the ONCE listener, until its resync ended. A stop by signal returns nil,
+// except for ONCE, which succeeds only if its resync did. A failed ONCE
+// resync is a *listeners.JobError.
+func (d *Daemon) Run(ctx context.Context) (err error) {
 	s := d.settings
-	if s.EventListener.Type != config.ListenerOnce {
-		return fmt.Errorf("eventListener.type %s is not supported by this build yet; use ONCE", s.EventListener.Type)
+	d.startedAt = d.opts.Now()
+	once := s.EventListener.Type == config.ListenerOnce
+	d.reportSettings()
+
+	st, err := store.Open(StatePath(s.StateDir), store.Options{NoSync: d.opts.StoreNoSync})
+	if errors.Is(err, store.ErrLocked) {
+		return fmt.Errorf("another oceand is running on %s: %w", s.StateDir, err)
 	}
-	st, err := store.Open(filepath.Join(s.StateDir, DBFile), store.Options{NoSync: d.opts.StoreNoSync})
 	if err != nil {
 		return err
 	}
 	d.store = st
-	defer st.Close()
+	defer func() {
+		if cerr := st.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("close state: %w", cerr)
+		}
+	}()
 
 	src, err := d.source.New(s.Integration.Config, d.logger)
 	if err != nil {
@@ -118,47 +176,211 @@ func (d *Daemon) Run(ctx context.Context) error {
 		return err
 	}
 	d.port = pc
-	if err := d.register(ctx); err != nil {
-		return fmt.Errorf("register integration: %w", err)
-	}
 	if d.opts.Redactor != nil {
 		d.opts.Redactor.Add(pc.Secrets()...)
 	}
 
+	schedCfg := scheduler.Config{
+		Store:    st,
+		Interval: time.Duration(s.ScheduledResyncInterval) * time.Minute,
+		Cron:     s.ScheduledResyncCron,
+		Logger:   d.logger.With("component", "scheduler"),
+		Now:      d.opts.Now,
+	}
+	if once {
+		// One resync and exit: nothing to schedule.
+		schedCfg.Interval, schedCfg.Cron = 0, ""
+	}
+	// intervalInMinuets for Port: the interval, or a cron spec's period.
+	var interval time.Duration
+	if probe, err := scheduler.New(scheduler.Config{
+		Interval: time.Duration(s.ScheduledResyncInterval) * time.Minute, Cron: s.ScheduledResyncCron,
+	}); err == nil {
+		interval = time.Duration(probe.IntervalMinutes()) * time.Minute
+	}
 	rs := resync.New(resync.Config{
 		Port:              pc,
 		Store:             st,
 		Source:            src,
 		Logger:            d.logger.With("component", "resync"),
 		Now:               d.opts.Now,
-		Mapping:           mapping.Options{EnvAllowList: s.JQEnvAllowList},
-		ScheduledInterval: time.Duration(s.ScheduledResyncInterval) * time.Minute,
+		Mapping:           mapping.Options{EnvAllowList: jqEnvAllowList(s)},
+		ScheduledInterval: interval,
+		NextResync:        func() (time.Time, bool) { return d.sched.NextRun() },
 	})
-	d.engine = jobs.New(jobs.Config{
-		Store:        st,
-		Logger:       d.logger.With("component", "jobs"),
-		Now:          d.opts.Now,
-		HistoryLimit: s.JobHistoryLimit,
+	engine, err := jobs.Open(jobs.Config{
+		Store:            st,
+		Logger:           d.logger.With("component", "jobs"),
+		Now:              d.opts.Now,
+		Policy:           jobs.Policy(s.ResyncPolicy),
+		HistoryLimit:     s.JobHistoryLimit,
+		ProgressInterval: d.opts.ProgressInterval,
+		StopTimeout:      d.opts.StopTimeout,
 		Run: func(ctx context.Context, j *store.Job, p *jobs.Progress) error {
 			return rs.Run(ctx, j, p)
 		},
 	})
-	if err := d.engine.Start(ctx); err != nil {
+	if err != nil {
 		return err
 	}
-	defer d.engine.Stop()
+	d.engine = engine
+	schedCfg.Queue = engine
+	if d.sched, err = scheduler.New(schedCfg); err != nil {
+		return err
+	}
 
-	job, err := (&listeners.Once{Queue: d.engine}).Run(ctx)
-	d.lastJob = job
-	return err
+	if s.ControlSocket {
+		ctl, err := d.startControl()
+		if err != nil {
+			return err
+		}
+		defer ctl.stop()
+	}
+	if err := st.Update(func(tx *store.Tx) error {
+		if err := tx.SetValue(store.KeyIdentifier, []byte(s.Integration.Identifier)); err != nil {
+			return err
+		}
+		return tx.SetValue(store.KeyType, []byte(s.Integration.Type))
+	}); err != nil {
+		return fmt.Errorf("store the integration: %w", err)
+	}
+	if err := d.register(ctx); err != nil {
+		return fmt.Errorf("register integration: %w", err)
+	}
+
+	// Queued before the runner starts: it merges into a pending resume.
+	var start jobs.Enqueued
+	if once || s.EventListener.ResyncOnStart {
+		reason := "resyncOnStart"
+		if once {
+			reason = "ONCE event listener"
+		}
+		// The start job records Port's current mapping hash and resync
+		// request, so the first poll does not queue the same resync again.
+		state, serr := listeners.StartState(ctx, pc)
+		if serr != nil {
+			d.logger.Warn("could not read the resync request at start; the first poll may queue one more resync", "err", serr)
+			state = nil
+		}
+		if start, err = engine.Enqueue(jobs.Request{Trigger: jobs.TriggerStart, Reason: reason, State: state}); err != nil {
+			return err
+		}
+	}
+	if err := engine.Start(ctx); err != nil {
+		return err
+	}
+	defer func() {
+		if serr := d.stopEngine(); serr != nil && err == nil {
+			err = serr
+		}
+	}()
+
+	if once {
+		d.ready()
+		job, werr := (&listeners.Once{Queue: engine}).Wait(ctx, start.Job.ID)
+		d.lastJob = job
+		if werr != nil && ctx.Err() != nil {
+			return fmt.Errorf("job %d: %w; the next start resumes it", start.Job.ID, ErrInterrupted)
+		}
+		return werr
+	}
+
+	if err := d.sched.Start(ctx); err != nil {
+		return err
+	}
+	defer d.sched.Stop()
+	if d.sched.Enabled() {
+		next, _ := d.sched.NextRun()
+		d.logger.Info("scheduled resyncs", "schedule", d.sched.Describe(), "next", next)
+	}
+	l, err := newListener(ctx, ListenerDeps{
+		Settings: s, Queue: engine, Port: pc, Store: st, AddSecrets: d.addSecrets,
+		Logger: d.logger.With("component", "listener"), Now: d.opts.Now,
+	})
+	if err != nil {
+		return err
+	}
+	if l != nil {
+		if err := l.Start(ctx); err != nil {
+			return fmt.Errorf("start %s listener: %w", s.EventListener.Type, err)
+		}
+		defer l.Stop()
+	}
+	d.ready()
+	d.logger.Info("oceand is running", "integration", s.Integration.Identifier, "listener", s.EventListener.Type, "policy", engine.Policy())
+	<-ctx.Done()
+	d.logger.Info("stopping", "cause", context.Cause(ctx))
+	return nil
+}
+
+func (d *Daemon) addSecrets(secrets ...string) {
+	if d.opts.Redactor != nil {
+		d.opts.Redactor.Add(secrets...)
+	}
+}
+
+func (d *Daemon) ready() {
+	if d.opts.Ready != nil {
+		close(d.opts.Ready)
+	}
+}
+
+// stopEngine stops the running job within the stop timeout. A job that
+// did not stop in time is recorded interrupted by the engine, and Port is
+// told it was aborted here, since the resync could not say so itself.
+func (d *Daemon) stopEngine() error {
+	ctx, cancel := context.WithTimeout(context.Background(), d.opts.StopTimeout)
+	defer cancel()
+	err := d.engine.Shutdown(ctx)
+	if !errors.Is(err, jobs.ErrStopTimeout) {
+		return err
+	}
+	d.logger.Error("the running job did not stop in time; exiting anyway, the next start resumes it", "err", err)
+	end := d.opts.Now().UTC()
+	pctx, pcancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer pcancel()
+	if _, perr := d.port.PatchResyncState(pctx, port.ResyncState{Status: port.ResyncAborted, LastResyncEnd: &end}); perr != nil {
+		d.logger.Warn("could not report the aborted resync to Port", "err", perr)
+	}
+	return nil
+}
+
+// reportSettings logs, once at start-up, the settings warnings (unknown
+// keys, unset template variables, keys the source's spec does not know)
+// and the settings given that oceand accepts but does not act on.
+func (d *Daemon) reportSettings() {
+	for _, w := range d.settings.Warnings() {
+		d.logger.Warn("settings: " + w.String())
+	}
+	ignored := d.settings.Ignored()
+	if len(ignored) == 0 {
+		return
+	}
+	keys := make([]string, len(ignored))
+	for i, e := range ignored {
+		keys[i] = e.Key + " (" + e.Ignored + ")"
+	}
+	d.logger.Warn("settings accepted for compatibility with Ocean but not acted on by oceand", "settings", keys)
+}
+
+// jqEnvAllowList is what jq's env may read: the allow list, or nothing
+// when Ocean's allowEnvironmentVariablesJqAccess is false.
+func jqEnvAllowList(s *config.Settings) []string {
+	if !s.AllowEnvironmentVariablesJQAccess {
+		return nil
+	}
+	return s.JQEnvAllowList
 }
 
 // IsJobFailure reports whether err is a resync that ran and did not succeed
 // (as opposed to the daemon failing to start).
 func IsJobFailure(err error) bool {
 	var je *listeners.JobError
-	return errors.As(err, &je)
+	return errors.As(err, &je) || errors.Is(err, ErrInterrupted)
 }
 
 // StatePath returns the database path for a state directory.
 func StatePath(stateDir string) string { return filepath.Join(stateDir, DBFile) }
+
+// SocketPath returns the control socket path for a state directory.
+func SocketPath(stateDir string) string { return filepath.Join(stateDir, SocketFile) }

@@ -2,7 +2,6 @@ package daemon_test
 
 import (
 	"context"
-	"encoding/json"
 	"net/http/httptest"
 	"testing"
 
@@ -29,21 +28,7 @@ func setup(t *testing.T) *testBundle {
 // settings builds ONCE settings for the fake source with the given config.
 func (b *testBundle) settings(t *testing.T, integrationConfig map[string]any) *config.Settings {
 	t.Helper()
-	cfg, _ := json.Marshal(integrationConfig)
-	s, err := config.Load(config.LoadOptions{Dir: t.TempDir(), Flags: map[string]string{
-		"port.base_url":          b.url,
-		"port.client_id":         "test-id",
-		"port.client_secret":     "test-secret",
-		"integration.type":       "fake",
-		"integration.identifier": "test-integration",
-		"integration.config":     string(cfg),
-		"event_listener.type":    config.ListenerOnce,
-		"state_dir":              b.stateDir,
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
+	return b.settingsWith(t, integrationConfig, nil)
 }
 
 func runOnce(t *testing.T, s *config.Settings) (*store.Job, error) {
@@ -74,8 +59,9 @@ func TestResyncWritesFakeSourceToPort(t *testing.T) {
 	if got := b.emu.EntityCount("fake-department"); got != 1 {
 		t.Errorf("departments in Port = %d, want 1", got)
 	}
-	if job.Totals.Upserted != 121 || job.Totals.Fetched != 121 || job.Totals.Failed != 0 {
-		t.Errorf("totals = %+v, want 121 fetched and upserted", job.Totals)
+	// 120 persons, 1 department, 8 offices, 3 teams of hr, 40 projects.
+	if job.Totals.Upserted != 172 || job.Totals.Fetched != 172 || job.Totals.Failed != 0 {
+		t.Errorf("totals = %+v, want 172 fetched and upserted", job.Totals)
 	}
 
 	// Content: the mapping's fields arrive as the fake source generated them.
@@ -125,8 +111,8 @@ func TestSecondResyncSendsNoUpserts(t *testing.T) {
 	if n := b.emu.Requests()["POST /v1/blueprints/{bp}/entities/bulk"]; n != 0 {
 		t.Errorf("second resync sent %d bulk upserts, want 0", n)
 	}
-	if job.Totals.Unchanged != 61 || job.Totals.Upserted != 0 {
-		t.Errorf("second resync totals = %+v, want 61 unchanged", job.Totals)
+	if job.Totals.Unchanged != 112 || job.Totals.Upserted != 0 {
+		t.Errorf("second resync totals = %+v, want 112 unchanged", job.Totals)
 	}
 	if job.ID != 2 {
 		t.Errorf("second job id = %d, want 2 (history kept across runs)", job.ID)
@@ -146,7 +132,7 @@ func TestChangedPersonsAreResent(t *testing.T) {
 	if job.Totals.Upserted == 0 || job.Totals.Upserted > 40 {
 		t.Errorf("upserted %d of 200 with 10%% changed", job.Totals.Upserted)
 	}
-	if job.Totals.Upserted+job.Totals.Unchanged != 201 {
+	if job.Totals.Upserted+job.Totals.Unchanged != 252 {
 		t.Errorf("totals = %+v", job.Totals)
 	}
 }

@@ -7,17 +7,19 @@ import (
 	"context"
 	"fmt"
 
+	"oceand/jobs"
 	"oceand/store"
 )
 
 // Queue is the part of the job engine listeners use.
 type Queue interface {
-	Enqueue(trigger, reason string) (*store.Job, error)
+	Enqueue(req jobs.Request) (jobs.Enqueued, error)
 	Wait(ctx context.Context, id uint64) (*store.Job, error)
 }
 
-// Once runs one resync and reports how it ended. The daemon exits after it,
-// with status 0 only if the job succeeded.
+// Once waits for the one resync of the ONCE listener and reports how it
+// ended. The daemon queues that resync at start-up (merged into a pending
+// resume, if any) and exits after it, with status 0 only if it succeeded.
 type Once struct {
 	Queue Queue
 }
@@ -35,19 +37,22 @@ func (e *JobError) Error() string {
 	return msg
 }
 
-// Run queues one job and waits for it. It returns the finished job, and a
+// Wait waits for job id to end. A job superseded (by `oceand resync`) is
+// followed by the job that replaced it. It returns the finished job, and a
 // *JobError when it did not succeed.
-func (o *Once) Run(ctx context.Context) (*store.Job, error) {
-	j, err := o.Queue.Enqueue("start", "ONCE event listener")
-	if err != nil {
-		return nil, fmt.Errorf("queue resync: %w", err)
+func (o *Once) Wait(ctx context.Context, id uint64) (*store.Job, error) {
+	for {
+		done, err := o.Queue.Wait(ctx, id)
+		if err != nil {
+			return nil, fmt.Errorf("wait for job %d: %w", id, err)
+		}
+		if done.State == store.JobSuperseded && done.SupersededBy != 0 {
+			id = done.SupersededBy
+			continue
+		}
+		if done.State != store.JobSucceeded {
+			return done, &JobError{Job: done}
+		}
+		return done, nil
 	}
-	done, err := o.Queue.Wait(ctx, j.ID)
-	if err != nil {
-		return nil, fmt.Errorf("wait for job %d: %w", j.ID, err)
-	}
-	if done.State != store.JobSucceeded {
-		return done, &JobError{Job: done}
-	}
-	return done, nil
 }

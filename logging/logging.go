@@ -5,11 +5,15 @@
 package logging
 
 import (
+	"cmp"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -98,30 +102,48 @@ func NewRedactor(secrets ...string) *Redactor {
 
 // Add registers more secret values. Values shorter than 4 characters are
 // ignored: masking them would mangle ordinary text (Ocean once masked every
-// character for an empty secret).
+// character for an empty secret). Each secret is also masked as it appears
+// JSON-escaped or URL-encoded, so a secret inside a logged JSON document or
+// query string is caught too.
 func (r *Redactor) Add(secrets ...string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	known := make(map[string]bool, len(r.secrets))
+	for _, s := range r.secrets {
+		known[s] = true
+	}
 	for _, s := range secrets {
-		if len(s) < 4 {
-			continue
-		}
-		dup := false
-		for _, e := range r.secrets {
-			if e == s {
-				dup = true
-				break
+		for _, v := range encodings(s) {
+			if len(v) >= minSecretLen && !known[v] {
+				known[v] = true
+				r.secrets = append(r.secrets, v)
 			}
 		}
-		if !dup {
-			r.secrets = append(r.secrets, s)
-		}
 	}
+	// Longest first: when one secret contains another, the whole of the
+	// longer one is masked, not its shorter part only.
+	slices.SortStableFunc(r.secrets, func(a, b string) int { return cmp.Compare(len(b), len(a)) })
 	pairs := make([]string, 0, 2*len(r.secrets))
 	for _, s := range r.secrets {
 		pairs = append(pairs, s, Mask)
 	}
 	r.repl = strings.NewReplacer(pairs...)
+}
+
+// minSecretLen is the shortest value a Redactor masks.
+const minSecretLen = 4
+
+// encodings returns a secret and the forms it takes inside JSON strings
+// and URLs.
+func encodings(s string) []string {
+	if len(s) < minSecretLen {
+		return nil
+	}
+	out := []string{s}
+	if b, err := json.Marshal(s); err == nil {
+		out = append(out, string(b[1:len(b)-1]))
+	}
+	return append(out, url.QueryEscape(s), url.PathEscape(s))
 }
 
 // String returns s with every secret replaced.

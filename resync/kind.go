@@ -1,16 +1,17 @@
 package resync
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
+	"hash"
 	"sync"
+	"sync/atomic"
 
 	"oceand/mapping"
-	"oceand/port"
 	"oceand/sources"
 	"oceand/store"
 )
@@ -18,61 +19,148 @@ import (
 // maxSamples is how many item-level errors a kind keeps in its record.
 const maxSamples = 5
 
-// kindRun is the state of one resource while it is synced.
+// kindRun is one resource of the mapping while it is synced.
 type kindRun struct {
-	r       *Resyncer
-	job     *store.Job
-	rep     Reporter
-	rm      *mapping.ResourceMapper
-	opts    port.WriteOptions
-	optsTag []byte
+	j      *jobRun
+	rm     *mapping.ResourceMapper
+	cancel context.CancelCauseFunc
+	// restore: this pass only writes entities missing in Port (see
+	// reconcile); its counters go to the report, not the kind.
+	restore bool
+
+	protectOnce sync.Once
+	protect     *mapping.ResourceMapper
+	protectErr  error
+
+	// fast is the item fast path (nil: none); fastTried and fastHits
+	// (items tried with the key mapper, and found unchanged) judge
+	// whether the key mapper pays.
+	fast      *fastPath
+	fastTried atomic.Int64
+	fastHits  atomic.Int64
 }
 
-// runKind syncs one resource: fetch -> map -> diff -> load, page by page.
-func (r *Resyncer) runKind(ctx context.Context, job *store.Job, rep Reporter, rm *mapping.ResourceMapper, opts port.WriteOptions) error {
-	k := &kindRun{r: r, job: job, rep: rep, rm: rm, opts: opts,
-		optsTag: []byte("|merge=" + strconv.FormatBool(opts.Merge) + "|cmr=" + strconv.FormatBool(opts.CreateMissingRelatedEntities))}
-	k.update(func(kp *store.KindProgress) { kp.State = store.KindRunning })
-	r.logger.Info("syncing kind", "kind", rm.KindID())
+// pending is one mapped entity on its way to Port.
+type pending struct {
+	key      store.EntityKey
+	indexed  bool // the identifier is a plain string: the index tracks it
+	hash     store.EntityHash
+	itemHash store.EntityHash  // the raw item's (zero: none)
+	prev     *store.IndexEntry // the index entry before this resync, if any
+	body     json.RawMessage
+	buf      *[]byte // body's pooled buffer
+}
 
+// prevMarks is what the chain knows of an entity it could not (or, in a dry
+// run, would) write: Port still has the indexed version, if any.
+func (p *pending) prevMarks(chain uint64) uint8 {
+	if p.prev == nil {
+		return seenMark
+	}
+	marks := seenIndexed
+	if p.prev.ChainID == chain {
+		marks |= seenWritten
+	} else if !p.prev.Hash.IsZero() {
+		marks |= seenExpected
+	}
+	return marks
+}
+
+// runKind syncs one resource: the source's pages are mapped, diffed against
+// the index and sent to Port in bulk, through bounded channels:
+//
+//	Fetch -> pages -> Workers x (map, encode, hash, diff) -> changed -> load -> Port
+//
+// A kind-level error (the source failed, Port is unreachable, the index
+// cannot be written) cancels the kind; item-level errors are counted.
+func (j *jobRun) runKind(ctx context.Context, rm *mapping.ResourceMapper, restore bool) error {
+	k := &kindRun{j: j, rm: rm, restore: restore, fast: j.newFastPath(rm)}
+	if !restore {
+		k.update(func(kp *store.KindProgress) { kp.State = store.KindRunning })
+		j.logger.Info("syncing kind", "kind", rm.KindID())
+	}
 	kctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	pages := make(chan []map[string]any, r.cfg.Workers)
+	k.cancel = cancel
+
+	pages := make(chan sourcePage, 1)
 	var fetchErr error
+	var served uint64
 	go func() {
 		defer close(pages)
 		res := sources.Resource{Kind: rm.Resource.Kind, Index: rm.Index, Selector: rm.Resource.Selector.Raw}
-		fetchErr = r.cfg.Source.Fetch(kctx, res, func(items []map[string]any) error {
+		fetchErr = j.r.cfg.Source.Fetch(kctx, res, func(items []map[string]any) error {
 			select {
-			case pages <- items:
+			case pages <- sourcePage{seq: served, items: items}:
+				served++
 				return nil
 			case <-kctx.Done():
 				return context.Cause(kctx)
 			}
 		})
 	}()
-	var wg sync.WaitGroup
-	for range r.cfg.Workers {
-		wg.Add(1)
+	changed := make(chan []*pending, j.r.cfg.Workers)
+	var mappers sync.WaitGroup
+	for range j.r.cfg.Workers {
+		mappers.Add(1)
 		go func() {
-			defer wg.Done()
+			defer mappers.Done()
 			for page := range pages {
 				if kctx.Err() != nil {
+					continue // drain, so the fetcher is never stuck
+				}
+				send, err := k.mapPage(kctx, page.seq, page.items)
+				if err != nil {
+					cancel(err)
 					continue
 				}
-				if err := k.processPage(kctx, page); err != nil {
-					cancel(err)
+				if len(send) == 0 {
+					continue
+				}
+				select {
+				case changed <- send:
+				case <-kctx.Done():
 				}
 			}
 		}()
 	}
-	wg.Wait()
+	go func() {
+		mappers.Wait()
+		close(changed)
+	}()
+	k.load(kctx, changed)
+
 	err := context.Cause(kctx)
 	if errors.Is(err, context.Canceled) && ctx.Err() == nil {
 		err = nil
 	}
 	if err == nil && fetchErr != nil {
 		err = fmt.Errorf("fetch %s: %w", rm.Resource.Kind, fetchErr)
+	}
+	if err == nil && ctx.Err() == nil && k.fast != nil && !j.dry {
+		if terr := j.st.TrimItemPages(rm.Index, served); terr != nil {
+			err = fmt.Errorf("write item pages: %w", terr)
+		}
+	}
+	// What Port accepted is written down whatever happened to the kind:
+	// a resume or the next resync must not send it again.
+	if ferr := j.writer.flush(); ferr != nil && err == nil {
+		err = fmt.Errorf("write entity index: %w", ferr)
+	}
+	if err == nil && ctx.Err() == nil {
+		// What this kind produced must be on disk before it counts as
+		// completed: a resume skips completed kinds.
+		if !restore {
+			if serr := j.seen.save(j.chainSpool); serr != nil {
+				err = fmt.Errorf("save what the kind produced: %w", serr)
+			}
+		}
+	}
+	if restore {
+		if ctx.Err() != nil {
+			return context.Cause(ctx)
+		}
+		return err
 	}
 	state := store.KindCompleted
 	switch {
@@ -87,7 +175,7 @@ func (r *Resyncer) runKind(ctx context.Context, job *store.Job, rep Reporter, rm
 			kp.Error = err.Error()
 		}
 	})
-	if ferr := rep.Flush(); ferr != nil && err == nil {
+	if ferr := j.rep.Flush(); ferr != nil && err == nil {
 		err = ferr
 	}
 	return err
@@ -95,71 +183,30 @@ func (r *Resyncer) runKind(ctx context.Context, job *store.Job, rep Reporter, rm
 
 // update changes this kind's progress and the job totals.
 func (k *kindRun) update(fn func(kp *store.KindProgress)) {
-	_ = k.rep.Update(func(j *store.Job) {
-		kp := &j.Kinds[k.rm.Index]
+	_ = k.j.rep.Update(func(jb *store.Job) {
+		kp := &jb.Kinds[k.rm.Index]
 		before := kp.Counts
 		fn(kp)
-		j.Totals.Add(store.Counts{
-			Fetched: kp.Fetched - before.Fetched, Mapped: kp.Mapped - before.Mapped,
-			Filtered: kp.Filtered - before.Filtered, Upserted: kp.Upserted - before.Upserted,
-			Unchanged: kp.Unchanged - before.Unchanged, Failed: kp.Failed - before.Failed,
+		after := kp.Counts
+		jb.Totals.Add(store.Counts{
+			Fetched: after.Fetched - before.Fetched, Mapped: after.Mapped - before.Mapped,
+			Filtered: after.Filtered - before.Filtered, Upserted: after.Upserted - before.Upserted,
+			Unchanged: after.Unchanged - before.Unchanged, Failed: after.Failed - before.Failed,
 		})
 	})
 }
 
-// pending is one mapped entity on its way to Port.
-type pending struct {
-	key     store.EntityKey
-	indexed bool // the identifier is a plain string: the index tracks it
-	hash    store.EntityHash
-	body    json.RawMessage
-}
-
-func (k *kindRun) processPage(ctx context.Context, page []map[string]any) error {
-	var delta store.Counts
-	var samples []string
-	delta.Fetched = int64(len(page))
-	var out []pending
-	for _, item := range page {
-		res, err := k.rm.Map(ctx, item)
-		if ctx.Err() != nil {
-			return context.Cause(ctx)
-		}
-		if err != nil {
-			delta.Failed++
-			samples = append(samples, fmt.Sprintf("item %v: %v", item["id"], err))
-			continue
-		}
-		delta.Filtered += int64(res.Filtered)
-		for _, e := range res.Entities {
-			body, err := json.Marshal(e)
-			if err != nil {
-				delta.Failed++
-				samples = append(samples, fmt.Sprintf("entity %v: encode: %v", e["identifier"], err))
-				continue
-			}
-			delta.Mapped++
-			p := pending{body: body}
-			if id, ok := e.Identifier(); ok {
-				p.key = store.EntityKey{Blueprint: e.Blueprint(), Identifier: id}
-				p.indexed = true
-				p.hash = k.hash(body)
-			} else {
-				p.key = store.EntityKey{Blueprint: e.Blueprint()}
-			}
-			out = append(out, p)
-		}
+// count adds delta and samples to the kind. A restore pass only counts what
+// it wrote.
+func (k *kindRun) count(delta store.Counts, samples []string) {
+	if k.restore {
+		k.j.mu.Lock()
+		k.j.report.Restored += delta.Upserted
+		k.j.mu.Unlock()
+		delta = store.Counts{Upserted: delta.Upserted, Failed: delta.Failed}
 	}
-	changed, err := k.diff(out, &delta)
-	if err != nil {
-		return err
-	}
-	updates, err := k.load(ctx, changed, &delta, &samples)
-	if err != nil {
-		return err
-	}
-	if err := k.r.cfg.Store.PutEntities(updates); err != nil {
-		return fmt.Errorf("update entity index: %w", err)
+	if delta == (store.Counts{}) && len(samples) == 0 {
+		return
 	}
 	k.update(func(kp *store.KindProgress) {
 		kp.Counts.Add(delta)
@@ -170,121 +217,192 @@ func (k *kindRun) processPage(ctx context.Context, page []map[string]any) error 
 			kp.Samples = append(kp.Samples, s)
 		}
 	})
-	return nil
 }
 
-// hash identifies an entity's content together with the write options: a
-// change of merge mode must resend everything.
-func (k *kindRun) hash(body []byte) store.EntityHash {
-	h := sha256.New()
-	h.Write(body)
-	h.Write(k.optsTag)
-	var out store.EntityHash
-	copy(out[:], h.Sum(nil))
-	return out
+// sourcePage is one page the source emitted, numbered within the kind.
+type sourcePage struct {
+	seq   uint64
+	items []map[string]any
 }
 
-// diff drops entities whose hash equals the indexed one.
-func (k *kindRun) diff(in []pending, delta *store.Counts) ([]pending, error) {
-	var keys []store.EntityKey
-	var pos []int
-	for i, p := range in {
-		if p.indexed {
-			keys = append(keys, p.key)
-			pos = append(pos, i)
+// mapPage maps, encodes and diffs one page and returns what must be sent.
+// Items the index shows unchanged take the fast path (see item.go); the
+// others are mapped in full.
+func (k *kindRun) mapPage(ctx context.Context, seq uint64, page []map[string]any) ([]*pending, error) {
+	var delta store.Counts
+	var samples []string
+	sample := func(format string, args ...any) {
+		if len(samples) < maxSamples {
+			samples = append(samples, fmt.Sprintf(format, args...))
 		}
 	}
-	entries, found, err := k.r.cfg.Store.LookupEntities(keys)
+	delta.Fetched = int64(len(page))
+	var (
+		out     []*pending
+		targets []relationTarget
+		changes []store.IndexChange
+	)
+	id, err := k.identify(ctx, seq, page, &delta, &changes, &targets)
+	if err != nil {
+		return nil, err
+	}
+	hasher := sha256.New()
+	for i, item := range page {
+		if id.known[i] {
+			continue
+		}
+		res, err := k.rm.Map(ctx, item)
+		if ctx.Err() != nil {
+			return nil, context.Cause(ctx)
+		}
+		if err != nil {
+			delta.Failed++
+			sample("item %s: %v", itemName(item), err)
+			if err := k.protectUnmapped(ctx, item); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		delta.Filtered += int64(res.Filtered + res.Dropped)
+		itemHash := id.hashes[i]
+		for _, mc := range res.Misconfigurations {
+			// Keep mapping this item in full, so its misconfigurations
+			// are reported every resync.
+			itemHash = store.EntityHash{}
+			sample("item %s: %s (%s) gave null: %s", itemName(item), mc.Field, mc.Expr, mc.Reason)
+		}
+		pi := &pageItem{hash: itemHash, filtered: res.Filtered + res.Dropped}
+		for _, e := range res.Entities {
+			buf, err := k.j.r.bodies.encode(e)
+			if err != nil {
+				delta.Failed++
+				sample("entity %v: encode: %v", e["identifier"], err)
+				pi = nil
+				continue
+			}
+			body := *buf
+			p := &pending{body: body, buf: buf, key: store.EntityKey{Blueprint: e.Blueprint()}, itemHash: itemHash}
+			if id, ok := e.Identifier(); ok {
+				p.key.Identifier = id
+				p.indexed = true
+				p.hash = k.j.hash(hasher, body)
+			} else {
+				pi = nil
+			}
+			var ts []relationTarget
+			if k.j.protectTargets {
+				ts = appendTargets(nil, p.key.Blueprint, e)
+				targets = append(targets, ts...)
+			}
+			if pi != nil {
+				pi.entities = append(pi.entities, pageEntity{key: p.key, targets: ts})
+			}
+			out = append(out, p)
+		}
+		if pi != nil && !itemHash.IsZero() {
+			id.items[i] = pi
+		}
+	}
+	delta.Mapped += int64(len(out))
+
+	send := out[:0]
+	err = k.j.st.Read(func(r *store.Reader) error {
+		for _, p := range out {
+			if !p.indexed {
+				send = append(send, p)
+				continue
+			}
+			e, ok := r.Entry(p.key)
+			if ok {
+				p.prev = &e
+			}
+			if ok && e.Hash == p.hash {
+				delta.Unchanged++
+				k.unchanged(p.key, e, p.itemHash, &changes)
+				k.j.r.bodies.put(p.buf)
+				continue
+			}
+			send = append(send, p)
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("read entity index: %w", err)
 	}
-	unchanged := make([]bool, len(in))
-	for j, i := range pos {
-		if found[j] && entries[j].Hash == in[i].hash {
-			unchanged[i] = true
+	if k.j.dry {
+		for _, p := range send {
+			if p.indexed {
+				k.j.seen.mark(p.key, p.prevMarks(k.j.chain))
+			}
+			k.j.planUpsert(p.key)
+			k.j.r.bodies.put(p.buf)
+		}
+		send = nil
+	}
+	var pages map[uint64][]byte
+	if k.fast != nil && !k.j.dry {
+		if v := encodePage(k.fast.salt, id.items); !bytes.Equal(v, id.stored) {
+			pages = map[uint64][]byte{seq: v}
 		}
 	}
-	out := in[:0:0]
-	for i, p := range in {
-		if unchanged[i] {
-			delta.Unchanged++
-			continue
-		}
-		out = append(out, p)
+	if err := k.j.writer.add(changes, targets, k.rm.Index, pages, func() { k.count(delta, samples) }); err != nil {
+		return nil, fmt.Errorf("write entity index: %w", err)
 	}
-	return out, nil
+	return send, nil
 }
 
-// load upserts entities grouped by blueprint and returns the index updates
-// for the ones Port accepted.
-func (k *kindRun) load(ctx context.Context, in []pending, delta *store.Counts, samples *[]string) ([]store.IndexUpdate, error) {
-	byBlueprint := map[string][]pending{}
-	var order []string
-	for _, p := range in {
-		if _, ok := byBlueprint[p.key.Blueprint]; !ok {
-			order = append(order, p.key.Blueprint)
-		}
-		byBlueprint[p.key.Blueprint] = append(byBlueprint[p.key.Blueprint], p)
+// unchanged records an entity Port already has as mapped: the chain
+// produced it, and the index learns which item it came from.
+func (k *kindRun) unchanged(key store.EntityKey, e store.IndexEntry, itemHash store.EntityHash, changes *[]store.IndexChange) {
+	marks := seenExpected | seenIndexed
+	if e.ChainID == k.j.chain {
+		marks |= seenWritten // by an interrupted job of this chain
 	}
-	type batch struct {
-		blueprint string
-		items     []pending
+	k.j.seen.mark(key, marks)
+	if !k.j.dry && (e.ItemHash != itemHash || e.Resource != uint32(k.rm.Index)) {
+		*changes = append(*changes, store.IndexChange{EntityKey: key, Op: store.OpSeen, ItemHash: itemHash, Resource: k.rm.Index})
 	}
-	var batches []batch
-	for _, bp := range order {
-		b := port.NewBatcher()
-		var cur []pending
-		for _, p := range byBlueprint[bp] {
-			if full := b.Add(p.body); full != nil {
-				batches = append(batches, batch{bp, cur[:len(full)]})
-				cur = cur[len(full):]
+}
+
+// appendTargets adds the identifiers e relates to (plain identifiers only:
+// search-query relations name no entity).
+func appendTargets(out []relationTarget, blueprint string, e mapping.Entity) []relationTarget {
+	rels, _ := e["relations"].(map[string]any)
+	for name, v := range rels {
+		set := targetsPrefix + blueprint + "\x00" + name
+		switch t := v.(type) {
+		case string:
+			if t != "" {
+				out = append(out, relationTarget{set: set, id: t})
 			}
-			cur = append(cur, p)
-		}
-		if b.Len() > 0 {
-			batches = append(batches, batch{bp, cur})
-		}
-	}
-	var mu sync.Mutex
-	var updates []store.IndexUpdate
-	var firstErr error
-	var wg sync.WaitGroup
-	for _, bt := range batches {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			bodies := make([]json.RawMessage, len(bt.items))
-			for i, p := range bt.items {
-				bodies[i] = p.body
-			}
-			results, err := k.r.cfg.Port.UpsertEntities(ctx, bt.blueprint, bodies, k.opts)
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				if ctx.Err() != nil {
-					if firstErr == nil {
-						firstErr = context.Cause(ctx)
-					}
-					return
-				}
-				delta.Failed += int64(len(bt.items))
-				*samples = append(*samples, fmt.Sprintf("%s: %d entities not written: %v", bt.blueprint, len(bt.items), err))
-				return
-			}
-			for _, res := range results {
-				p := bt.items[res.Index]
-				if !res.OK {
-					delta.Failed++
-					*samples = append(*samples, fmt.Sprintf("%s/%s: %d %s: %s", bt.blueprint, p.key.Identifier, res.Status, res.Code, res.Message))
-					continue
-				}
-				delta.Upserted++
-				if p.indexed {
-					updates = append(updates, store.IndexUpdate{EntityKey: p.key, IndexEntry: store.IndexEntry{Hash: p.hash, ChainID: k.job.ChainID}})
+		case []any:
+			for _, x := range t {
+				if s, ok := x.(string); ok && s != "" {
+					out = append(out, relationTarget{set: set, id: s})
 				}
 			}
-		}()
+		}
 	}
-	wg.Wait()
-	return updates, firstErr
+	return out
+}
+
+func itemName(item map[string]any) string {
+	for _, key := range []string{"id", "identifier", "name", "key"} {
+		if v, ok := item[key]; ok {
+			return fmt.Sprintf("%q", fmt.Sprint(v))
+		}
+	}
+	return "(no id)"
+}
+
+// hash identifies an entity's content together with the write options: a
+// change of merge mode must resend everything. h is reused between calls.
+func (j *jobRun) hash(h hash.Hash, body []byte) store.EntityHash {
+	h.Reset()
+	h.Write(body)
+	h.Write(j.optsTag)
+	var sum [sha256.Size]byte
+	var out store.EntityHash
+	copy(out[:], h.Sum(sum[:0]))
+	return out
 }

@@ -3,6 +3,7 @@ package store
 import (
 	"encoding/binary"
 	"fmt"
+	"sort"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -11,13 +12,26 @@ import (
 const HashSize = 16
 
 // EntityHash identifies the content of a mapped entity plus its write options.
+// The zero hash means "content unknown": it never equals a computed hash, so
+// such an entity is always sent again.
 type EntityHash [HashSize]byte
 
-// IndexEntry is what the index knows of one entity in Port.
+// IsZero reports whether h is the "content unknown" hash.
+func (h EntityHash) IsZero() bool { return h == EntityHash{} }
+
+// IndexEntry is what the index knows of one entity.
 type IndexEntry struct {
 	Hash EntityHash
-	// ChainID is the resync chain that last wrote the entity.
+	// ChainID is the resync chain that last wrote the entity to Port.
 	ChainID uint64
+	// Resource is the index in the mapping of the resource that last
+	// mapped it, so a resync can fetch that resource again.
+	Resource uint32
+	// ItemHash identifies the raw item (with the mapping that turned it
+	// into this entity) whose entity Port holds; zero when unknown. An
+	// item with the same hash maps to the same entity, so a resync can
+	// skip mapping it.
+	ItemHash EntityHash
 }
 
 // EntityKey names an entity in the index.
@@ -32,10 +46,17 @@ type IndexUpdate struct {
 	IndexEntry
 }
 
+// entrySize is the encoded size of an IndexEntry. Entries written before
+// the later fields existed are 24 bytes (hash and chain) and decode with
+// the rest zero.
+const entrySize = HashSize + 8 + 4 + HashSize
+
 func encodeEntry(e IndexEntry) []byte {
-	b := make([]byte, HashSize+8)
+	b := make([]byte, entrySize)
 	copy(b, e.Hash[:])
 	binary.BigEndian.PutUint64(b[HashSize:], e.ChainID)
+	binary.BigEndian.PutUint32(b[HashSize+8:], e.Resource)
+	copy(b[HashSize+12:], e.ItemHash[:])
 	return b
 }
 
@@ -46,6 +67,10 @@ func decodeEntry(v []byte) (IndexEntry, bool) {
 	}
 	copy(e.Hash[:], v[:HashSize])
 	e.ChainID = binary.BigEndian.Uint64(v[HashSize:])
+	if len(v) >= entrySize {
+		e.Resource = binary.BigEndian.Uint32(v[HashSize+8:])
+		copy(e.ItemHash[:], v[HashSize+12:])
+	}
 	return e, true
 }
 
@@ -54,20 +79,9 @@ func decodeEntry(v []byte) (IndexEntry, bool) {
 func (s *Store) LookupEntities(keys []EntityKey) (entries []IndexEntry, found []bool, err error) {
 	entries = make([]IndexEntry, len(keys))
 	found = make([]bool, len(keys))
-	err = s.db.View(func(tx *bolt.Tx) error {
-		root := tx.Bucket(bucketEntities)
-		var bp *bolt.Bucket
-		var bpName string
+	err = s.Read(func(r *Reader) error {
 		for i, k := range keys {
-			if bp == nil || k.Blueprint != bpName {
-				bp, bpName = root.Bucket([]byte(k.Blueprint)), k.Blueprint
-			}
-			if bp == nil {
-				continue
-			}
-			if v := bp.Get([]byte(k.Identifier)); v != nil {
-				entries[i], found[i] = decodeEntry(v)
-			}
+			entries[i], found[i] = r.Entry(k)
 		}
 		return nil
 	})
@@ -88,6 +102,81 @@ func (s *Store) PutEntities(updates []IndexUpdate) error {
 			}
 			if err := bp.Put([]byte(u.Identifier), encodeEntry(u.IndexEntry)); err != nil {
 				return fmt.Errorf("index %s/%s: %w", u.Blueprint, u.Identifier, err)
+			}
+		}
+		return nil
+	})
+}
+
+// IndexOp is what happened to an entity during a resync.
+type IndexOp uint8
+
+const (
+	// OpWritten: Port accepted the entity with Hash (from the item with
+	// ItemHash) in Chain.
+	OpWritten IndexOp = iota + 1
+	// OpSeen: the entity was mapped but not written (unchanged, or the
+	// write failed). The stored hash and writing chain are kept; Resource
+	// and ItemHash are replaced (ItemHash zero when the write failed).
+	OpSeen
+	// OpForgetHash: the entity's content in Port is unknown (it went
+	// missing); the next resync sends it whatever its hash.
+	OpForgetHash
+)
+
+// IndexChange is one index update of a resync.
+type IndexChange struct {
+	EntityKey
+	Op       IndexOp
+	Hash     EntityHash
+	ItemHash EntityHash
+	Chain    uint64
+	Resource int
+}
+
+// ApplyIndex applies changes in one transaction. Changes are written in key
+// order, which keeps bbolt's page rewrites to a minimum.
+func (s *Store) ApplyIndex(changes []IndexChange) error {
+	if len(changes) == 0 {
+		return nil
+	}
+	sort.Slice(changes, func(i, j int) bool {
+		if changes[i].Blueprint != changes[j].Blueprint {
+			return changes[i].Blueprint < changes[j].Blueprint
+		}
+		return changes[i].Identifier < changes[j].Identifier
+	})
+	return s.db.Update(func(tx *bolt.Tx) error {
+		root := tx.Bucket(bucketEntities)
+		var bp *bolt.Bucket
+		bpName := ""
+		for _, c := range changes {
+			if bp == nil || c.Blueprint != bpName {
+				var err error
+				if bp, err = root.CreateBucketIfNotExists([]byte(c.Blueprint)); err != nil {
+					return fmt.Errorf("index blueprint %s: %w", c.Blueprint, err)
+				}
+				bp.FillPercent = 0.9
+				bpName = c.Blueprint
+			}
+			key := []byte(c.Identifier)
+			old, _ := decodeEntry(bp.Get(key))
+			next := old
+			switch c.Op {
+			case OpWritten:
+				next = IndexEntry{Hash: c.Hash, ChainID: c.Chain, Resource: uint32(c.Resource), ItemHash: c.ItemHash}
+			case OpSeen:
+				next.Resource, next.ItemHash = uint32(c.Resource), c.ItemHash
+			case OpForgetHash:
+				next.Hash, next.ItemHash = EntityHash{}, EntityHash{}
+			default:
+				return fmt.Errorf("index %s/%s: unknown operation %d", c.Blueprint, c.Identifier, c.Op)
+			}
+			if next == old && bp.Get(key) != nil {
+				continue
+			}
+			if err := bp.Put(key, encodeEntry(next)); err != nil {
+				return fmt.Errorf("index %s/%s: %w", c.Blueprint, c.Identifier, err)
 			}
 		}
 		return nil
@@ -120,6 +209,77 @@ func (s *Store) CountEntities() (map[string]int, error) {
 			out[string(name)] = tx.Bucket(bucketEntities).Bucket(name).Stats().KeyN
 			return nil
 		})
+	})
+	return out, err
+}
+
+// IndexedBlueprints lists the blueprints that have index entries.
+func (s *Store) IndexedBlueprints() ([]string, error) {
+	var out []string
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketEntities).ForEachBucket(func(name []byte) error {
+			out = append(out, string(name))
+			return nil
+		})
+	})
+	return out, err
+}
+
+// Reader reads the entity index and spools in one read transaction.
+type Reader struct {
+	tx     *bolt.Tx
+	bpName string
+	bp     *bolt.Bucket
+}
+
+// Read runs fn in a read transaction. The Reader and the slices it returns
+// are valid only inside fn.
+func (s *Store) Read(fn func(r *Reader) error) error {
+	return s.db.View(func(tx *bolt.Tx) error { return fn(&Reader{tx: tx}) })
+}
+
+// Entry returns the index entry of key.
+func (r *Reader) Entry(key EntityKey) (IndexEntry, bool) {
+	if r.bp == nil || r.bpName != key.Blueprint {
+		r.bp = r.tx.Bucket(bucketEntities).Bucket([]byte(key.Blueprint))
+		r.bpName = key.Blueprint
+	}
+	if r.bp == nil {
+		return IndexEntry{}, false
+	}
+	v := r.bp.Get([]byte(key.Identifier))
+	if v == nil {
+		return IndexEntry{}, false
+	}
+	return decodeEntry(v)
+}
+
+// IndexRecord is one entry of an index page.
+type IndexRecord struct {
+	Identifier string
+	IndexEntry
+}
+
+// IndexPage returns up to n entries of blueprint whose identifiers sort after
+// `after` ("" for the first page). No transaction stays open once it
+// returns, so the caller may write between pages.
+func (s *Store) IndexPage(blueprint, after string, n int) ([]IndexRecord, error) {
+	var out []IndexRecord
+	err := s.db.View(func(tx *bolt.Tx) error {
+		bp := tx.Bucket(bucketEntities).Bucket([]byte(blueprint))
+		if bp == nil {
+			return nil
+		}
+		c := bp.Cursor()
+		var from []byte
+		if after != "" {
+			from = []byte(after)
+		}
+		for k, v := seekAfter(c, from); k != nil && len(out) < n; k, v = c.Next() {
+			e, _ := decodeEntry(v)
+			out = append(out, IndexRecord{Identifier: string(k), IndexEntry: e})
+		}
+		return nil
 	})
 	return out, err
 }

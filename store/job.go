@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -138,51 +139,283 @@ func (j *Job) Duration(now time.Time) time.Duration {
 	return end.Sub(*j.StartedAt)
 }
 
+// Clone returns a deep copy of j: a snapshot that later updates of j do not
+// change.
+func (j *Job) Clone() *Job {
+	c := *j
+	c.Reasons = append([]string(nil), j.Reasons...)
+	c.Kinds = make([]KindProgress, len(j.Kinds))
+	for i, k := range j.Kinds {
+		k.Samples = append([]string(nil), k.Samples...)
+		c.Kinds[i] = k
+	}
+	if j.Kinds == nil {
+		c.Kinds = nil
+	}
+	for _, p := range []**time.Time{&c.ChainStartedAt, &c.StartedAt, &c.FinishedAt} {
+		if *p != nil {
+			t := **p
+			*p = &t
+		}
+	}
+	return &c
+}
+
 // ErrJobNotFound is returned for an unknown job id.
 var ErrJobNotFound = errors.New("job not found")
 
-// CreateJob stores a new job and sets its ID (creation order).
-func (s *Store) CreateJob(j *Job) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketJobs)
-		id, err := b.NextSequence()
-		if err != nil {
-			return err
-		}
-		j.ID = id
-		if j.ChainID == 0 {
-			j.ChainID = id
-		}
-		return putJob(b, j)
-	})
+// A job is stored in three places, written in one transaction:
+//
+//	jobs           id -> JSON of the job without its kinds
+//	kinds          id | index (uint32) -> JSON of one KindProgress
+//	jobs_by_state  state | 0 | id -> empty
+//
+// Kinds live apart so a progress write rewrites only the kinds that
+// changed, and a job listing does not decode per-kind detail it does not
+// show. The state index answers "the queued job", "the running job", "the
+// last success" and `jobs list --state` without scanning the history.
+// Schema 1 kept the kinds inside the job record; readers still accept that
+// (read-only opens do not migrate).
+
+// jobRecord is the stored form of a Job: its kinds are stored apart.
+type jobRecord struct {
+	*Job
+	Kinds []KindProgress `json:"kinds,omitempty"`
 }
 
-// PutJob writes a job record.
-func (s *Store) PutJob(j *Job) error {
+func kindKey(id uint64, index int) []byte {
+	k := make([]byte, 12)
+	binary.BigEndian.PutUint64(k, id)
+	binary.BigEndian.PutUint32(k[8:], uint32(index))
+	return k
+}
+
+func stateKey(state JobState, id uint64) []byte {
+	k := make([]byte, 0, len(state)+9)
+	k = append(k, state...)
+	k = append(k, 0)
+	return binary.BigEndian.AppendUint64(k, id)
+}
+
+// Job reads one job with its kinds.
+func (t *Tx) Job(id uint64) (*Job, error) {
+	v := t.tx.Bucket(bucketJobs).Get(u64(id))
+	if v == nil {
+		return nil, fmt.Errorf("job %d: %w", id, ErrJobNotFound)
+	}
+	j := new(Job)
+	if err := json.Unmarshal(v, j); err != nil {
+		return nil, fmt.Errorf("decode job %d: %w", id, err)
+	}
+	if err := t.loadKinds(j); err != nil {
+		return nil, err
+	}
+	return j, nil
+}
+
+// loadKinds reads j's kinds from the kinds bucket (schema 2); a schema 1
+// record carries them inline and has none there.
+func (t *Tx) loadKinds(j *Job) error {
+	b := t.tx.Bucket(bucketKinds)
+	if b == nil {
+		return nil
+	}
+	prefix := u64(j.ID)
+	c := b.Cursor()
+	var kinds []KindProgress
+	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		var kp KindProgress
+		if err := json.Unmarshal(v, &kp); err != nil {
+			return fmt.Errorf("decode job %d kind %d: %w", j.ID, binary.BigEndian.Uint32(k[8:]), err)
+		}
+		kinds = append(kinds, kp)
+	}
+	if kinds != nil {
+		j.Kinds = kinds
+	}
+	return nil
+}
+
+// CreateJob stores a new job and sets its ID (creation order) and, when
+// unset, its ChainID.
+func (t *Tx) CreateJob(j *Job) error {
+	id, err := t.tx.Bucket(bucketJobs).NextSequence()
+	if err != nil {
+		return fmt.Errorf("create job: %w", err)
+	}
+	j.ID = id
+	if j.ChainID == 0 {
+		j.ChainID = id
+	}
+	return t.PutJob(j)
+}
+
+// PutJob writes a job record with all its kinds.
+func (t *Tx) PutJob(j *Job) error {
 	if j.ID == 0 {
 		return errors.New("put job: job has no id")
 	}
-	return s.db.Update(func(tx *bolt.Tx) error { return putJob(tx.Bucket(bucketJobs), j) })
+	if err := t.putRecord(j); err != nil {
+		return err
+	}
+	b := t.tx.Bucket(bucketKinds)
+	prefix := u64(j.ID)
+	c := b.Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Seek(prefix) {
+		if err := b.Delete(k); err != nil {
+			return err
+		}
+	}
+	for i := range j.Kinds {
+		if err := t.putKind(j, i); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
-func putJob(b *bolt.Bucket, j *Job) error {
-	data, err := json.Marshal(j)
+// PutProgress writes a running job's record and the kinds at the given
+// positions of j.Kinds: a progress write does not rewrite unchanged kinds.
+func (t *Tx) PutProgress(j *Job, kinds []int) error {
+	if err := t.putRecord(j); err != nil {
+		return err
+	}
+	for _, i := range kinds {
+		if err := t.putKind(j, i); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (t *Tx) putKind(j *Job, i int) error {
+	data, err := json.Marshal(&j.Kinds[i])
+	if err != nil {
+		return fmt.Errorf("encode job %d kind %d: %w", j.ID, i, err)
+	}
+	return t.tx.Bucket(bucketKinds).Put(kindKey(j.ID, i), data)
+}
+
+// putRecord writes the job record and keeps the state index in step.
+func (t *Tx) putRecord(j *Job) error {
+	data, err := json.Marshal(jobRecord{Job: j})
 	if err != nil {
 		return fmt.Errorf("encode job %d: %w", j.ID, err)
 	}
-	return b.Put(u64(j.ID), data)
+	jobs, states := t.tx.Bucket(bucketJobs), t.tx.Bucket(bucketJobStates)
+	key := u64(j.ID)
+	if old := jobs.Get(key); old != nil {
+		var prev struct {
+			State JobState `json:"state"`
+		}
+		if err := json.Unmarshal(old, &prev); err == nil && prev.State != j.State {
+			if err := states.Delete(stateKey(prev.State, j.ID)); err != nil {
+				return err
+			}
+		}
+	}
+	if err := states.Put(stateKey(j.State, j.ID), nil); err != nil {
+		return err
+	}
+	return jobs.Put(key, data)
+}
+
+// deleteJob removes a job, its kinds and its index entry.
+func (t *Tx) deleteJob(id uint64, state JobState) error {
+	if err := t.tx.Bucket(bucketJobs).Delete(u64(id)); err != nil {
+		return err
+	}
+	if err := t.tx.Bucket(bucketJobStates).Delete(stateKey(state, id)); err != nil {
+		return err
+	}
+	b := t.tx.Bucket(bucketKinds)
+	c := b.Cursor()
+	prefix := u64(id)
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Seek(prefix) {
+		if err := b.Delete(k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// JobIDs returns the ids of jobs in state, newest first (oldest first when
+// oldestFirst), at most limit of them (0: all).
+func (t *Tx) JobIDs(state JobState, oldestFirst bool, limit int) []uint64 {
+	var out []uint64
+	t.eachInState(state, oldestFirst, func(id uint64) bool {
+		out = append(out, id)
+		return limit <= 0 || len(out) < limit
+	})
+	return out
+}
+
+// eachInState calls fn with the ids of jobs in state until fn returns
+// false. Without the state index (schema 1, read-only) it scans the jobs.
+func (t *Tx) eachInState(state JobState, oldestFirst bool, fn func(id uint64) bool) {
+	idx := t.tx.Bucket(bucketJobStates)
+	if idx == nil {
+		c := t.tx.Bucket(bucketJobs).Cursor()
+		first, next := c.Last, c.Prev
+		if oldestFirst {
+			first, next = c.First, c.Next
+		}
+		for k, v := first(); k != nil; k, v = next() {
+			var rec struct {
+				State JobState `json:"state"`
+			}
+			if json.Unmarshal(v, &rec) == nil && rec.State == state && !fn(binary.BigEndian.Uint64(k)) {
+				return
+			}
+		}
+		return
+	}
+	prefix := append([]byte(state), 0)
+	c := idx.Cursor()
+	var k []byte
+	if oldestFirst {
+		k, _ = c.Seek(prefix)
+	} else {
+		k, _ = c.Seek(append(append([]byte(nil), prefix...), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff))
+		if k == nil {
+			k, _ = c.Last()
+		} else {
+			k, _ = c.Prev()
+		}
+	}
+	for ; k != nil && bytes.HasPrefix(k, prefix) && len(k) == len(prefix)+8; k = step(c, oldestFirst) {
+		if !fn(binary.BigEndian.Uint64(k[len(prefix):])) {
+			return
+		}
+	}
+}
+
+func step(c *bolt.Cursor, forward bool) []byte {
+	if forward {
+		k, _ := c.Next()
+		return k
+	}
+	k, _ := c.Prev()
+	return k
+}
+
+// CreateJob stores a new job and sets its ID (creation order).
+func (s *Store) CreateJob(j *Job) error {
+	return s.Update(func(tx *Tx) error { return tx.CreateJob(j) })
+}
+
+// PutJob writes a job record with all its kinds.
+func (s *Store) PutJob(j *Job) error {
+	return s.Update(func(tx *Tx) error { return tx.PutJob(j) })
 }
 
 // GetJob reads one job.
 func (s *Store) GetJob(id uint64) (*Job, error) {
 	var j *Job
-	err := s.db.View(func(tx *bolt.Tx) error {
-		v := tx.Bucket(bucketJobs).Get(u64(id))
-		if v == nil {
-			return fmt.Errorf("job %d: %w", id, ErrJobNotFound)
-		}
-		j = new(Job)
-		return json.Unmarshal(v, j)
+	err := s.View(func(tx *Tx) error {
+		var err error
+		j, err = tx.Job(id)
+		return err
 	})
 	return j, err
 }
@@ -193,24 +426,44 @@ type ListOptions struct {
 	Limit int
 	// State keeps only jobs in that state.
 	State JobState
+	// NoKinds leaves out per-kind progress (Kinds is nil): a table of
+	// jobs shows only totals.
+	NoKinds bool
 }
 
 // ListJobs returns jobs, newest first.
 func (s *Store) ListJobs(opts ListOptions) ([]*Job, error) {
 	var out []*Job
-	err := s.db.View(func(tx *bolt.Tx) error {
-		c := tx.Bucket(bucketJobs).Cursor()
-		for k, v := c.Last(); k != nil; k, v = c.Prev() {
-			var j Job
-			if err := json.Unmarshal(v, &j); err != nil {
+	err := s.View(func(tx *Tx) error {
+		add := func(k, v []byte) error {
+			j := new(Job)
+			if err := json.Unmarshal(v, j); err != nil {
 				return fmt.Errorf("decode job %d: %w", binary.BigEndian.Uint64(k), err)
 			}
-			if opts.State != "" && j.State != opts.State {
-				continue
+			if opts.NoKinds {
+				j.Kinds = nil
+			} else if err := tx.loadKinds(j); err != nil {
+				return err
 			}
-			out = append(out, &j)
-			if opts.Limit > 0 && len(out) >= opts.Limit {
-				break
+			out = append(out, j)
+			return nil
+		}
+		jobs := tx.tx.Bucket(bucketJobs)
+		if opts.State != "" {
+			var err error
+			tx.eachInState(opts.State, false, func(id uint64) bool {
+				k := u64(id)
+				if v := jobs.Get(k); v != nil {
+					err = add(k, v)
+				}
+				return err == nil && (opts.Limit <= 0 || len(out) < opts.Limit)
+			})
+			return err
+		}
+		c := jobs.Cursor()
+		for k, v := c.Last(); k != nil && (opts.Limit <= 0 || len(out) < opts.Limit); k, v = c.Prev() {
+			if err := add(k, v); err != nil {
+				return err
 			}
 		}
 		return nil
@@ -218,33 +471,138 @@ func (s *Store) ListJobs(opts ListOptions) ([]*Job, error) {
 	return out, err
 }
 
-// PruneJobs deletes the oldest terminal jobs so at most keep remain.
+// LastJob returns the newest job in state, or nil.
+func (s *Store) LastJob(state JobState) (*Job, error) {
+	var j *Job
+	err := s.View(func(tx *Tx) error {
+		ids := tx.JobIDs(state, false, 1)
+		if len(ids) == 0 {
+			return nil
+		}
+		var err error
+		j, err = tx.Job(ids[0])
+		return err
+	})
+	return j, err
+}
+
+// Streak is a run of superseded jobs with no completed job after them.
+type Streak struct {
+	// Superseded counts jobs superseded since the last job that ran to
+	// its end (succeeded or failed).
+	Superseded int `json:"superseded"`
+	// LastCompleted is the newest job that ran to its end, 0 if none.
+	LastCompleted uint64 `json:"lastCompleted,omitempty"`
+	// Since is when that job finished (nil: never).
+	Since *time.Time `json:"since,omitempty"`
+}
+
+// SupersededStreak counts the superseded jobs newer than the last job
+// that succeeded or failed: resyncs that keep superseding each other so
+// that none completes (Ocean's P17).
+func (s *Store) SupersededStreak() (Streak, error) {
+	var st Streak
+	err := s.View(func(tx *Tx) error {
+		for _, state := range []JobState{JobSucceeded, JobFailed} {
+			if ids := tx.JobIDs(state, false, 1); len(ids) > 0 && ids[0] > st.LastCompleted {
+				st.LastCompleted = ids[0]
+			}
+		}
+		if st.LastCompleted != 0 {
+			j, err := tx.Job(st.LastCompleted)
+			if err != nil {
+				return err
+			}
+			st.Since = j.FinishedAt
+		}
+		tx.eachInState(JobSuperseded, false, func(id uint64) bool {
+			if id < st.LastCompleted {
+				return false
+			}
+			st.Superseded++
+			return true
+		})
+		return nil
+	})
+	return st, err
+}
+
+// PruneJobs deletes the jobs older than the newest keep. It never deletes
+// a queued or running job, nor the job a queued or running resume reads
+// its completed kinds from: those stay beyond the limit.
 func (s *Store) PruneJobs(keep int) (int, error) {
 	if keep <= 0 {
 		return 0, nil
 	}
 	deleted := 0
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketJobs)
+	err := s.Update(func(tx *Tx) error {
+		b := tx.tx.Bucket(bucketJobs)
 		excess := b.Stats().KeyN - keep
 		if excess <= 0 {
 			return nil
 		}
-		var victims [][]byte
-		c := b.Cursor()
-		for k, v := c.First(); k != nil && len(victims) < excess; k, v = c.Next() {
-			var j Job
-			if err := json.Unmarshal(v, &j); err != nil || j.State.Terminal() {
-				victims = append(victims, append([]byte(nil), k...))
+		protected := map[uint64]bool{}
+		for _, state := range []JobState{JobQueued, JobRunning} {
+			for _, id := range tx.JobIDs(state, true, 0) {
+				if j, err := tx.Job(id); err == nil && j.ResumeOf != 0 {
+					protected[j.ResumeOf] = true
+				}
 			}
 		}
-		for _, k := range victims {
-			if err := b.Delete(k); err != nil {
-				return err
+		type victim struct {
+			id    uint64
+			state JobState
+		}
+		var victims []victim
+		c := b.Cursor()
+		seen := 0
+		for k, v := c.First(); k != nil && seen < excess; k, v = c.Next() {
+			seen++
+			id := binary.BigEndian.Uint64(k)
+			var rec struct {
+				State JobState `json:"state"`
+			}
+			if err := json.Unmarshal(v, &rec); err != nil || (rec.State.Terminal() && !protected[id]) {
+				victims = append(victims, victim{id, rec.State})
+			}
+		}
+		for _, v := range victims {
+			if err := tx.deleteJob(v.id, v.state); err != nil {
+				return fmt.Errorf("prune job %d: %w", v.id, err)
 			}
 		}
 		deleted = len(victims)
 		return nil
 	})
 	return deleted, err
+}
+
+// migrateKindsAndStates is the step from schema 1 to 2: per-kind progress
+// moves out of the job records into the kinds bucket, and every job gets
+// its entry in the state index.
+func migrateKindsAndStates(btx *bolt.Tx) error {
+	tx := &Tx{tx: btx}
+	type old struct {
+		id uint64
+		j  *Job
+	}
+	var jobs []old
+	err := btx.Bucket(bucketJobs).ForEach(func(k, v []byte) error {
+		j := new(Job)
+		if err := json.Unmarshal(v, j); err != nil {
+			return fmt.Errorf("decode job %d: %w", binary.BigEndian.Uint64(k), err)
+		}
+		jobs = append(jobs, old{binary.BigEndian.Uint64(k), j})
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, o := range jobs {
+		o.j.ID = o.id
+		if err := tx.PutJob(o.j); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -12,16 +12,35 @@ import (
 	berrors "go.etcd.io/bbolt/errors"
 )
 
-// SchemaVersion is the layout this build reads and writes.
-const SchemaVersion = 1
+// SchemaVersion is the layout this build reads and writes. Open migrates
+// an older file forward; it refuses a newer one.
+const SchemaVersion = 2
 
 var (
 	bucketMeta        = []byte("meta")
 	bucketIntegration = []byte("integration")
 	bucketJobs        = []byte("jobs")
+	bucketKinds       = []byte("kinds")
+	bucketJobStates   = []byte("jobs_by_state")
 	bucketEntities    = []byte("entities")
 
 	keySchema = []byte("schema")
+)
+
+// Keys of the integration bucket that several packages share.
+const (
+	// KeyIdentifier and KeyType name the integration the database
+	// belongs to (written at start-up).
+	KeyIdentifier = "identifier"
+	KeyType       = "type"
+	// KeyConfigHash is the hash of the integration's config last seen
+	// by the polling listener.
+	KeyConfigHash = "configHash"
+	// KeyResyncRequestWatermark is the updatedAt of the last resync
+	// request the polling listener acted on.
+	KeyResyncRequestWatermark = "resyncRequestWatermark"
+	// KeySchedule is the scheduler's spec and next run (JSON).
+	KeySchedule = "schedule"
 )
 
 // ErrLocked means another process (a running daemon) holds the database.
@@ -30,7 +49,8 @@ var ErrLocked = errors.New("state database is locked by another oceand process")
 // Options tune Open.
 type Options struct {
 	// ReadOnly opens without write access; many readers may share the file
-	// but none can open it while a writer holds it.
+	// but none can open it while a writer holds it. A read-only open does
+	// not migrate: it reads older schemas as they are.
 	ReadOnly bool
 	// Timeout bounds the wait for the file lock. Zero waits 1s.
 	Timeout time.Duration
@@ -40,11 +60,14 @@ type Options struct {
 
 // Store is an open state database.
 type Store struct {
-	db   *bolt.DB
-	path string
+	db     *bolt.DB
+	path   string
+	schema uint64
 }
 
-// Open opens (creating when writable) the state database at path.
+// Open opens (creating when writable) the state database at path. A
+// writable open of an older schema migrates it in one transaction: a crash
+// during the migration leaves the old file as it was.
 func Open(path string, opts Options) (*Store, error) {
 	if opts.Timeout == 0 {
 		opts.Timeout = time.Second
@@ -71,13 +94,11 @@ func Open(path string, opts Options) (*Store, error) {
 	}
 	s := &Store{db: db, path: path}
 	if opts.ReadOnly {
-		if err := s.checkSchema(); err != nil {
-			db.Close()
-			return nil, err
-		}
-		return s, nil
+		err = s.checkSchema()
+	} else {
+		err = s.init()
 	}
-	if err := s.init(); err != nil {
+	if err != nil {
 		db.Close()
 		return nil, err
 	}
@@ -86,6 +107,10 @@ func Open(path string, opts Options) (*Store, error) {
 
 // Path is the database file.
 func (s *Store) Path() string { return s.path }
+
+// Schema is the schema version of the open file (older than SchemaVersion
+// only for a read-only open of a file no daemon has migrated yet).
+func (s *Store) Schema() uint64 { return s.schema }
 
 // Close closes the database.
 func (s *Store) Close() error { return s.db.Close() }
@@ -101,33 +126,64 @@ func (s *Store) Check() error {
 	})
 }
 
+// migration moves a file from schema `from` to from+1 inside tx.
+type migration struct {
+	from uint64
+	name string
+	run  func(tx *bolt.Tx) error
+}
+
+// migrations lists every step from schema 1 on, in order.
+func migrations() []migration {
+	return []migration{
+		{from: 1, name: "per-kind progress and job state index", run: migrateKindsAndStates},
+	}
+}
+
 func (s *Store) init() error {
 	return s.db.Update(func(tx *bolt.Tx) error {
-		for _, name := range [][]byte{bucketMeta, bucketIntegration, bucketJobs, bucketEntities} {
+		meta, err := tx.CreateBucketIfNotExists(bucketMeta)
+		if err != nil {
+			return fmt.Errorf("create bucket %s: %w", bucketMeta, err)
+		}
+		version := uint64(SchemaVersion)
+		if v := meta.Get(keySchema); v != nil {
+			version = binary.BigEndian.Uint64(v)
+		}
+		if version > SchemaVersion {
+			return fmt.Errorf("state %s has schema %d, newer than this oceand (%d); upgrade oceand", s.path, version, SchemaVersion)
+		}
+		for _, name := range [][]byte{bucketIntegration, bucketJobs, bucketKinds, bucketJobStates, bucketEntities, bucketSpool, bucketReports, bucketItems} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return fmt.Errorf("create bucket %s: %w", name, err)
 			}
 		}
-		meta := tx.Bucket(bucketMeta)
-		v := meta.Get(keySchema)
-		if v == nil {
-			return meta.Put(keySchema, u64(SchemaVersion))
+		for _, m := range migrations() {
+			if m.from < version {
+				continue
+			}
+			if err := m.run(tx); err != nil {
+				return fmt.Errorf("migrate state %s from schema %d (%s): %w", s.path, m.from, m.name, err)
+			}
+			version = m.from + 1
 		}
-		if got := binary.BigEndian.Uint64(v); got > SchemaVersion {
-			return fmt.Errorf("state %s has schema %d, newer than this oceand (%d); upgrade oceand", s.path, got, SchemaVersion)
-		}
-		return nil
+		s.schema = version
+		return meta.Put(keySchema, u64(version))
 	})
 }
 
 func (s *Store) checkSchema() error {
 	return s.db.View(func(tx *bolt.Tx) error {
 		meta := tx.Bucket(bucketMeta)
-		if meta == nil {
+		if meta == nil || tx.Bucket(bucketJobs) == nil {
 			return fmt.Errorf("state %s is not an oceand database", s.path)
 		}
-		if v := meta.Get(keySchema); v != nil && binary.BigEndian.Uint64(v) > SchemaVersion {
-			return fmt.Errorf("state %s has schema %d, newer than this oceand (%d)", s.path, binary.BigEndian.Uint64(v), SchemaVersion)
+		s.schema = SchemaVersion
+		if v := meta.Get(keySchema); v != nil {
+			s.schema = binary.BigEndian.Uint64(v)
+		}
+		if s.schema > SchemaVersion {
+			return fmt.Errorf("state %s has schema %d, newer than this oceand (%d)", s.path, s.schema, SchemaVersion)
 		}
 		return nil
 	})
@@ -139,21 +195,52 @@ func u64(v uint64) []byte {
 	return b
 }
 
+// Tx is one transaction on the state database. Jobs and integration values
+// changed in one Tx are committed together: the job engine queues a job and
+// a listener's watermark atomically.
+type Tx struct {
+	tx *bolt.Tx
+}
+
+// Update runs fn in a read-write transaction, committed if fn returns nil.
+func (s *Store) Update(fn func(tx *Tx) error) error {
+	return s.db.Update(func(tx *bolt.Tx) error { return fn(&Tx{tx: tx}) })
+}
+
+// View runs fn in a read-only transaction.
+func (s *Store) View(fn func(tx *Tx) error) error {
+	return s.db.View(func(tx *bolt.Tx) error { return fn(&Tx{tx: tx}) })
+}
+
+// Value reads an integration bookkeeping value; nil when unset. The slice
+// is a copy.
+func (t *Tx) Value(key string) []byte {
+	if v := t.tx.Bucket(bucketIntegration).Get([]byte(key)); v != nil {
+		return append([]byte(nil), v...)
+	}
+	return nil
+}
+
+// SetValue writes an integration bookkeeping value; nil deletes it.
+func (t *Tx) SetValue(key string, value []byte) error {
+	b := t.tx.Bucket(bucketIntegration)
+	if value == nil {
+		return b.Delete([]byte(key))
+	}
+	return b.Put([]byte(key), value)
+}
+
 // GetValue reads an integration bookkeeping value; nil when unset.
 func (s *Store) GetValue(key string) ([]byte, error) {
 	var out []byte
-	err := s.db.View(func(tx *bolt.Tx) error {
-		if v := tx.Bucket(bucketIntegration).Get([]byte(key)); v != nil {
-			out = append([]byte(nil), v...)
-		}
+	err := s.View(func(tx *Tx) error {
+		out = tx.Value(key)
 		return nil
 	})
 	return out, err
 }
 
-// SetValue writes an integration bookkeeping value.
+// SetValue writes an integration bookkeeping value; nil deletes it.
 func (s *Store) SetValue(key string, value []byte) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketIntegration).Put([]byte(key), value)
-	})
+	return s.Update(func(tx *Tx) error { return tx.SetValue(key, value) })
 }

@@ -1,16 +1,20 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"oceand/config"
 	"oceand/daemon"
 	"oceand/store"
 )
@@ -19,10 +23,17 @@ func (a *app) jobsCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "jobs",
 		Short: "Inspect resync jobs",
+		Long: `Inspect resync jobs. With a daemon running on the state directory the answers come
+from it over its control socket (live progress included); otherwise from the state
+database, opened read-only.`,
 	}
 	cmd.AddCommand(a.jobsListCommand(), a.jobsShowCommand())
 	return cmd
 }
+
+// jobStates are the states `--state` accepts.
+var jobStates = []store.JobState{store.JobQueued, store.JobRunning, store.JobSucceeded, store.JobFailed,
+	store.JobSuperseded, store.JobCancelled, store.JobInterrupted}
 
 func (a *app) jobsListCommand() *cobra.Command {
 	var asJSON bool
@@ -33,12 +44,18 @@ func (a *app) jobsListCommand() *cobra.Command {
 		Short: "List resync jobs, newest first",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			st, err := a.openStateReadOnly()
+			if limit < 0 {
+				return usageError{fmt.Errorf("--limit must be 0 (all) or more, got %d", limit)}
+			}
+			if state != "" && !knownState(store.JobState(state)) {
+				return usageError{fmt.Errorf("--state must be one of %v, got %q", jobStates, state)}
+			}
+			b, err := a.backend(cmd.Context())
 			if err != nil {
 				return err
 			}
-			defer st.Close()
-			list, err := st.ListJobs(store.ListOptions{Limit: limit, State: store.JobState(state)})
+			defer b.close()
+			list, err := b.jobs(cmd.Context(), store.ListOptions{Limit: limit, State: store.JobState(state), NoKinds: !asJSON})
 			if err != nil {
 				return err
 			}
@@ -51,54 +68,224 @@ func (a *app) jobsListCommand() *cobra.Command {
 			return writeJobTable(cmd.OutOrStdout(), list, time.Now())
 		},
 	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON (the job records, with per-kind progress)")
 	cmd.Flags().IntVar(&limit, "limit", 20, "show at most this many jobs (0: all)")
-	cmd.Flags().StringVar(&state, "state", "", "only jobs in this state")
+	cmd.Flags().StringVar(&state, "state", "", "only jobs in this state (queued, running, succeeded, failed, superseded, cancelled, interrupted)")
 	return cmd
 }
 
+func knownState(s store.JobState) bool {
+	for _, k := range jobStates {
+		if k == s {
+			return true
+		}
+	}
+	return false
+}
+
 func (a *app) jobsShowCommand() *cobra.Command {
-	var asJSON bool
+	var asJSON, follow bool
 	cmd := &cobra.Command{
 		Use:   "show ID",
 		Short: "Show one job with its per-kind progress",
-		Args:  cobra.ExactArgs(1),
+		Long: `Show one job with its per-kind progress. --follow prints its progress as it changes
+until the job ends (with --json: one JSON record per line).`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id, err := strconv.ParseUint(args[0], 10, 64)
 			if err != nil {
 				return usageError{fmt.Errorf("job id must be a number, got %q", args[0])}
 			}
-			st, err := a.openStateReadOnly()
+			b, err := a.backend(cmd.Context())
 			if err != nil {
 				return err
 			}
-			defer st.Close()
-			j, err := st.GetJob(id)
+			defer b.close()
+			out := cmd.OutOrStdout()
+			if follow {
+				return a.followJob(cmd.Context(), b, id, asJSON, out)
+			}
+			j, err := b.job(cmd.Context(), id)
+			if err != nil {
+				return err
+			}
+			report, err := b.report(cmd.Context(), id)
 			if err != nil {
 				return err
 			}
 			if asJSON {
-				return writeJSON(cmd.OutOrStdout(), j)
+				return writeJSON(out, jobWithReport{Job: j, Report: report})
 			}
-			return writeJob(cmd.OutOrStdout(), j, time.Now())
+			if err := writeJob(out, j, time.Now()); err != nil {
+				return err
+			}
+			return writeJobReport(out, report)
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cmd.Flags().BoolVar(&follow, "follow", false, "print live progress until the job ends")
 	return cmd
 }
 
-// openStateReadOnly opens the state database without waiting on a running
-// daemon's lock for more than a moment.
-func (a *app) openStateReadOnly() (*store.Store, error) {
+// followJob prints job id as it changes until it ends. Without a daemon
+// nothing changes: the job is printed once, and a job that has not ended
+// is an error (no one runs it).
+func (a *app) followJob(ctx context.Context, b *backend, id uint64, asJSON bool, out io.Writer) error {
+	if b.client == nil {
+		j, err := b.job(ctx, id)
+		if err != nil {
+			return err
+		}
+		if asJSON {
+			err = writeJSONLine(out, j)
+		} else {
+			err = writeJob(out, j, time.Now())
+		}
+		if err != nil || j.State.Terminal() {
+			return err
+		}
+		return fmt.Errorf("job %d is %s but no daemon is running on %s: it moves on when oceand starts", id, j.State, b.stateDir)
+	}
+	var lastLine string
+	last, err := b.client.Follow(ctx, id, func(j *store.Job) error {
+		if asJSON {
+			return writeJSONLine(out, j)
+		}
+		if line := progressLine(j); line != lastLine && !j.State.Terminal() {
+			lastLine = line
+			_, err := fmt.Fprintf(out, "%s  %s\n", time.Now().Format(time.TimeOnly), line)
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return nil
+	}
+	fmt.Fprintln(out)
+	return writeJob(out, last, time.Now())
+}
+
+// progressLine is one line of --follow output: the job state, the kind in
+// progress and the totals.
+func progressLine(j *store.Job) string {
+	return fmt.Sprintf("job %d %s  %s", j.ID, j.State, progress(j))
+}
+
+// progress says where a running job is: the kind in progress (or the
+// reconciliation) and the totals.
+func progress(j *store.Job) string {
+	var b strings.Builder
+	for _, k := range j.Kinds {
+		if k.State == store.KindRunning {
+			fmt.Fprintf(&b, "%s-%d: fetched %d upserted %d unchanged %d failed %d; ", k.Kind, k.Index, k.Fetched, k.Upserted, k.Unchanged, k.Failed)
+		}
+	}
+	if r := j.Reconcile; r.State == store.ReconcileRunning {
+		fmt.Fprintf(&b, "reconciling: listed %d stale %d deleted %d; ", r.Listed, r.Stale, r.Deleted)
+	}
+	t := j.Totals
+	fmt.Fprintf(&b, "total: fetched %d upserted %d unchanged %d failed %d", t.Fetched, t.Upserted, t.Unchanged, t.Failed)
+	return b.String()
+}
+
+// backend answers the CLI: the daemon over its control socket when one
+// runs, else the state database opened read-only with a short lock
+// timeout, so the CLI never hangs on a daemon's lock.
+type backend struct {
+	stateDir string
+	settings *config.Settings
+	client   *daemon.Client
+	store    *store.Store
+}
+
+// errNeedsDaemon is for commands that only a running daemon can carry out.
+var errNeedsDaemon = errors.New("no oceand daemon is running")
+
+// backend connects to the daemon of the state directory, or opens its
+// database when none answers.
+func (a *app) backend(ctx context.Context) (*backend, error) {
 	s, err := a.loadSettings()
 	if err != nil {
 		return nil, err
 	}
-	st, err := store.Open(daemon.StatePath(s.StateDir), store.Options{ReadOnly: true, Timeout: 500 * time.Millisecond})
-	if errors.Is(err, store.ErrLocked) {
-		return nil, fmt.Errorf("%w: a daemon is running on %s", err, s.StateDir)
+	b := &backend{stateDir: s.StateDir, settings: s}
+	c := daemon.NewClient(s.StateDir)
+	if err := c.Ping(ctx); err == nil {
+		b.client = c
+		return b, nil
+	} else if !errors.Is(err, daemon.ErrNoDaemon) {
+		return nil, err
 	}
-	return st, err
+	st, err := store.Open(daemon.StatePath(s.StateDir), store.Options{ReadOnly: true, Timeout: 500 * time.Millisecond})
+	switch {
+	case errors.Is(err, store.ErrLocked):
+		return nil, fmt.Errorf("a daemon holds %s but does not answer on its control socket (started with --no-control-socket?): %w",
+			daemon.StatePath(s.StateDir), err)
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("no oceand state in %s: no daemon has run with this stateDir (see --state-dir)", s.StateDir)
+	case err != nil:
+		return nil, err
+	}
+	b.store = st
+	return b, nil
+}
+
+// daemonClient returns a client of the running daemon, or an error saying
+// none runs.
+func (a *app) daemonClient(ctx context.Context) (*daemon.Client, error) {
+	s, err := a.loadSettings()
+	if err != nil {
+		return nil, err
+	}
+	c := daemon.NewClient(s.StateDir)
+	if err := c.Ping(ctx); errors.Is(err, daemon.ErrNoDaemon) {
+		return nil, fmt.Errorf("%w on %s: start one with `oceand run` (a one-off resync: eventListener.type ONCE)", errNeedsDaemon, s.StateDir)
+	} else if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func (b *backend) close() {
+	if b.client != nil {
+		b.client.Close()
+	}
+	if b.store != nil {
+		b.store.Close()
+	}
+}
+
+func (b *backend) jobs(ctx context.Context, opts store.ListOptions) ([]*store.Job, error) {
+	if b.client != nil {
+		return b.client.Jobs(ctx, opts)
+	}
+	return b.store.ListJobs(opts)
+}
+
+func (b *backend) job(ctx context.Context, id uint64) (*store.Job, error) {
+	if b.client != nil {
+		return b.client.Job(ctx, id)
+	}
+	return b.store.GetJob(id)
+}
+
+// report is what a job did per blueprint (or, for a dry run, would have
+// done); nil when the job wrote none.
+func (b *backend) report(ctx context.Context, id uint64) (*store.JobReport, error) {
+	if b.client != nil {
+		return b.client.Report(ctx, id)
+	}
+	return b.store.GetReport(id)
+}
+
+func (b *backend) state(ctx context.Context) (*daemon.State, error) {
+	if b.client != nil {
+		return b.client.State(ctx)
+	}
+	return daemon.ReadState(b.store, b.settings)
 }
 
 func writeJSON(w io.Writer, v any) error {
@@ -107,14 +294,34 @@ func writeJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
+func writeJSONLine(w io.Writer, v any) error {
+	return json.NewEncoder(w).Encode(v)
+}
+
 func writeJobTable(w io.Writer, list []*store.Job, now time.Time) error {
 	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tSTATE\tTRIGGER\tCREATED\tDURATION\tUPSERTED\tUNCHANGED\tFAILED")
+	fmt.Fprintln(tw, "ID\tSTATE\tTRIGGER\tCREATED\tDURATION\tUPSERTED\tUNCHANGED\tFAILED\tNOTE")
 	for _, j := range list {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d\t%d\t%d\n", j.ID, j.State, j.Trigger,
-			j.CreatedAt.Local().Format(time.DateTime), duration(j, now), j.Totals.Upserted, j.Totals.Unchanged, j.Totals.Failed)
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%s\n", j.ID, j.State, j.Trigger,
+			j.CreatedAt.Local().Format(time.DateTime), duration(j, now), j.Totals.Upserted, j.Totals.Unchanged, j.Totals.Failed, jobNote(j))
 	}
 	return tw.Flush()
+}
+
+// jobNote says what the table's columns do not: dry run, resume,
+// supersession.
+func jobNote(j *store.Job) string {
+	var notes []string
+	if j.DryRun {
+		notes = append(notes, "dry run")
+	}
+	if j.ResumeOf != 0 {
+		notes = append(notes, fmt.Sprintf("resumes %d", j.ResumeOf))
+	}
+	if j.SupersededBy != 0 {
+		notes = append(notes, fmt.Sprintf("superseded by %d", j.SupersededBy))
+	}
+	return strings.Join(notes, ", ")
 }
 
 func duration(j *store.Job, now time.Time) string {
@@ -126,17 +333,29 @@ func duration(j *store.Job, now time.Time) string {
 
 // writeJob prints one job for people, as `oceand jobs show` does.
 func writeJob(w io.Writer, j *store.Job, now time.Time) error {
-	fmt.Fprintf(w, "Job %d: %s\n", j.ID, j.State)
+	title := string(j.State)
+	if j.DryRun {
+		title += " (dry run)"
+	}
+	fmt.Fprintf(w, "Job %d: %s\n", j.ID, title)
 	fmt.Fprintf(w, "  trigger:   %s", j.Trigger)
 	if len(j.Reasons) > 0 {
-		fmt.Fprintf(w, " (%s)", joinReasons(j.Reasons))
+		fmt.Fprintf(w, " (%s)", strings.Join(j.Reasons, "; "))
 	}
 	fmt.Fprintln(w)
 	if j.ResumeOf != 0 {
-		fmt.Fprintf(w, "  resumes:   job %d (chain %d)\n", j.ResumeOf, j.ChainID)
+		fmt.Fprintf(w, "  resumes:   job %d (chain %d", j.ResumeOf, j.ChainID)
+		if j.ChainStartedAt != nil {
+			fmt.Fprintf(w, ", started %s", j.ChainStartedAt.Local().Format(time.DateTime))
+		}
+		fmt.Fprintln(w, ")")
+	}
+	if j.SupersededBy != 0 {
+		fmt.Fprintf(w, "  replaced:  by job %d\n", j.SupersededBy)
 	}
 	fmt.Fprintf(w, "  created:   %s\n", j.CreatedAt.Local().Format(time.DateTime))
 	if j.StartedAt != nil {
+		fmt.Fprintf(w, "  started:   %s\n", j.StartedAt.Local().Format(time.DateTime))
 		fmt.Fprintf(w, "  duration:  %s\n", duration(j, now))
 	}
 	if j.MappingHash != "" {
@@ -176,15 +395,4 @@ func writeJob(w io.Writer, j *store.Job, now time.Time) error {
 		fmt.Fprintln(w)
 	}
 	return nil
-}
-
-func joinReasons(rs []string) string {
-	out := ""
-	for i, r := range rs {
-		if i > 0 {
-			out += "; "
-		}
-		out += r
-	}
-	return out
 }

@@ -33,7 +33,7 @@ func TestDemoTwiceReportsUnchanged(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("second demo exit %d\n%s\n%s", code, out, errOut)
 	}
-	// Second job: all 41 entities unchanged, none upserted.
+	// Second job: all 92 entities (40 persons and the other kinds) unchanged, none upserted.
 	if !strings.Contains(out, "Job 2: succeeded") {
 		t.Errorf("second demo is not job 2:\n%s", out)
 	}
@@ -53,7 +53,7 @@ func TestDemoTwiceReportsUnchanged(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &jobs); err != nil {
 		t.Fatalf("jobs list --json: %v\n%s", err, out)
 	}
-	if len(jobs) != 2 || jobs[0].ID != 2 || jobs[0].Totals.Unchanged != 41 || jobs[1].Totals.Upserted != 41 {
+	if len(jobs) != 2 || jobs[0].ID != 2 || jobs[0].Totals.Unchanged != 92 || jobs[1].Totals.Upserted != 92 {
 		t.Errorf("jobs = %+v", jobs)
 	}
 	code, out, _ = runCLI(t, nil, "jobs", "show", "1", "--state-dir", dir)

@@ -99,15 +99,20 @@ func (a *app) rootCommand() *cobra.Command {
 		a.runCommand(),
 		a.demoCommand(),
 		a.jobsCommand(),
+		a.configCommand(),
+		a.resyncCommand(),
+		a.cancelCommand(),
+		a.stateCommand(),
+		a.benchCommand(),
 		a.versionCommand(),
 		a.portEmulatorCommand(),
 	)
 	return root
 }
 
-// loadSettings reads settings from config.yaml, .env, the environment and
-// the global flags.
-func (a *app) loadSettings() (*config.Settings, error) {
+// loadOptions says where settings come from: config.yaml (or --config),
+// .env, the environment and the global flags.
+func (a *app) loadOptions() config.LoadOptions {
 	flags := map[string]string{}
 	if a.stateDir != "" {
 		flags["state_dir"] = a.stateDir
@@ -117,24 +122,27 @@ func (a *app) loadSettings() (*config.Settings, error) {
 	}
 	if a.logLevel != "" {
 		flags["log_level"] = a.logLevel
-	} else if lvl := a.getenv("APPLICATION__LOG_LEVEL"); lvl != "" {
-		flags["log_level"] = lvl
 	}
-	s, err := config.Load(config.LoadOptions{ConfigFile: a.configFile, Environ: a.environ, Flags: flags})
-	if err != nil {
-		return nil, usageError{err}
-	}
-	a.redactor.Add(s.Secrets()...)
-	return s, nil
+	return config.LoadOptions{ConfigFile: a.configFile, Environ: a.environ, Flags: flags}
 }
 
-func (a *app) getenv(name string) string {
-	for _, kv := range a.environ {
-		if k, v, ok := strings.Cut(kv, "="); ok && k == name {
-			return v
+// loadSettings reads the settings and registers their secrets with the
+// redactor, also when some settings are wrong, so no error shows them.
+func (a *app) loadSettings() (*config.Settings, error) {
+	s, err := config.Read(a.loadOptions())
+	a.redactor.Add(s.Secrets()...)
+	if err != nil {
+		// The warnings often explain the errors (a misspelt key).
+		if w := s.Warnings(); len(w) > 0 {
+			lines := make([]string, len(w))
+			for i, p := range w {
+				lines[i] = "warning: " + p.String()
+			}
+			err = fmt.Errorf("%w\n%s", err, strings.Join(lines, "\n"))
 		}
+		return nil, usageError{err}
 	}
-	return ""
+	return s, nil
 }
 
 // logger builds the daemon logger on stderr.

@@ -7,15 +7,19 @@ import (
 )
 
 func (a *app) runCommand() *cobra.Command {
-	return &cobra.Command{
+	var noControlSocket bool
+	cmd := &cobra.Command{
 		Use:   "run",
 		Short: "Run the integration daemon",
-		Long:  "Run the integration with the settings of config.yaml, .env and OCEAN__ variables.\nWith eventListener.type ONCE it runs one resync and exits 0 only if it succeeded.",
+		Long:  "Run the integration with the settings of config.yaml, .env and OCEAN__ variables.\nWith eventListener.type ONCE it runs one resync (or resumes an interrupted one) and exits 0\nonly if it succeeded. Otherwise it runs until SIGTERM or SIGINT, which stop the running\nresync within 5s (recorded \"interrupted\" and resumed at the next start).",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			s, err := a.loadSettings()
 			if err != nil {
 				return err
+			}
+			if noControlSocket {
+				s.ControlSocket = false
 			}
 			logger, err := a.logger(s)
 			if err != nil {
@@ -28,4 +32,6 @@ func (a *app) runCommand() *cobra.Command {
 			return d.Run(cmd.Context())
 		},
 	}
+	cmd.Flags().BoolVar(&noControlSocket, "no-control-socket", false, "do not serve the CLI on stateDir/oceand.sock (setting controlSocket)")
+	return cmd
 }

@@ -30,11 +30,19 @@ var portAppConfigYAML []byte
 //go:embed resources/spec.yaml
 var specYAML []byte
 
-// Kinds served by the fake source.
+// Kinds served by the fake source: the five of Ocean's fake integration.
 const (
 	KindDepartment = "fake-department"
 	KindPerson     = "fake-person"
+	KindOffice     = "fake-office"
+	KindTeam       = "fake-team"
+	KindProject    = "fake-project"
 )
+
+// Kinds lists the kinds the fake source serves.
+func Kinds() []string {
+	return []string{KindDepartment, KindPerson, KindOffice, KindTeam, KindProject}
+}
 
 // Definition registers the fake source.
 func Definition() sources.Definition {
@@ -159,11 +167,14 @@ func boolValue(v any) (bool, error) {
 
 // Source generates the fake organisation.
 type Source struct {
-	s Settings
+	s      Settings
+	corpus string
 }
 
 // New returns a fake source with settings s.
-func New(s Settings) *Source { return &Source{s: s} }
+func New(s Settings) *Source {
+	return &Source{s: s, corpus: newCorpus(s.Seed, s.EntityKBSize*1024)}
+}
 
 type department struct{ id, name string }
 
@@ -199,7 +210,7 @@ func (f *Source) Fetch(ctx context.Context, r sources.Resource, emit func([]map[
 	}
 	switch r.Kind {
 	case KindDepartment:
-		items := make([]map[string]any, 0, 5)
+		items := make([]map[string]any, 0, len(departments))
 		for _, d := range f.departments() {
 			items = append(items, map[string]any{"id": d.id, "name": d.name})
 		}
@@ -221,8 +232,23 @@ func (f *Source) Fetch(ctx context.Context, r sources.Resource, emit func([]map[
 			}
 		}
 		return nil
+	case KindOffice:
+		if err := f.wait(ctx); err != nil {
+			return err
+		}
+		return send(f.offices())
+	case KindTeam:
+		if err := f.wait(ctx); err != nil {
+			return err
+		}
+		return send(f.teams())
+	case KindProject:
+		if err := f.wait(ctx); err != nil {
+			return err
+		}
+		return send(f.projects())
 	default:
-		return fmt.Errorf("fake: unknown kind %q (known: %s, %s)", r.Kind, KindDepartment, KindPerson)
+		return fmt.Errorf("fake: unknown kind %q (known: %s)", r.Kind, strings.Join(Kinds(), ", "))
 	}
 }
 

@@ -81,23 +81,54 @@ func (f *Source) changed(di, i int) bool {
 	return r.intn(100) < f.s.ChangedPercent
 }
 
+// bio returns a person's bio: whole words of the source's corpus, at most
+// entityKbSize KiB, starting at a place the seed picks. Slicing one corpus
+// keeps the generator cheap, so benchmarks measure the resync, not it.
 func (f *Source) bio(seed uint64, changed bool) string {
 	size := f.s.EntityKBSize * 1024
+	prefix := ""
+	if changed {
+		prefix = fmt.Sprintf("[revision %d] ", f.s.Revision)
+		size -= len(prefix)
+	}
+	c := f.corpus
+	start := int(seed % uint64(len(c)-size))
+	if sp := strings.IndexByte(c[start:], ' '); sp >= 0 && start+sp+1 < len(c)-size {
+		start += sp + 1
+	}
+	end := start + size
+	if sp := strings.LastIndexByte(c[start:end], ' '); sp > 0 {
+		end = start + sp
+	}
+	return prefix + c[start:end]
+}
+
+// newCorpus returns the text bios are cut from: seeded words, several times
+// longer than one bio.
+func newCorpus(seed int64, bioSize int) string {
+	size := max(64<<10, 4*bioSize)
+	r := seedFor(uint64(seed), 0xB10)
 	var b strings.Builder
 	b.Grow(size + 16)
-	if changed {
-		fmt.Fprintf(&b, "[revision %d] ", f.s.Revision)
-	}
-	r := &rng{state: seed}
 	for b.Len() < size {
-		w := words[r.intn(len(words))]
-		if b.Len()+len(w)+1 > size {
-			break
-		}
 		if b.Len() > 0 {
 			b.WriteByte(' ')
 		}
-		b.WriteString(w)
+		b.WriteString(words[r.intn(len(words))])
 	}
 	return b.String()
+}
+
+// ChangedPersons is how many persons the current revision changes, so a
+// benchmark can check that a resync sent exactly those.
+func (f *Source) ChangedPersons() int {
+	n := 0
+	for di := range f.departments() {
+		for i := range f.s.EntityAmount {
+			if f.changed(di, i) {
+				n++
+			}
+		}
+	}
+	return n
 }

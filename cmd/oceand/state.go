@@ -1,0 +1,123 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"oceand/daemon"
+	"oceand/store"
+)
+
+func (a *app) stateCommand() *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "state",
+		Short: "Show the integration's state: daemon, last success, running and queued jobs, next scheduled run",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			b, err := a.backend(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer b.close()
+			st, err := b.state(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return writeJSON(cmd.OutOrStdout(), st)
+			}
+			return writeState(cmd.OutOrStdout(), st, time.Now())
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+func writeState(w io.Writer, st *daemon.State, now time.Time) error {
+	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
+	row := func(k, format string, args ...any) { fmt.Fprintf(tw, "%s\t"+format+"\n", append([]any{k}, args...)...) }
+	row("integration", "%s (%s)", orDash(st.Integration), orDash(st.Type))
+	if d := st.Daemon; d != nil {
+		row("daemon", "running: pid %d, version %s, %s listener, up %s", d.PID, d.Version, d.Listener, now.Sub(d.StartedAt).Round(time.Second))
+	} else {
+		row("daemon", "not running")
+	}
+	row("resync policy", "%s", orDash(st.ResyncPolicy))
+	row("config hash", "%s", orDash(st.ConfigHash))
+	if j := st.LastSuccess; j != nil {
+		row("last success", "job %d, %s, %d upserted, %d unchanged, %d failed%s", j.ID, when(j.FinishedAt, now), j.Totals.Upserted, j.Totals.Unchanged, j.Totals.Failed, mappingOf(j))
+	} else {
+		row("last success", "none")
+	}
+	if j := st.LastJob; j != nil && (st.LastSuccess == nil || j.ID != st.LastSuccess.ID) {
+		row("last job", "job %d %s, %s%s", j.ID, j.State, when(j.FinishedAt, now), errorOf(j))
+	}
+	if j := st.Running; j != nil {
+		row("running", "job %d (%s), started %s; %s", j.ID, j.Trigger, when(j.StartedAt, now), progress(j))
+	} else {
+		row("running", "none")
+	}
+	if j := st.Queued; j != nil {
+		row("queued", "job %d (%s): %s", j.ID, j.Trigger, strings.Join(j.Reasons, "; "))
+	} else {
+		row("queued", "none")
+	}
+	switch s := st.Schedule; {
+	case s == nil:
+		row("next resync", "not scheduled")
+	case s.NextRun == nil:
+		row("next resync", "%s", s.Spec)
+	default:
+		row("next resync", "%s (%s)", when(s.NextRun, now), s.Spec)
+	}
+	if n := st.Superseded.Superseded; n > 0 {
+		row("superseded", "%d in a row since the last completed job", n)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, warning := range st.Warnings {
+		fmt.Fprintf(w, "\nwarning: %s\n", warning)
+	}
+	return nil
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// when prints a time with how long ago or ahead it is.
+func when(t *time.Time, now time.Time) string {
+	if t == nil {
+		return "-"
+	}
+	d := now.Sub(*t).Round(time.Second)
+	rel := d.String() + " ago"
+	if d < 0 {
+		rel = "in " + (-d).String()
+	}
+	return fmt.Sprintf("%s (%s)", t.Local().Format(time.DateTime), rel)
+}
+
+func mappingOf(j *store.Job) string {
+	if j.MappingHash == "" {
+		return ""
+	}
+	return ", mapping " + j.MappingHash
+}
+
+func errorOf(j *store.Job) string {
+	if j.Error == "" {
+		return ""
+	}
+	return ": " + j.Error
+}
