@@ -22,25 +22,3 @@ func (c *Client) GetOrganization(ctx context.Context) (*Organization, error) {
 	}
 	return &out.Organization, nil
 }
-
-// KafkaCredentials are the SASL credentials of the organization's Kafka
-// topics (used by the KAFKA event listener).
-type KafkaCredentials struct {
-	Username string `json:"username"`
-	Password string `json:"password"`
-}
-
-// GetKafkaCredentials reads the organization's Kafka credentials.
-func (c *Client) GetKafkaCredentials(ctx context.Context) (*KafkaCredentials, error) {
-	var out struct {
-		Credentials *KafkaCredentials `json:"credentials"`
-	}
-	r := request{method: http.MethodGet, path: "/kafka-credentials"}
-	if _, err := c.do(ctx, r, &out); err != nil {
-		return nil, err
-	}
-	if out.Credentials == nil {
-		return nil, &Error{Method: r.method, Route: r.path, Status: http.StatusOK, Message: "no credentials in the answer"}
-	}
-	return out.Credentials, nil
-}

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -34,10 +35,10 @@ The client id and secret default to OCEAN__PORT__CLIENT_ID and OCEAN__PORT__CLIE
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if clientID == "" {
-				clientID = a.getenv("OCEAN__PORT__CLIENT_ID")
+				clientID = envValue(a.environ, "OCEAN__PORT__CLIENT_ID")
 			}
 			if clientSecret == "" {
-				clientSecret = a.getenv("OCEAN__PORT__CLIENT_SECRET")
+				clientSecret = envValue(a.environ, "OCEAN__PORT__CLIENT_SECRET")
 			}
 			if clientID == "" || clientSecret == "" {
 				return usageError{errors.New("--client-id and --client-secret are required (or OCEAN__PORT__CLIENT_ID and OCEAN__PORT__CLIENT_SECRET)")}
@@ -89,4 +90,14 @@ The client id and secret default to OCEAN__PORT__CLIENT_ID and OCEAN__PORT__CLIE
 	f.DurationVar(&tokenTTL, "token-ttl", 3*time.Hour, "lifetime of access tokens")
 	f.StringVar(&stateFile, "state", "", "JSON file to load the emulated Port from and save it to on exit")
 	return cmd
+}
+
+// envValue is the value of variable name in environ ("" when unset).
+func envValue(environ []string, name string) string {
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok && k == name {
+			return v
+		}
+	}
+	return ""
 }
