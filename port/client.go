@@ -31,19 +31,25 @@ type Config struct {
 	IntegrationVersion    string
 	IntegrationIdentifier string
 
-	// MaxConcurrentRequests bounds entity writes in flight. Default 5.
+	// MaxConcurrentRequests bounds writes (entity upserts and deletes) in
+	// flight. Default 5.
 	MaxConcurrentRequests int
 	// RetryMax is how many times a request is retried. Default 10.
 	RetryMax int
 	// RetryWaitMin is the first backoff. Default 300ms.
 	RetryWaitMin time.Duration
-	// RetryWaitMax caps every wait, including Retry-After. Default 5m.
+	// RetryWaitMax caps every wait: backoff, Retry-After,
+	// x-ratelimit-reset and pacing. Default 5m.
 	RetryWaitMax time.Duration
-	// Timeout bounds one HTTP attempt. Default 60s.
+	// Timeout bounds one HTTP attempt, reading the answer included.
+	// Default 60s. Ignored when HTTPClient is given.
 	Timeout time.Duration
-	// TokenRefreshSkew refreshes the token this long before it expires.
-	// Default 60s.
+	// TokenRefreshSkew refreshes the token this long before it expires
+	// (at most half its lifetime). Default 60s.
 	TokenRefreshSkew time.Duration
+	// Pacer spaces requests by Port's x-ratelimit-* headers. Clients that
+	// share an organization should share one; default: one per Client.
+	Pacer *Pacer
 
 	Logger     *slog.Logger
 	HTTPClient *http.Client
@@ -59,16 +65,23 @@ type Client struct {
 	logger    *slog.Logger
 	now       func() time.Time
 	writes    chan struct{}
+	pacer     *Pacer
 
-	tokenMu sync.Mutex
-	token   string
-	expires time.Time
+	// tokenFetch lets one caller at a time fetch a token (and the others
+	// wait for it, or for their context); tokenMu guards the fields.
+	tokenFetch chan struct{}
+	tokenMu    sync.Mutex
+	token      string
+	refreshAt  time.Time
 }
 
 // New returns a Client for cfg.
 func New(cfg Config) (*Client, error) {
 	if cfg.BaseURL == "" {
 		return nil, errors.New("port client: base URL is required")
+	}
+	if _, err := url.Parse(cfg.BaseURL); err != nil {
+		return nil, fmt.Errorf("port client: base URL: %w", err)
 	}
 	if cfg.ClientID == "" || cfg.ClientSecret == "" {
 		return nil, errors.New("port client: client id and secret are required")
@@ -100,6 +113,9 @@ func New(cfg Config) (*Client, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.Pacer == nil {
+		cfg.Pacer = NewPacer(cfg.Now)
+	}
 	hc := cfg.HTTPClient
 	if hc == nil {
 		tr := http.DefaultTransport.(*http.Transport).Clone()
@@ -107,12 +123,14 @@ func New(cfg Config) (*Client, error) {
 		hc = &http.Client{Transport: tr, Timeout: cfg.Timeout}
 	}
 	c := &Client{
-		cfg:       cfg,
-		apiURL:    strings.TrimRight(cfg.BaseURL, "/") + "/v1",
-		userAgent: fmt.Sprintf("port-ocean/%s/%s/%s", cfg.IntegrationType, cfg.IntegrationVersion, cfg.IntegrationIdentifier),
-		logger:    cfg.Logger,
-		now:       cfg.Now,
-		writes:    make(chan struct{}, cfg.MaxConcurrentRequests),
+		cfg:        cfg,
+		apiURL:     strings.TrimRight(cfg.BaseURL, "/") + "/v1",
+		userAgent:  fmt.Sprintf("port-ocean/%s/%s/%s", cfg.IntegrationType, cfg.IntegrationVersion, cfg.IntegrationIdentifier),
+		logger:     cfg.Logger,
+		now:        cfg.Now,
+		writes:     make(chan struct{}, cfg.MaxConcurrentRequests),
+		pacer:      cfg.Pacer,
+		tokenFetch: make(chan struct{}, 1),
 	}
 	rc := retryablehttp.NewClient()
 	rc.HTTPClient = hc
@@ -122,6 +140,9 @@ func New(cfg Config) (*Client, error) {
 	rc.RetryWaitMax = cfg.RetryWaitMax
 	rc.CheckRetry = c.checkRetry
 	rc.Backoff = c.backoff
+	rc.PrepareRetry = c.prepareRetry
+	rc.RequestLogHook = c.beforeAttempt
+	rc.ResponseLogHook = c.afterAttempt
 	rc.ErrorHandler = retryablehttp.PassthroughErrorHandler
 	c.http = rc
 	return c, nil
@@ -145,66 +166,32 @@ func (c *Client) DatasourceSuffix() string {
 
 // request describes one API call.
 type request struct {
-	method   string
-	path     string // below /v1, already escaped
-	query    url.Values
-	body     any    // JSON-encoded unless rawBody is set
-	rawBody  []byte // pre-encoded JSON body
-	headers  map[string]string
-	entity   bool // entity route: exporter User-Agent
-	noRetry  bool
+	method  string
+	path    string // below /v1, already escaped
+	query   url.Values
+	body    any    // JSON-encoded unless rawBody is set
+	rawBody []byte // pre-encoded JSON body
+	headers map[string]string
+	entity  bool // entity route: exporter User-Agent
+	// unsafe marks a request Port must not see twice (creations, most
+	// PATCHes): it is retried only when Port surely did not process it.
+	unsafe   bool
 	noAuth   bool
 	write    bool // holds a write slot (bounded by MaxConcurrentRequests)
 	okStatus []int
 }
 
-type ctxKey int
-
-const noRetryKey ctxKey = 1
-
-// do sends r and decodes a JSON answer into out (when not nil). A 401 on an
-// authenticated route refreshes the token and is retried once.
+// do sends r and decodes a JSON answer into out (when not nil). It returns
+// the final HTTP status (0 when none came back).
 func (c *Client) do(ctx context.Context, r request, out any) (int, error) {
 	if r.write {
 		select {
 		case c.writes <- struct{}{}:
 			defer func() { <-c.writes }()
 		case <-ctx.Done():
-			return 0, context.Cause(ctx)
+			return 0, c.fail(r, &call{}, 0, context.Cause(ctx))
 		}
 	}
-	status, body, err := c.send(ctx, r, false)
-	if err == nil && status == http.StatusUnauthorized && !r.noAuth {
-		c.invalidateToken()
-		status, body, err = c.send(ctx, r, true)
-	}
-	if err != nil {
-		return status, &Error{Method: r.method, Route: r.path, Status: status, Err: err}
-	}
-	if !c.statusOK(r, status) {
-		return status, decodeError(r, status, body)
-	}
-	if out != nil && len(body) > 0 {
-		if err := json.Unmarshal(body, out); err != nil {
-			return status, &Error{Method: r.method, Route: r.path, Status: status, Err: fmt.Errorf("decode response: %w", err)}
-		}
-	}
-	return status, nil
-}
-
-func (c *Client) statusOK(r request, status int) bool {
-	if len(r.okStatus) > 0 {
-		for _, s := range r.okStatus {
-			if s == status {
-				return true
-			}
-		}
-		return false
-	}
-	return status >= 200 && status < 300
-}
-
-func (c *Client) send(ctx context.Context, r request, fresh bool) (int, []byte, error) {
 	var body []byte
 	switch {
 	case r.rawBody != nil:
@@ -212,7 +199,7 @@ func (c *Client) send(ctx context.Context, r request, fresh bool) (int, []byte, 
 	case r.body != nil:
 		b, err := json.Marshal(r.body)
 		if err != nil {
-			return 0, nil, fmt.Errorf("encode body: %w", err)
+			return 0, c.fail(r, &call{}, 0, fmt.Errorf("encode body: %w", err))
 		}
 		body = b
 	}
@@ -220,16 +207,15 @@ func (c *Client) send(ctx context.Context, r request, fresh bool) (int, []byte, 
 	if len(r.query) > 0 {
 		u += "?" + r.query.Encode()
 	}
-	if r.noRetry {
-		ctx = context.WithValue(ctx, noRetryKey, true)
-	}
+	st := &call{req: &r}
+	ctx = context.WithValue(ctx, callKey{}, st)
 	var reqBody any
 	if body != nil {
 		reqBody = body
 	}
 	req, err := retryablehttp.NewRequestWithContext(ctx, r.method, u, reqBody)
 	if err != nil {
-		return 0, nil, err
+		return 0, c.fail(r, st, 0, err)
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
@@ -243,30 +229,76 @@ func (c *Client) send(ctx context.Context, r request, fresh bool) (int, []byte, 
 	for k, v := range r.headers {
 		req.Header.Set(k, v)
 	}
-	if !r.noAuth {
-		tok, err := c.accessToken(ctx, fresh)
+	// The answer is read inside the retry loop: a connection reset while
+	// reading it is retried like one before it.
+	req.SetResponseHandler(func(resp *http.Response) error {
+		data, err := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
 		if err != nil {
-			return 0, nil, err
+			return fmt.Errorf("read response: %w", err)
 		}
-		req.Header.Set("Authorization", "Bearer "+tok)
+		st.body, st.bodyRead = data, true
+		return nil
+	})
+	if err := c.prepareAttempt(ctx, req.Request, st); err != nil {
+		return 0, c.fail(r, st, 0, err)
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		if cause := context.Cause(ctx); cause != nil {
-			return 0, nil, cause
+		if resp != nil {
+			_ = resp.Body.Close()
 		}
-		return 0, nil, err
+		status := 0
+		if resp != nil {
+			status = resp.StatusCode
+		}
+		if cause := context.Cause(ctx); cause != nil {
+			err = cause
+		}
+		return status, c.fail(r, st, status, err)
 	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return resp.StatusCode, nil, fmt.Errorf("read response: %w", err)
+	if !st.bodyRead {
+		// Retries ran out on a retryable status: this answer was not read.
+		data, rerr := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		if rerr == nil {
+			st.body = data
+		}
 	}
-	return resp.StatusCode, data, nil
+	status := resp.StatusCode
+	if !statusOK(r, status) {
+		return status, decodeError(r, st, status, st.body)
+	}
+	if out != nil && len(st.body) > 0 {
+		if err := json.Unmarshal(st.body, out); err != nil {
+			return status, c.fail(r, st, status, fmt.Errorf("decode response: %w", err))
+		}
+	}
+	return status, nil
 }
 
-func decodeError(r request, status int, body []byte) error {
-	e := &Error{Method: r.method, Route: r.path, Status: status}
+func (c *Client) fail(r request, st *call, status int, err error) error {
+	var tokenErr *Error
+	if errors.As(err, &tokenErr) {
+		return tokenErr // no token: the token route's own error says why
+	}
+	return &Error{Method: r.method, Route: r.path, Status: status, Attempts: st.attempts, Err: err}
+}
+
+func statusOK(r request, status int) bool {
+	if len(r.okStatus) > 0 {
+		for _, s := range r.okStatus {
+			if s == status {
+				return true
+			}
+		}
+		return false
+	}
+	return status >= 200 && status < 300
+}
+
+func decodeError(r request, st *call, status int, body []byte) error {
+	e := &Error{Method: r.method, Route: r.path, Status: status, Attempts: st.attempts}
 	var env struct {
 		Error   any    `json:"error"`
 		Message string `json:"message"`
@@ -291,13 +323,20 @@ func decodeError(r request, status int, body []byte) error {
 	return e
 }
 
-// accessToken returns a valid token, fetching a new one when none is cached,
-// when it is about to expire, or when fresh is set (after a 401).
-func (c *Client) accessToken(ctx context.Context, fresh bool) (string, error) {
-	c.tokenMu.Lock()
-	defer c.tokenMu.Unlock()
-	if !fresh && c.token != "" && c.now().Before(c.expires.Add(-c.cfg.TokenRefreshSkew)) {
-		return c.token, nil
+// accessToken returns a valid token, fetching one when none is cached or
+// the cached one is about to expire. Concurrent callers share one fetch.
+func (c *Client) accessToken(ctx context.Context) (string, error) {
+	if tok := c.cachedToken(); tok != "" {
+		return tok, nil
+	}
+	select {
+	case c.tokenFetch <- struct{}{}:
+		defer func() { <-c.tokenFetch }()
+	case <-ctx.Done():
+		return "", context.Cause(ctx)
+	}
+	if tok := c.cachedToken(); tok != "" {
+		return tok, nil // fetched while we waited
 	}
 	var out struct {
 		AccessToken string  `json:"accessToken"`
@@ -310,25 +349,38 @@ func (c *Client) accessToken(ctx context.Context, fresh bool) (string, error) {
 		body:   map[string]string{"clientId": c.cfg.ClientID, "clientSecret": c.cfg.ClientSecret},
 		noAuth: true,
 	}
-	status, body, err := c.send(ctx, r, false)
-	if err != nil {
-		return "", &Error{Method: r.method, Route: r.path, Status: status, Err: err}
+	fetched := c.now()
+	if _, err := c.do(ctx, r, &out); err != nil {
+		return "", err
 	}
-	if status != http.StatusOK {
-		return "", decodeError(r, status, body)
+	if out.AccessToken == "" {
+		return "", &Error{Method: r.method, Route: r.path, Status: http.StatusOK, Err: errors.New("no access token in the answer")}
 	}
-	if err := json.Unmarshal(body, &out); err != nil || out.AccessToken == "" {
-		return "", &Error{Method: r.method, Route: r.path, Status: status, Err: errors.New("no access token in response")}
-	}
-	c.token = out.AccessToken
-	c.expires = c.now().Add(time.Duration(out.ExpiresIn * float64(time.Second)))
-	return c.token, nil
+	life := time.Duration(out.ExpiresIn * float64(time.Second))
+	skew := min(c.cfg.TokenRefreshSkew, life/2)
+	c.tokenMu.Lock()
+	c.token, c.refreshAt = out.AccessToken, fetched.Add(life-skew)
+	c.tokenMu.Unlock()
+	return out.AccessToken, nil
 }
 
-func (c *Client) invalidateToken() {
+func (c *Client) cachedToken() string {
 	c.tokenMu.Lock()
-	c.token = ""
-	c.tokenMu.Unlock()
+	defer c.tokenMu.Unlock()
+	if c.token != "" && c.now().Before(c.refreshAt) {
+		return c.token
+	}
+	return ""
+}
+
+// invalidateToken forgets tok after Port refused it, unless another
+// request already replaced it.
+func (c *Client) invalidateToken(tok string) {
+	c.tokenMu.Lock()
+	defer c.tokenMu.Unlock()
+	if c.token == tok {
+		c.token = ""
+	}
 }
 
 // Secrets returns the values the client holds that must never be printed:

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"sort"
 	"strconv"
 	"time"
 )
@@ -74,15 +75,54 @@ type bulkResponse struct {
 	} `json:"errors"`
 }
 
-// UpsertEntities writes pre-encoded entities of one blueprint with one bulk
-// request. The caller keeps batches within MaxBulkEntities and MaxBodyBytes
-// (see Batcher); if Port still answers 413 the batch is split in halves.
-// Item failures (207) come back in the results, not as an error; an error
-// means no item outcome is known for the returned batch.
+// UpsertEntities writes pre-encoded entities of one blueprint with bulk
+// requests (POST .../entities/bulk) and returns one result per entity, in
+// index order. Batches are cut at MaxBulkEntities entities and
+// MaxBodyBytes of encoded body; an entity too large to be sent alone gets
+// a 413 result without a request, and when Port still answers 413 the
+// batch is split in halves. Item failures (207) come back in the results,
+// not as an error. An error (404 unknown blueprint, 422, retries spent, a
+// cancelled context) stops at the batch it happened to: entities without
+// a result were not written, or their outcome is unknown.
+//
+// The request is retried (upsert=true makes a replay give the same
+// entities; a replayed item may then report created=false).
 func (c *Client) UpsertEntities(ctx context.Context, blueprint string, entities []json.RawMessage, opts WriteOptions) ([]ItemResult, error) {
 	results := make([]ItemResult, 0, len(entities))
-	err := c.upsertBatch(ctx, blueprint, entities, 0, opts, &results)
+	b := NewBatcher()
+	start := 0
+	send := func(batch []json.RawMessage) error {
+		err := c.upsertBatch(ctx, blueprint, batch, start, opts, &results)
+		start += len(batch)
+		return err
+	}
+	var err error
+	for i, e := range entities {
+		if bulkEnvelopeBytes+len(e) > MaxBodyBytes {
+			if b.Len() > 0 {
+				if err = send(b.Flush()); err != nil {
+					break
+				}
+			}
+			results = append(results, tooLarge(i))
+			start = i + 1
+			continue
+		}
+		if full := b.Add(e); full != nil {
+			if err = send(full); err != nil {
+				break
+			}
+		}
+	}
+	if err == nil && b.Len() > 0 {
+		err = send(b.Flush())
+	}
+	sort.Slice(results, func(i, j int) bool { return results[i].Index < results[j].Index })
 	return results, err
+}
+
+func tooLarge(index int) ItemResult {
+	return ItemResult{Index: index, Status: http.StatusRequestEntityTooLarge, Code: "request_too_large", Message: "the entity alone is larger than Port's 1 MiB request limit"}
 }
 
 func (c *Client) upsertBatch(ctx context.Context, blueprint string, entities []json.RawMessage, offset int, opts WriteOptions, results *[]ItemResult) error {
@@ -107,30 +147,30 @@ func (c *Client) upsertBatch(ctx context.Context, blueprint string, entities []j
 		okStatus: []int{http.StatusOK, http.StatusCreated, http.StatusMultiStatus},
 	}
 	status, err := c.do(ctx, r, &out)
-	if status == http.StatusRequestEntityTooLarge && len(entities) > 1 {
+	if status == http.StatusRequestEntityTooLarge && err != nil {
+		if len(entities) == 1 {
+			*results = append(*results, tooLarge(offset))
+			return nil
+		}
 		half := len(entities) / 2
 		if err := c.upsertBatch(ctx, blueprint, entities[:half], offset, opts, results); err != nil {
 			return err
 		}
 		return c.upsertBatch(ctx, blueprint, entities[half:], offset+half, opts, results)
 	}
-	if status == http.StatusRequestEntityTooLarge {
-		*results = append(*results, ItemResult{Index: offset, Status: status, Code: "request_too_large", Message: "entity is larger than Port's 1 MiB request limit"})
-		return nil
-	}
 	if err != nil {
 		return err
 	}
 	seen := make([]bool, len(entities))
 	for _, e := range out.Entities {
-		if e.Index < 0 || e.Index >= len(entities) {
+		if e.Index < 0 || e.Index >= len(entities) || seen[e.Index] {
 			continue
 		}
 		seen[e.Index] = true
 		*results = append(*results, ItemResult{Index: offset + e.Index, OK: true, Identifier: e.Identifier, Created: e.Created})
 	}
 	for _, e := range out.Errors {
-		if e.Index < 0 || e.Index >= len(entities) {
+		if e.Index < 0 || e.Index >= len(entities) || seen[e.Index] {
 			continue
 		}
 		seen[e.Index] = true
@@ -138,10 +178,25 @@ func (c *Client) upsertBatch(ctx context.Context, blueprint string, entities []j
 	}
 	for i, ok := range seen {
 		if !ok {
-			*results = append(*results, ItemResult{Index: offset + i, Code: "missing_result", Message: "Port returned no result for this entity"})
+			*results = append(*results, ItemResult{Index: offset + i, Status: status, Code: "missing_result", Message: "Port returned no result for this entity"})
 		}
 	}
 	return nil
+}
+
+// UpsertEntity writes one entity (POST /v1/blueprints/{bp}/entities) and
+// returns it as Port stored it (with the resolved identifier) and whether
+// it was created. Retried like UpsertEntities.
+func (c *Client) UpsertEntity(ctx context.Context, blueprint string, entity json.RawMessage, opts WriteOptions) (map[string]any, bool, error) {
+	var out struct {
+		Entity map[string]any `json:"entity"`
+	}
+	r := request{method: http.MethodPost, path: blueprintPath(blueprint) + "/entities", query: opts.query(), rawBody: entity, entity: true, write: true}
+	status, err := c.do(ctx, r, &out)
+	if err != nil {
+		return nil, false, err
+	}
+	return out.Entity, status == http.StatusCreated, nil
 }
 
 func sizeOf(entities []json.RawMessage) int {
@@ -186,24 +241,53 @@ func (b *Batcher) Flush() []json.RawMessage {
 // Len is the number of entities held.
 func (b *Batcher) Len() int { return len(b.items) }
 
-// DeleteEntities deletes entities of one blueprint (at most 100 per call) and
-// returns the identifiers Port actually deleted.
-func (c *Client) DeleteEntities(ctx context.Context, blueprint string, ids []string, deleteDependents bool, opts WriteOptions) ([]string, error) {
+// MaxBulkDelete is Port's limit of identifiers per bulk delete.
+const MaxBulkDelete = 100
+
+func (o WriteOptions) deleteQuery(deleteDependents bool) url.Values {
 	q := url.Values{"delete_dependents": {strconv.FormatBool(deleteDependents)}}
-	if opts.EventType != "" {
-		q.Set("ocean_info_event_type", opts.EventType)
+	if o.EventType != "" {
+		q.Set("ocean_info_event_type", o.EventType)
 	}
-	if opts.ResyncID != "" {
-		q.Set("ocean_info_resync_id", opts.ResyncID)
+	if o.ResyncID != "" {
+		q.Set("ocean_info_resync_id", o.ResyncID)
 	}
-	var out struct {
-		DeletedEntities []string `json:"deletedEntities"`
+	return q
+}
+
+// DeleteEntities deletes entities of one blueprint with bulk deletes of at
+// most MaxBulkDelete identifiers, and returns the identifiers Port
+// actually deleted (ids Port did not have are not listed). Without
+// deleteDependents, Port refuses a whole request (403 has_dependents) when
+// one entity has dependents.
+//
+// It is retried: deleting twice leaves the same state. A replay after a
+// lost answer does not list what the first attempt deleted, so the list
+// may then be short.
+func (c *Client) DeleteEntities(ctx context.Context, blueprint string, ids []string, deleteDependents bool, opts WriteOptions) ([]string, error) {
+	deleted := []string{}
+	for len(ids) > 0 {
+		n := min(len(ids), MaxBulkDelete)
+		var out struct {
+			DeletedEntities []string `json:"deletedEntities"`
+		}
+		r := request{method: http.MethodPost, path: blueprintPath(blueprint) + "/bulk/entities/delete", query: opts.deleteQuery(deleteDependents),
+			body: map[string]any{"entities": ids[:n]}, entity: true, write: true}
+		if _, err := c.do(ctx, r, &out); err != nil {
+			return deleted, err
+		}
+		deleted = append(deleted, out.DeletedEntities...)
+		ids = ids[n:]
 	}
-	r := request{method: http.MethodPost, path: blueprintPath(blueprint) + "/bulk/entities/delete", query: q, body: map[string]any{"entities": ids}, entity: true, write: true}
-	if _, err := c.do(ctx, r, &out); err != nil {
-		return nil, err
-	}
-	return out.DeletedEntities, nil
+	return deleted, nil
+}
+
+// DeleteEntity deletes one entity (DELETE /v1/blueprints/{bp}/entities/{id}).
+// A missing entity is an error matching ErrNotFound.
+func (c *Client) DeleteEntity(ctx context.Context, blueprint, id string, deleteDependents bool, opts WriteOptions) error {
+	r := request{method: http.MethodDelete, path: blueprintPath(blueprint) + "/entities/" + url.PathEscape(id), query: opts.deleteQuery(deleteDependents), entity: true, write: true}
+	_, err := c.do(ctx, r, nil)
+	return err
 }
 
 // EntityRef names one entity.
@@ -265,22 +349,4 @@ func (c *Client) SearchEntities(ctx context.Context, query map[string]any, inclu
 		return nil, err
 	}
 	return out.Entities, nil
-}
-
-// Organization is the part of the organization record oceand reads.
-type Organization struct {
-	ID           string   `json:"id"`
-	Name         string   `json:"name"`
-	FeatureFlags []string `json:"featureFlags"`
-}
-
-// GetOrganization reads the organization (id and feature flags).
-func (c *Client) GetOrganization(ctx context.Context) (*Organization, error) {
-	var out struct {
-		Organization Organization `json:"organization"`
-	}
-	if _, err := c.do(ctx, request{method: http.MethodGet, path: "/organization"}, &out); err != nil {
-		return nil, err
-	}
-	return &out.Organization, nil
 }

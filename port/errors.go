@@ -9,12 +9,15 @@ import (
 // Error is a Port API call that did not succeed. It keeps the route, the
 // status, Port's error code and message, and the underlying cause.
 type Error struct {
-	Method  string
-	Route   string
+	Method string
+	Route  string
+	// Status is the last HTTP status, 0 when no answer came back.
 	Status  int
 	Code    string
 	Message string
-	Err     error
+	// Attempts is how many times the request was sent.
+	Attempts int
+	Err      error
 }
 
 func (e *Error) Error() string {
@@ -30,6 +33,9 @@ func (e *Error) Error() string {
 	}
 	if e.Err != nil {
 		msg += ": " + e.Err.Error()
+	}
+	if e.Attempts > 1 {
+		msg += fmt.Sprintf(" (after %d attempts)", e.Attempts)
 	}
 	return msg
 }
@@ -51,4 +57,12 @@ func StatusOf(err error) int {
 		return pe.Status
 	}
 	return 0
+}
+
+// Permanent reports whether err is an answer Port would give again to the
+// same request (a 4xx other than 401, 408 and 429, e.g. 404 not_found or
+// 422 blueprint_schema_mismatch): retrying it later is pointless.
+func Permanent(err error) bool {
+	s := StatusOf(err)
+	return s >= 400 && s < 500 && s != http.StatusUnauthorized && s != http.StatusRequestTimeout && s != http.StatusTooManyRequests
 }

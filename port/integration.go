@@ -80,8 +80,8 @@ func (c *Client) GetIntegration(ctx context.Context) (*Integration, error) {
 
 // CreateIntegration registers the integration. body holds Ocean's creation
 // fields (installationAppType, version, changelogDestination, config, ...);
-// installationId is set here. Creation is not retried: a lost answer could
-// otherwise create it twice.
+// installationId is set here. It is retried only when Port surely did not
+// process it (429, no connection): a replay would answer 409.
 func (c *Client) CreateIntegration(ctx context.Context, body map[string]any) (*Integration, error) {
 	b := make(map[string]any, len(body)+1)
 	for k, v := range body {
@@ -89,26 +89,29 @@ func (c *Client) CreateIntegration(ctx context.Context, body map[string]any) (*I
 	}
 	b["installationId"] = c.cfg.IntegrationIdentifier
 	var out integrationEnvelope
-	if _, err := c.do(ctx, request{method: http.MethodPost, path: "/integration", body: b, noRetry: true}, &out); err != nil {
+	if _, err := c.do(ctx, request{method: http.MethodPost, path: "/integration", body: b, unsafe: true}, &out); err != nil {
 		return nil, err
 	}
 	return out.Integration, nil
 }
 
-// PatchIntegration updates fields of the integration record.
+// PatchIntegration updates fields of the integration record. Like Ocean,
+// it is not replayed after an answer was lost (an empty or config PATCH
+// creates a resync request each time), but it is retried on 429 and when no
+// connection could be made, where Port did not process it.
 func (c *Client) PatchIntegration(ctx context.Context, patch map[string]any) (*Integration, error) {
 	var out integrationEnvelope
-	if _, err := c.do(ctx, request{method: http.MethodPatch, path: integrationPath(c.cfg.IntegrationIdentifier), body: patch, noRetry: true}, &out); err != nil {
+	if _, err := c.do(ctx, request{method: http.MethodPatch, path: integrationPath(c.cfg.IntegrationIdentifier), body: patch, unsafe: true}, &out); err != nil {
 		return nil, err
 	}
 	return out.Integration, nil
 }
 
 // PatchIntegrationConfig replaces the mapping. skipResync asks Port not to
-// create a resync request for this change.
+// create a resync request for this change. Retried as PatchIntegration.
 func (c *Client) PatchIntegrationConfig(ctx context.Context, config any, skipResync bool) (*Integration, error) {
 	var out integrationEnvelope
-	r := request{method: http.MethodPatch, path: integrationPath(c.cfg.IntegrationIdentifier) + "/config", body: map[string]any{"config": config}, noRetry: true}
+	r := request{method: http.MethodPatch, path: integrationPath(c.cfg.IntegrationIdentifier) + "/config", body: map[string]any{"config": config}, unsafe: true}
 	if skipResync {
 		r.headers = map[string]string{"x-skip-resync": "true"}
 	}

@@ -2,88 +2,209 @@ package port
 
 import (
 	"context"
+	"errors"
 	"math"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"strconv"
+	"syscall"
 	"time"
+
+	"github.com/hashicorp/go-retryablehttp"
 )
 
-// checkRetry decides whether an attempt is repeated: transport errors and
-// 408, 429, 502, 503, 504. 500 is not retried (as in Ocean): Port answers it
-// for requests that will fail again.
+// call is the state of one API call across its attempts. The retry loop
+// runs the attempts one after the other, so it needs no lock.
+type call struct {
+	req      *request
+	attempts int
+	token    string // token the last attempt carried
+	reauth   bool   // the last attempt got 401: fetch a new token
+	reauthed bool   // a 401 was already retried once
+	body     []byte
+	bodyRead bool
+	// waited is the backoff before the coming retry; the pacer may add
+	// only what the cap leaves.
+	waited time.Duration
+}
+
+type callKey struct{}
+
+func callOf(ctx context.Context) *call {
+	st, _ := ctx.Value(callKey{}).(*call)
+	if st == nil {
+		return &call{req: &request{}}
+	}
+	return st
+}
+
+// checkRetry decides whether an attempt is repeated.
+//
+// Every request is retried when Port surely did not process it: 429, a 401
+// (once, with a new token) and a connection that could not be opened.
+// Requests that are safe to repeat are also retried on 408, 502, 503, 504
+// and any other transport error, a reset while reading the answer
+// included. 500 is not retried (as in Ocean): Port answers it for requests
+// that fail again; 4xx answers are final.
 func (c *Client) checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
 	if ctx.Err() != nil {
 		return false, context.Cause(ctx)
 	}
-	if v, _ := ctx.Value(noRetryKey).(bool); v {
-		return false, err
+	st := callOf(ctx)
+	retry, err := c.shouldRetry(st, resp, err)
+	if retry {
+		reason := any(err)
+		if err == nil {
+			reason = resp.StatusCode
+		}
+		c.logger.Debug("port request will be retried", "method", st.req.method, "route", st.req.path, "attempt", st.attempts, "reason", reason)
 	}
+	return retry, err
+}
+
+func (c *Client) shouldRetry(st *call, resp *http.Response, err error) (bool, error) {
 	if err != nil {
-		return true, err
+		return !st.req.unsafe || notSent(err), err
 	}
 	switch resp.StatusCode {
-	case http.StatusRequestTimeout, http.StatusTooManyRequests, http.StatusBadGateway,
-		http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+	case http.StatusUnauthorized:
+		if st.req.noAuth || st.reauthed {
+			return false, nil
+		}
+		st.reauth, st.reauthed = true, true
 		return true, nil
+	case http.StatusTooManyRequests:
+		return true, nil
+	case http.StatusRequestTimeout, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		return !st.req.unsafe, nil
 	}
 	return false, nil
 }
 
-// backoff waits as Port asks (Retry-After, then x-ratelimit-reset; seconds,
-// epoch seconds or an HTTP date), capped at max; otherwise exponentially from
-// min with 10% jitter.
+// notSent reports whether err means the request never reached Port: the
+// connection could not be opened.
+func notSent(err error) bool {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return true
+	}
+	return errors.Is(err, syscall.ECONNREFUSED)
+}
+
+// backoff is how long to wait before attempt n+1; the call remembers it,
+// so that pacing adds no more than the cap leaves.
 func (c *Client) backoff(min, max time.Duration, attempt int, resp *http.Response) time.Duration {
+	d := c.wait(min, max, attempt, resp)
+	if resp != nil && resp.Request != nil {
+		callOf(resp.Request.Context()).waited = d
+	}
+	return d
+}
+
+// wait is the backoff policy. A 401 is retried at once. Otherwise Port's own word counts: Retry-After (any status), then
+// on a 429 x-ratelimit-reset, as seconds, an epoch or a date, plus up to
+// 10% jitter so that waiting clients do not return together. Without them
+// the wait grows exponentially from min with ±20% jitter. Every wait is
+// capped at max: go-retryablehttp's default backoff does not cap
+// Retry-After.
+func (c *Client) wait(min, max time.Duration, attempt int, resp *http.Response) time.Duration {
 	if resp != nil {
-		for _, h := range []string{"Retry-After", "X-Ratelimit-Reset"} {
-			if d, ok := parseWait(resp.Header.Get(h), c.now()); ok {
-				if d > max {
-					d = max
-				}
-				return d
-			}
+		if resp.StatusCode == http.StatusUnauthorized {
+			return 0
+		}
+		now := c.now()
+		d, ok := parseWait(resp.Header.Get("Retry-After"), now)
+		if !ok && resp.StatusCode == http.StatusTooManyRequests {
+			d, ok = parseWait(resp.Header.Get("X-Ratelimit-Reset"), now)
+		}
+		if ok && d > 0 {
+			d += time.Duration(rand.Float64() * 0.1 * float64(d))
+			return capWait(d, max)
 		}
 	}
 	d := float64(min) * math.Pow(2, float64(attempt))
-	if d > float64(max) {
-		d = float64(max)
+	d *= 0.8 + 0.4*rand.Float64()
+	return capWait(time.Duration(math.Min(d, float64(max))), max)
+}
+
+func capWait(d, max time.Duration) time.Duration {
+	if d > max {
+		return max
 	}
-	jitter := d * 0.1 * (rand.Float64()*2 - 1)
-	return time.Duration(d + jitter)
+	return d
+}
+
+// prepareAttempt readies an authenticated request for its first attempt:
+// it waits for the pacer and sets a valid token.
+func (c *Client) prepareAttempt(ctx context.Context, req *http.Request, st *call) error {
+	if st.req.noAuth {
+		return nil
+	}
+	maxWait := max(0, c.cfg.RetryWaitMax-st.waited)
+	st.waited = 0
+	if err := c.pacer.wait(ctx, maxWait); err != nil {
+		return err
+	}
+	if st.reauth {
+		c.invalidateToken(st.token)
+		st.reauth = false
+	}
+	tok, err := c.accessToken(ctx)
+	if err != nil {
+		return err
+	}
+	st.token = tok
+	req.Header.Set("Authorization", "Bearer "+tok)
+	return nil
+}
+
+// prepareRetry runs before every retry: after a 401 the token is replaced;
+// a long backoff may also have outlived the token, so it is always taken
+// fresh from the cache.
+func (c *Client) prepareRetry(req *http.Request) error {
+	st := callOf(req.Context())
+	// The retry copies the request shallowly: give it its own headers.
+	req.Header = req.Header.Clone()
+	return c.prepareAttempt(req.Context(), req, st)
+}
+
+func (c *Client) beforeAttempt(_ retryablehttp.Logger, req *http.Request, attempt int) {
+	callOf(req.Context()).attempts = attempt + 1
+}
+
+// afterAttempt feeds every answer's rate-limit headers to the pacer.
+func (c *Client) afterAttempt(_ retryablehttp.Logger, resp *http.Response) {
+	if resp.Request != nil && callOf(resp.Request.Context()).req.noAuth {
+		return
+	}
+	c.pacer.observe(resp.StatusCode, resp.Header)
 }
 
 // parseWait reads a wait from a header: an integer number of seconds, an
-// integer above 10000 taken as a Unix time, or an HTTP date.
+// integer above 10000 taken as a Unix time, an HTTP date or an ISO date.
 func parseWait(v string, now time.Time) (time.Duration, bool) {
 	if v == "" {
 		return 0, false
 	}
 	if n, err := strconv.ParseFloat(v, 64); err == nil {
 		if n > 10000 {
-			d := time.Unix(int64(n), 0).Sub(now)
-			if d < 0 {
-				d = 0
-			}
-			return d, true
+			return nonNegative(time.Unix(int64(n), 0).Sub(now)), true
 		}
-		if n < 0 {
-			n = 0
-		}
-		return time.Duration(n * float64(time.Second)), true
+		return time.Duration(math.Max(n, 0) * float64(time.Second)), true
 	}
 	if t, err := http.ParseTime(v); err == nil {
-		d := t.Sub(now)
-		if d < 0 {
-			d = 0
-		}
-		return d, true
+		return nonNegative(t.Sub(now)), true
 	}
-	if t, err := time.Parse(time.RFC3339, v); err == nil {
-		d := t.Sub(now)
-		if d < 0 {
-			d = 0
-		}
-		return d, true
+	if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
+		return nonNegative(t.Sub(now)), true
 	}
 	return 0, false
+}
+
+func nonNegative(d time.Duration) time.Duration {
+	if d < 0 {
+		return 0
+	}
+	return d
 }

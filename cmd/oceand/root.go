@@ -106,6 +106,7 @@ func (a *app) rootCommand() *cobra.Command {
 		a.stateCommand(),
 		a.benchCommand(),
 		a.versionCommand(),
+		a.portEmulatorCommand(),
 	)
 	return root
 }

@@ -1,81 +1,9 @@
 package emulator
 
 import (
+	"fmt"
 	"net/http"
-	"regexp"
-	"sort"
-	"time"
-	"unicode/utf8"
 )
-
-var (
-	blueprintIDRE = regexp.MustCompile(`^[\p{L}0-9@_.+:\\/-]+$`)
-	entityIDRE    = regexp.MustCompile(`^[\p{L}0-9@_.+:\\/=-]+$`)
-	propertyIDRE  = regexp.MustCompile(`^[A-Za-z0-9@_=\\-]+$`)
-)
-
-func validBlueprintID(id string) bool {
-	return id != "." && id != ".." && utf8.RuneCountInString(id) <= 100 && blueprintIDRE.MatchString(id)
-}
-
-func validEntityID(id string) bool {
-	return id != "." && id != ".." && utf8.RuneCountInString(id) <= 1000 && entityIDRE.MatchString(id)
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
-
-// validateBlueprint checks a full blueprint definition; it returns Port's
-// error code and message, or "" when the blueprint is valid.
-func (s *Server) validateBlueprint(bp map[string]any) (string, string) {
-	id, _ := bp["identifier"].(string)
-	if !validBlueprintID(id) {
-		return "invalid_request", "blueprint identifier must match " + blueprintIDRE.String() + " and be at most 100 characters"
-	}
-	title, _ := bp["title"].(string)
-	if title == "" || utf8.RuneCountInString(title) > 100 {
-		return "invalid_request", "blueprint title is required and at most 100 characters"
-	}
-	schema, _ := bp["schema"].(map[string]any)
-	if schema == nil {
-		return "invalid_request", "blueprint schema is required"
-	}
-	props, _ := schema["properties"].(map[string]any)
-	for pid, def := range props {
-		if !propertyIDRE.MatchString(pid) || len(pid) > 100 {
-			return "invalid_request", "property identifier " + pid + " must match " + propertyIDRE.String()
-		}
-		d, _ := def.(map[string]any)
-		switch d["type"] {
-		case "string", "number", "boolean", "object", "array":
-		default:
-			return "invalid_request", "property " + pid + " has no valid type"
-		}
-	}
-	rels, _ := bp["relations"].(map[string]any)
-	for rid, def := range rels {
-		if !propertyIDRE.MatchString(rid) || len(rid) > 100 {
-			return "invalid_request", "relation identifier " + rid + " must match " + propertyIDRE.String()
-		}
-		d, _ := def.(map[string]any)
-		target, _ := d["target"].(string)
-		if target != id && s.blueprints[target] == nil {
-			return "not_found", "relation " + rid + " targets blueprint " + target + ", which does not exist"
-		}
-		many, _ := d["many"].(bool)
-		required, _ := d["required"].(bool)
-		if many && required {
-			return "invalid_request", "relation " + rid + " cannot be both many and required"
-		}
-	}
-	return "", ""
-}
 
 func (s *Server) blueprintView(id string) map[string]any {
 	bp := s.blueprints[id]
@@ -83,12 +11,15 @@ func (s *Server) blueprintView(id string) map[string]any {
 	for k, v := range bp {
 		out[k] = v
 	}
-	if _, ok := out["relations"]; !ok {
+	if _, ok := out["relations"].(map[string]any); !ok {
 		out["relations"] = map[string]any{}
 	}
-	if _, ok := out["schema"]; !ok {
-		out["schema"] = map[string]any{"properties": map[string]any{}}
+	schema, _ := out["schema"].(map[string]any)
+	schema = cloneMap(schema)
+	if _, ok := schema["properties"].(map[string]any); !ok {
+		schema["properties"] = map[string]any{}
 	}
+	out["schema"] = schema
 	return out
 }
 
@@ -107,23 +38,18 @@ func (s *Server) handleCreateBlueprint(w http.ResponseWriter, r *http.Request) {
 	if !decodeBody(w, r, &body) {
 		return
 	}
-	normalize(body)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if code, msg := s.validateBlueprint(body); code != "" {
-		status := http.StatusUnprocessableEntity
-		if code == "not_found" {
-			status = http.StatusNotFound
-		}
-		writeError(w, status, code, msg)
+	if msg := s.validateBlueprint(body); msg != "" {
+		writeError(w, http.StatusUnprocessableEntity, "invalid_request", msg)
 		return
 	}
 	id := body["identifier"].(string)
 	if s.blueprints[id] != nil {
-		writeError(w, http.StatusConflict, "identifier_taken", "blueprint "+id+" already exists")
+		writeError(w, http.StatusConflict, "identifier_taken", fmt.Sprintf("blueprint %q already exists", id))
 		return
 	}
-	now := s.now().UTC().Format(time.RFC3339Nano)
+	now := formatTime(s.now())
 	body["createdAt"], body["updatedAt"] = now, now
 	body["createdBy"], body["updatedBy"] = s.cfg.ClientID, s.cfg.ClientID
 	s.blueprints[id] = body
@@ -135,12 +61,10 @@ func (s *Server) handleCreateBlueprint(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) handleGetBlueprint(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("bp")
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.blueprints[id] == nil {
-		writeError(w, http.StatusNotFound, "not_found", "blueprint "+id+" was not found")
+	if !s.lockBlueprint(w, id) {
 		return
 	}
+	defer s.mu.Unlock()
 	writeJSON(w, http.StatusOK, map[string]any{"ok": true, "blueprint": s.blueprintView(id)})
 }
 
@@ -152,20 +76,23 @@ func (s *Server) handlePutBlueprint(w http.ResponseWriter, r *http.Request) {
 	s.updateBlueprint(w, r, false)
 }
 
-// updateBlueprint merges (PATCH) or replaces (PUT) a blueprint. A PATCH
-// merges top-level keys and, inside schema, the properties and required list.
+// mergedBlueprintKeys are the map-valued blueprint keys a PATCH merges key
+// by key (Ocean adds relations, then mirror and calculation properties, in
+// separate PATCHes); other keys are replaced.
+var mergedBlueprintKeys = set("relations", "mirrorProperties", "calculationProperties", "aggregationProperties")
+
+// updateBlueprint merges (PATCH) or replaces (PUT) a blueprint.
 func (s *Server) updateBlueprint(w http.ResponseWriter, r *http.Request, merge bool) {
 	id := r.PathValue("bp")
 	var body map[string]any
 	if !decodeBody(w, r, &body) {
 		return
 	}
-	normalize(body)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	cur := s.blueprints[id]
 	if cur == nil {
-		writeError(w, http.StatusNotFound, "not_found", "blueprint "+id+" was not found")
+		writeNotFound(w, "blueprint", id)
 		return
 	}
 	next := map[string]any{}
@@ -175,71 +102,115 @@ func (s *Server) updateBlueprint(w http.ResponseWriter, r *http.Request, merge b
 		}
 	}
 	for k, v := range body {
-		if k == "schema" && merge {
+		switch {
+		case merge && k == "schema":
 			next[k] = mergeSchema(cur["schema"], v)
-			continue
+		case merge && mergedBlueprintKeys[k]:
+			m, _ := cur[k].(map[string]any)
+			m = cloneMap(m)
+			p, _ := v.(map[string]any)
+			for pk, pv := range p {
+				m[pk] = pv
+			}
+			next[k] = m
+		default:
+			next[k] = v
 		}
-		next[k] = v
+	}
+	if bid, ok := body["identifier"].(string); ok && bid != id {
+		writeError(w, http.StatusUnprocessableEntity, "invalid_request", fmt.Sprintf("identifier %q does not match the path blueprint %q", bid, id))
+		return
 	}
 	next["identifier"] = id
-	if code, msg := s.validateBlueprint(next); code != "" {
-		status := http.StatusUnprocessableEntity
-		if code == "not_found" {
-			status = http.StatusNotFound
-		}
-		writeError(w, status, code, msg)
+	if msg := s.validateBlueprint(next); msg != "" {
+		writeError(w, http.StatusUnprocessableEntity, "invalid_request", msg)
 		return
 	}
 	next["createdAt"], next["createdBy"] = cur["createdAt"], cur["createdBy"]
-	next["updatedAt"] = s.now().UTC().Format(time.RFC3339Nano)
+	next["updatedAt"], next["updatedBy"] = formatTime(s.now()), s.cfg.ClientID
 	s.blueprints[id] = next
 	writeJSON(w, http.StatusOK, map[string]any{"ok": true, "blueprint": s.blueprintView(id)})
 }
 
+// mergeSchema merges schema.properties key by key; schema.required, when
+// given, replaces the list.
 func mergeSchema(cur, patch any) any {
 	c, _ := cur.(map[string]any)
-	p, _ := patch.(map[string]any)
-	if c == nil {
+	p, ok := patch.(map[string]any)
+	if c == nil || !ok {
 		return patch
 	}
-	out := map[string]any{}
-	for k, v := range c {
-		out[k] = v
-	}
+	out := cloneMap(c)
 	for k, v := range p {
-		if k == "properties" {
-			props := map[string]any{}
-			if cp, ok := c["properties"].(map[string]any); ok {
-				for pk, pv := range cp {
-					props[pk] = pv
-				}
-			}
-			if pp, ok := v.(map[string]any); ok {
-				for pk, pv := range pp {
-					props[pk] = pv
-				}
-			}
-			out[k] = props
+		if k != "properties" {
+			out[k] = v
 			continue
 		}
-		out[k] = v
+		cp, _ := c["properties"].(map[string]any)
+		props := cloneMap(cp)
+		pp, _ := v.(map[string]any)
+		for pk, pv := range pp {
+			props[pk] = pv
+		}
+		out[k] = props
 	}
 	return out
 }
 
 func (s *Server) handleDeleteBlueprint(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("bp")
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.blueprints[id] == nil {
-		writeError(w, http.StatusNotFound, "not_found", "blueprint "+id+" was not found")
+	if !s.lockBlueprint(w, id) {
 		return
 	}
-	if len(s.entities[id]) > 0 {
-		writeError(w, http.StatusConflict, "has_entities", "blueprint "+id+" still has entities")
+	defer s.mu.Unlock()
+	if n := len(s.entities[id]); n > 0 {
+		writeError(w, http.StatusConflict, "has_entities", fmt.Sprintf("blueprint %q still has %d entities; delete them first", id, n))
 		return
 	}
 	delete(s.blueprints, id)
 	delete(s.entities, id)
 	writeJSON(w, http.StatusOK, map[string]any{"ok": true})
+}
+
+// handleDeleteAllEntities deletes every entity of a blueprint (and, with
+// delete_blueprint=true, the blueprint). Port runs it as an asynchronous
+// migration; here it completes before the answer, and the migration
+// reports COMPLETE.
+func (s *Server) handleDeleteAllEntities(w http.ResponseWriter, r *http.Request) {
+	bp := r.PathValue("bp")
+	if !s.lockBlueprint(w, bp) {
+		return
+	}
+	defer s.mu.Unlock()
+	for _, id := range sortedKeys(s.entities[bp]) {
+		for _, d := range s.dependentsLocked(bp, id) {
+			if d.Blueprint != bp {
+				writeError(w, http.StatusForbidden, "has_dependents", fmt.Sprintf("entity %q has dependents (%s/%s) through a required relation", id, d.Blueprint, d.Identifier))
+				return
+			}
+		}
+	}
+	s.entities[bp] = map[string]*entity{}
+	if boolQuery(r, "delete_blueprint") {
+		delete(s.blueprints, bp)
+		delete(s.entities, bp)
+	}
+	mid := newID("migration_")
+	s.migrations[mid] = map[string]any{
+		"id": mid, "status": "COMPLETE", "actor": s.cfg.ClientID, "sourceBlueprint": bp, "mapping": nil,
+		"createdAt": formatTime(s.now()),
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"ok": true, "migrationId": mid})
+}
+
+func (s *Server) handleGetMigration(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := s.migrations[id]
+	if m == nil {
+		writeNotFound(w, "migration", id)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"ok": true, "migration": cloneMap(m)})
 }

@@ -18,130 +18,409 @@ type itemError struct {
 
 func (e *itemError) Error() string { return e.code + ": " + e.message }
 
+func invalid(format string, args ...any) *itemError {
+	return &itemError{http.StatusUnprocessableEntity, "invalid_request", fmt.Sprintf(format, args...)}
+}
+
+func mismatch(msg string) *itemError {
+	return &itemError{http.StatusUnprocessableEntity, "blueprint_schema_mismatch", msg}
+}
+
+func notFound(format string, args ...any) *itemError {
+	return &itemError{http.StatusNotFound, "not_found", fmt.Sprintf(format, args...)}
+}
+
 type writeOptions struct {
-	merge         bool
-	createMissing bool
-	userAgent     string
+	upsert         bool
+	merge          bool
+	createMissing  bool
+	validationOnly bool
+	userAgent      string
 }
 
 func optionsOf(r *http.Request) writeOptions {
+	upsert := boolQuery(r, "upsert")
 	return writeOptions{
-		merge:         boolQuery(r, "upsert") && boolQuery(r, "merge"),
-		createMissing: boolQuery(r, "create_missing_related_entities"),
-		userAgent:     r.UserAgent(),
+		upsert:         upsert,
+		merge:          upsert && boolQuery(r, "merge"),
+		createMissing:  boolQuery(r, "create_missing_related_entities"),
+		validationOnly: boolQuery(r, "validation_only"),
+		userAgent:      r.UserAgent(),
 	}
 }
 
-// upsertLocked validates raw and writes it to blueprint bp. The caller holds
-// s.mu. It returns the stored entity and whether it was created.
-func (s *Server) upsertLocked(bp string, raw map[string]any, opts writeOptions, now time.Time) (*entity, bool, *itemError) {
+type entityKey struct{ blueprint, identifier string }
+
+// write is a validated entity write, ready to commit.
+type write struct {
+	next    *entity
+	created bool
+	missing []entityKey // relation targets to create bare
+}
+
+// prepareLocked validates raw as a write to blueprint bp and builds the
+// resulting entity without changing any state. The caller holds s.mu. On
+// failure it also returns the identifier to report ("unknown" when a
+// search identifier matched nothing).
+func (s *Server) prepareLocked(bp string, raw any, opts writeOptions, now time.Time) (*write, string, *itemError) {
+	body, ok := raw.(map[string]any)
+	if !ok {
+		return nil, "unknown", invalid("an entity must be a JSON object, got %s", describe(raw))
+	}
 	bpDef := s.blueprints[bp]
 	if bpDef == nil {
-		return nil, false, &itemError{http.StatusNotFound, "not_found", "blueprint " + bp + " was not found"}
+		return nil, rawIdentifier(body), notFound("blueprint %q was not found", bp)
 	}
-	id, ok := raw["identifier"].(string)
-	if !ok {
-		return nil, false, &itemError{http.StatusUnprocessableEntity, "invalid_request", "identifier must be a string"}
+	if other, ok := body["blueprint"].(string); ok && other != bp {
+		return nil, rawIdentifier(body), invalid("entity blueprint %q does not match the path blueprint %q", other, bp)
 	}
-	if !validEntityID(id) {
-		return nil, false, &itemError{http.StatusUnprocessableEntity, "invalid_request", fmt.Sprintf("identifier %q must match %s and be at most 1000 characters", id, entityIDRE.String())}
+	id, ierr := s.resolveIdentifierLocked(bp, body["identifier"])
+	if ierr != nil {
+		return nil, rawIdentifier(body), ierr
 	}
-	if other, ok := raw["blueprint"].(string); ok && other != bp {
-		return nil, false, &itemError{http.StatusUnprocessableEntity, "invalid_request", "entity blueprint " + other + " does not match the path blueprint " + bp}
+	for _, k := range []string{"title", "icon"} {
+		if v, has := body[k]; has && v != nil {
+			if _, ok := v.(string); !ok {
+				return nil, id, invalid("%s must be a string, got %s", k, describe(v))
+			}
+		}
 	}
-	props, _ := raw["properties"].(map[string]any)
-	rels, _ := raw["relations"].(map[string]any)
-	if _, has := raw["properties"]; has && props == nil && raw["properties"] != nil {
-		return nil, false, &itemError{http.StatusUnprocessableEntity, "invalid_request", "properties must be an object"}
+	team, hasTeam, ierr := s.resolveTeamLocked(body)
+	if ierr != nil {
+		return nil, id, ierr
 	}
+	props, ierr := objectField(body, "properties")
+	if ierr != nil {
+		return nil, id, ierr
+	}
+	rels, ierr := objectField(body, "relations")
+	if ierr != nil {
+		return nil, id, ierr
+	}
+	schema, _ := bpDef["schema"].(map[string]any)
+	propDefs, _ := schema["properties"].(map[string]any)
 	relDefs, _ := bpDef["relations"].(map[string]any)
-	var missing []struct{ bp, id string }
-	for name, v := range rels {
-		def, _ := relDefs[name].(map[string]any)
-		if def == nil {
-			return nil, false, &itemError{http.StatusUnprocessableEntity, "invalid_request", "relation " + name + " is not defined on blueprint " + bp}
+
+	w := &write{}
+	resolved := make(map[string]any, len(rels))
+	for _, name := range sortedKeys(rels) {
+		v, missing, ierr := s.resolveRelationLocked(bp, id, name, relDefs[name], rels[name], opts.createMissing)
+		if ierr != nil {
+			return nil, id, ierr
 		}
-		target, _ := def["target"].(string)
-		many, _ := def["many"].(bool)
-		var targets []string
-		switch t := v.(type) {
-		case nil:
-		case string:
-			targets = []string{t}
-		case []any:
-			if !many {
-				return nil, false, &itemError{http.StatusUnprocessableEntity, "relation_many_violation", "relation " + name + " takes one entity, got an array"}
-			}
-			for _, e := range t {
-				sv, ok := e.(string)
-				if !ok {
-					return nil, false, &itemError{http.StatusUnprocessableEntity, "invalid_request", "relation " + name + " must hold identifiers"}
-				}
-				targets = append(targets, sv)
-			}
-		default:
-			return nil, false, &itemError{http.StatusUnprocessableEntity, "invalid_request", "relation " + name + " must be an identifier, an array or null"}
-		}
-		for _, tid := range targets {
-			if target == bp && tid == id {
-				continue
-			}
-			if s.entities[target][tid] == nil {
-				if !opts.createMissing {
-					return nil, false, &itemError{http.StatusNotFound, "not_found", fmt.Sprintf("relation %s: entity %s of blueprint %s was not found", name, tid, target)}
-				}
-				missing = append(missing, struct{ bp, id string }{target, tid})
-			}
-		}
+		resolved[name] = v
+		w.missing = appendNew(w.missing, missing...)
 	}
-	for _, m := range missing {
-		if !validEntityID(m.id) {
-			return nil, false, &itemError{http.StatusUnprocessableEntity, "invalid_request", fmt.Sprintf("related identifier %q is not valid", m.id)}
-		}
-		s.storeLocked(m.bp, &entity{Blueprint: m.bp, Identifier: m.id, CreatedAt: now, UpdatedAt: now, Datasources: map[string]bool{opts.userAgent: true}})
-	}
+
 	cur := s.entities[bp][id]
-	created := cur == nil
-	next := &entity{Blueprint: bp, Identifier: id, CreatedAt: now, UpdatedAt: now, Datasources: map[string]bool{}}
-	if !created {
-		next.CreatedAt = cur.CreatedAt
+	w.created = cur == nil
+	if !w.created && !opts.upsert {
+		return nil, id, &itemError{http.StatusConflict, "identifier_taken", fmt.Sprintf("entity %q of blueprint %q already exists", id, bp)}
+	}
+	next := &entity{Blueprint: bp, Identifier: id, CreatedAt: now, UpdatedAt: now, CreatedBy: s.cfg.ClientID, UpdatedBy: s.cfg.ClientID, Datasources: map[string]bool{}}
+	if !w.created {
+		next.CreatedAt, next.CreatedBy = cur.CreatedAt, cur.CreatedBy
 		for ds := range cur.Datasources {
 			next.Datasources[ds] = true
 		}
 	}
-	if opts.merge && !created {
+	if opts.merge && !w.created {
 		next.Title, next.Icon, next.Team = cur.Title, cur.Icon, cur.Team
 		next.Properties = cloneMap(cur.Properties)
 		next.Relations = cloneMap(cur.Relations)
-		for k, v := range props {
-			next.Properties[k] = v
-		}
-		for k, v := range rels {
-			next.Relations[k] = v
-		}
 	} else {
-		next.Properties = cloneMap(props)
-		next.Relations = cloneMap(rels)
+		next.Properties = map[string]any{}
+		next.Relations = map[string]any{}
 	}
-	if v, ok := raw["title"]; ok {
+	for k, v := range props {
+		next.Properties[k] = v
+	}
+	for k, v := range resolved {
+		next.Relations[k] = v
+	}
+	if v, has := body["title"]; has {
 		next.Title = v
 	}
-	if v, ok := raw["icon"]; ok {
+	if v, has := body["icon"]; has {
 		next.Icon = v
 	}
-	if v, ok := raw["team"]; ok {
-		next.Team = v
+	if hasTeam {
+		next.Team = team
+	}
+	if w.created {
+		for name, def := range propDefs {
+			d, _ := def.(map[string]any)
+			if dv, has := d["default"]; has {
+				if _, given := next.Properties[name]; !given {
+					next.Properties[name] = dv
+				}
+			}
+		}
+	}
+	if ierr := s.checkPropertiesLocked(next, propDefs, schema); ierr != nil {
+		return nil, id, ierr
+	}
+	for _, name := range sortedKeys(relDefs) {
+		d, _ := relDefs[name].(map[string]any)
+		if req, _ := d["required"].(bool); req && isEmpty(next.Relations[name]) {
+			return nil, id, &itemError{http.StatusUnprocessableEntity, "required_relation", fmt.Sprintf("relation %q of blueprint %q is required", name, bp)}
+		}
 	}
 	next.Datasources[opts.userAgent] = true
-	s.storeLocked(bp, next)
-	return next, created, nil
+	w.next = next
+	return w, id, nil
 }
 
-func (s *Server) storeLocked(bp string, e *entity) {
-	if s.entities[bp] == nil {
-		s.entities[bp] = map[string]*entity{}
+// checkPropertiesLocked validates the entity's properties against the
+// blueprint schema and applies the undeclared-property policy.
+func (s *Server) checkPropertiesLocked(e *entity, propDefs, schema map[string]any) *itemError {
+	for _, name := range sortedKeys(e.Properties) {
+		def, declared := propDefs[name].(map[string]any)
+		if !declared {
+			switch s.cfg.UndeclaredProperties {
+			case UndeclaredDrop:
+				delete(e.Properties, name)
+			case UndeclaredReject:
+				return mismatch(fmt.Sprintf("property %q is not defined in blueprint %q", name, e.Blueprint))
+			}
+			continue
+		}
+		if msg := checkValue(name, def, e.Properties[name]); msg != "" {
+			return mismatch(msg)
+		}
 	}
-	s.entities[bp][e.Identifier] = e
+	req, _ := schema["required"].([]any)
+	for _, r := range req {
+		name, _ := r.(string)
+		if e.Properties[name] == nil {
+			return mismatch(fmt.Sprintf("required property %q is missing", name))
+		}
+	}
+	return nil
+}
+
+func rawIdentifier(body map[string]any) string {
+	if s, ok := body["identifier"].(string); ok && s != "" {
+		return s
+	}
+	return "unknown"
+}
+
+func objectField(body map[string]any, key string) (map[string]any, *itemError) {
+	v, has := body[key]
+	if !has || v == nil {
+		return nil, nil
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, invalid("%s must be an object, got %s", key, describe(v))
+	}
+	return m, nil
+}
+
+func appendNew(list []entityKey, keys ...entityKey) []entityKey {
+	for _, k := range keys {
+		found := false
+		for _, l := range list {
+			if l == k {
+				found = true
+				break
+			}
+		}
+		if !found {
+			list = append(list, k)
+		}
+	}
+	return list
+}
+
+// resolveIdentifierLocked returns the identifier of an entity write: the
+// string given, or the one entity of bp a search identifier matches.
+func (s *Server) resolveIdentifierLocked(bp string, v any) (string, *itemError) {
+	switch t := v.(type) {
+	case string:
+		if !validEntityID(t) {
+			return "", invalid("identifier %q must match %s, not be \".\" or \"..\", and be at most 1000 characters", clip(t), entityIDRE)
+		}
+		return t, nil
+	case map[string]any:
+		ids, ierr := s.searchIDsLocked(bp, t)
+		if ierr != nil {
+			return "", ierr
+		}
+		switch len(ids) {
+		case 0:
+			return "", notFound("no entity of blueprint %q matches the search identifier", bp)
+		case 1:
+			return ids[0], nil
+		}
+		return "", invalid("the search identifier matches %d entities of blueprint %q; it must match exactly one", len(ids), bp)
+	case nil:
+		return "", invalid("identifier is required")
+	}
+	return "", invalid("identifier must be a string or a search query, got %s", describe(v))
+}
+
+// searchIDsLocked runs a search query over one blueprint's entities.
+func (s *Server) searchIDsLocked(bp string, q map[string]any) ([]string, *itemError) {
+	if err := validateQuery(q); err != nil {
+		return nil, invalid("search query: %v", err)
+	}
+	var ids []string
+	now := s.now()
+	for _, id := range sortedKeys(s.entities[bp]) {
+		if matchQuery(q, s.entities[bp][id], now) {
+			ids = append(ids, id)
+		}
+	}
+	return ids, nil
+}
+
+// resolveTeamLocked reads team: a string, an array of strings, a search
+// query over _team entities, or null. Port stores it as an array.
+func (s *Server) resolveTeamLocked(body map[string]any) ([]any, bool, *itemError) {
+	v, has := body["team"]
+	if !has {
+		return nil, false, nil
+	}
+	switch t := v.(type) {
+	case nil:
+		return []any{}, true, nil
+	case string:
+		return []any{t}, true, nil
+	case []any:
+		for _, x := range t {
+			if _, ok := x.(string); !ok {
+				return nil, true, invalid("team must hold strings, got %s", describe(x))
+			}
+		}
+		return append([]any{}, t...), true, nil
+	case map[string]any:
+		ids, ierr := s.searchIDsLocked("_team", t)
+		if ierr != nil {
+			return nil, true, ierr
+		}
+		out := make([]any, len(ids))
+		for i, id := range ids {
+			out[i] = id
+		}
+		return out, true, nil
+	}
+	return nil, true, invalid("team must be a string, an array of strings or a search query, got %s", describe(v))
+}
+
+// maxRelationMatches is how many entities a relation search may match.
+const maxRelationMatches = 100
+
+// resolveRelationLocked checks one relation value of entity bp/id and
+// returns the value to store (a string, an array for many-relations, or
+// null) and the missing targets to create.
+func (s *Server) resolveRelationLocked(bp, id, name string, def, v any, createMissing bool) (any, []entityKey, *itemError) {
+	d, ok := def.(map[string]any)
+	if !ok {
+		return nil, nil, invalid("relation %q is not defined on blueprint %q", name, bp)
+	}
+	target, _ := d["target"].(string)
+	many, _ := d["many"].(bool)
+	var targets []string
+	switch t := v.(type) {
+	case nil:
+		return nil, nil, nil
+	case string:
+		targets = []string{t}
+	case []any:
+		if !many {
+			return nil, nil, &itemError{http.StatusUnprocessableEntity, "relation_many_violation", fmt.Sprintf("relation %q takes one entity, got an array", name)}
+		}
+		for _, e := range t {
+			sv, ok := e.(string)
+			if !ok {
+				return nil, nil, invalid("relation %q must hold identifiers, got %s", name, describe(e))
+			}
+			targets = append(targets, sv)
+		}
+	case map[string]any:
+		ids, ierr := s.searchIDsLocked(target, t)
+		if ierr != nil {
+			return nil, nil, ierr
+		}
+		if len(ids) > maxRelationMatches {
+			return nil, nil, invalid("the search of relation %q matches %d entities; at most %d are allowed", name, len(ids), maxRelationMatches)
+		}
+		if !many {
+			switch len(ids) {
+			case 0:
+				return nil, nil, notFound("relation %q: no entity of blueprint %q matches the search", name, target)
+			case 1:
+				return ids[0], nil, nil
+			}
+			return nil, nil, &itemError{http.StatusUnprocessableEntity, "relation_many_violation", fmt.Sprintf("the search of relation %q matches %d entities; it takes one", name, len(ids))}
+		}
+		out := make([]any, len(ids))
+		for i, x := range ids {
+			out[i] = x
+		}
+		return out, nil, nil
+	default:
+		return nil, nil, invalid("relation %q must be an identifier, an array, a search query or null, got %s", name, describe(v))
+	}
+	var missing []entityKey
+	for _, tid := range targets {
+		if !validEntityID(tid) {
+			return nil, nil, invalid("relation %q: identifier %q is not a valid entity identifier", name, clip(tid))
+		}
+		if (target == bp && tid == id) || s.entities[target][tid] != nil {
+			continue
+		}
+		if !createMissing {
+			return nil, nil, notFound("relation %q: entity %q of blueprint %q was not found", name, tid, target)
+		}
+		missing = append(missing, entityKey{target, tid})
+	}
+	if many {
+		out := make([]any, len(targets))
+		for i, x := range targets {
+			out[i] = x
+		}
+		return out, missing, nil
+	}
+	return targets[0], missing, nil
+}
+
+// commitLocked stores a prepared write and the bare relation targets it
+// needs. Port records the writer's User-Agent on both.
+func (s *Server) commitLocked(w *write, opts writeOptions, now time.Time) {
+	for _, m := range w.missing {
+		if s.entities[m.blueprint][m.identifier] != nil {
+			continue
+		}
+		s.storeLocked(&entity{
+			Blueprint: m.blueprint, Identifier: m.identifier, CreatedAt: now, UpdatedAt: now,
+			CreatedBy: s.cfg.ClientID, UpdatedBy: s.cfg.ClientID,
+			Properties: map[string]any{}, Relations: map[string]any{},
+			Datasources: map[string]bool{opts.userAgent: true},
+		})
+	}
+	s.storeLocked(w.next)
+}
+
+func (s *Server) storeLocked(e *entity) {
+	if s.entities[e.Blueprint] == nil {
+		s.entities[e.Blueprint] = map[string]*entity{}
+	}
+	s.entities[e.Blueprint][e.Identifier] = e
+}
+
+// upsertLocked validates and (unless validation_only) writes one entity.
+func (s *Server) upsertLocked(bp string, raw any, opts writeOptions, now time.Time) (*write, string, *itemError) {
+	w, id, ierr := s.prepareLocked(bp, raw, opts, now)
+	if ierr != nil {
+		return nil, id, ierr
+	}
+	if !opts.validationOnly {
+		s.commitLocked(w, opts, now)
+	}
+	return w, id, nil
 }
 
 func (s *Server) handleUpsertEntity(w http.ResponseWriter, r *http.Request) {
@@ -150,27 +429,23 @@ func (s *Server) handleUpsertEntity(w http.ResponseWriter, r *http.Request) {
 	if !decodeBody(w, r, &body) {
 		return
 	}
-	normalize(body)
 	opts := optionsOf(r)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !boolQuery(r, "upsert") {
-		if id, _ := body["identifier"].(string); s.entities[bp][id] != nil {
-			writeError(w, http.StatusConflict, "identifier_taken", "entity "+id+" already exists")
-			return
-		}
-	}
-	e, created, ierr := s.upsertLocked(bp, body, opts, s.now())
+	wr, _, ierr := s.upsertLocked(bp, body, opts, s.now())
 	if ierr != nil {
 		writeError(w, ierr.status, ierr.code, ierr.message)
 		return
 	}
 	status := http.StatusOK
-	if created {
+	if wr.created {
 		status = http.StatusCreated
 	}
-	writeJSON(w, status, map[string]any{"ok": true, "entity": e.view()})
+	writeJSON(w, status, map[string]any{"ok": true, "entity": wr.next.view()})
 }
+
+// maxBulkEntities is Port's limit of entities per bulk upsert.
+const maxBulkEntities = 20
 
 func (s *Server) handleBulkUpsert(w http.ResponseWriter, r *http.Request) {
 	bp := r.PathValue("bp")
@@ -178,42 +453,33 @@ func (s *Server) handleBulkUpsert(w http.ResponseWriter, r *http.Request) {
 	if !decodeBody(w, r, &body) {
 		return
 	}
-	normalize(body)
 	items, ok := body["entities"].([]any)
 	if !ok || len(body) != 1 {
-		writeError(w, http.StatusUnprocessableEntity, "invalid_request", "body must be exactly {entities: [...]}")
+		writeError(w, http.StatusUnprocessableEntity, "invalid_request", "body must be exactly {\"entities\": [...]}")
 		return
 	}
-	if len(items) < 1 || len(items) > 20 {
-		writeError(w, http.StatusUnprocessableEntity, "invalid_request", fmt.Sprintf("entities must hold 1 to 20 items, got %d", len(items)))
+	if len(items) < 1 || len(items) > maxBulkEntities {
+		writeError(w, http.StatusUnprocessableEntity, "invalid_request", fmt.Sprintf("entities must hold 1 to %d items, got %d", maxBulkEntities, len(items)))
 		return
 	}
 	opts := optionsOf(r)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.blueprints[bp] == nil {
-		writeError(w, http.StatusNotFound, "not_found", "blueprint "+bp+" was not found")
+	if !s.lockBlueprint(w, bp) {
 		return
 	}
+	defer s.mu.Unlock()
 	now := s.now()
 	okItems := []map[string]any{}
 	errItems := []map[string]any{}
 	for i, it := range items {
-		raw, _ := it.(map[string]any)
-		ident, _ := raw["identifier"].(string)
-		if raw == nil {
-			errItems = append(errItems, map[string]any{"identifier": "unknown", "index": i, "statusCode": 422, "error": "invalid_request", "message": "entity must be an object"})
-			continue
-		}
-		e, created, ierr := s.upsertLocked(bp, raw, opts, now)
+		wr, id, ierr := s.upsertLocked(bp, it, opts, now)
 		if ierr != nil {
-			if ident == "" {
-				ident = "unknown"
+			if ierr.code == "not_found" && isSearchIdentifier(it) {
+				id = "unknown"
 			}
-			errItems = append(errItems, map[string]any{"identifier": ident, "index": i, "statusCode": ierr.status, "error": ierr.code, "message": ierr.message})
+			errItems = append(errItems, map[string]any{"identifier": id, "index": i, "statusCode": ierr.status, "error": ierr.code, "message": ierr.message})
 			continue
 		}
-		okItems = append(okItems, map[string]any{"identifier": e.Identifier, "index": i, "created": created})
+		okItems = append(okItems, map[string]any{"identifier": wr.next.Identifier, "index": i, "created": wr.created})
 	}
 	status := http.StatusOK
 	if len(errItems) > 0 {
@@ -222,33 +488,30 @@ func (s *Server) handleBulkUpsert(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, status, map[string]any{"ok": len(errItems) == 0, "entities": okItems, "errors": errItems})
 }
 
+func isSearchIdentifier(raw any) bool {
+	m, _ := raw.(map[string]any)
+	_, ok := m["identifier"].(map[string]any)
+	return ok
+}
+
 // dependentsLocked returns entities (of any blueprint) that point at bp/id
 // through a required relation.
 func (s *Server) dependentsLocked(bp, id string) []*entity {
 	var out []*entity
-	for obp, def := range s.blueprints {
-		rels, _ := def["relations"].(map[string]any)
-		for name, rd := range rels {
-			d, _ := rd.(map[string]any)
+	for _, obp := range sortedKeys(s.blueprints) {
+		rels, _ := s.blueprints[obp]["relations"].(map[string]any)
+		for _, name := range sortedKeys(rels) {
+			d, _ := rels[name].(map[string]any)
 			if d["target"] != bp {
 				continue
 			}
 			if req, _ := d["required"].(bool); !req {
 				continue
 			}
-			for _, e := range s.entities[obp] {
-				switch v := e.Relations[name].(type) {
-				case string:
-					if v == id {
-						out = append(out, e)
-					}
-				case []any:
-					for _, t := range v {
-						if t == id {
-							out = append(out, e)
-							break
-						}
-					}
+			for _, eid := range sortedKeys(s.entities[obp]) {
+				e := s.entities[obp][eid]
+				if pointsAt(e.Relations[name], id) && !(obp == bp && eid == id) {
+					out = append(out, e)
 				}
 			}
 		}
@@ -256,40 +519,61 @@ func (s *Server) dependentsLocked(bp, id string) []*entity {
 	return out
 }
 
-// deleteLocked removes bp/id; with cascade it removes required dependents
-// first, without it a dependent makes the delete fail.
-func (s *Server) deleteLocked(bp, id string, cascade bool, deleted *[]string) *itemError {
+func pointsAt(v any, id string) bool {
+	switch t := v.(type) {
+	case string:
+		return t == id
+	case []any:
+		for _, x := range t {
+			if x == id {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// deleteLocked removes bp/id and, transitively, the entities that depend
+// on it through required relations. The caller checked delete_dependents.
+func (s *Server) deleteLocked(bp, id string, deleted *[]string) {
 	if s.entities[bp][id] == nil {
-		return nil
+		return
 	}
 	deps := s.dependentsLocked(bp, id)
-	if len(deps) > 0 && !cascade {
-		return &itemError{http.StatusForbidden, "has_dependents", fmt.Sprintf("entity %s has dependents (%s/%s); use delete_dependents=true", id, deps[0].Blueprint, deps[0].Identifier)}
-	}
 	delete(s.entities[bp], id)
 	*deleted = append(*deleted, id)
 	for _, d := range deps {
 		var sub []string
-		_ = s.deleteLocked(d.Blueprint, d.Identifier, true, &sub)
+		s.deleteLocked(d.Blueprint, d.Identifier, &sub)
 	}
-	return nil
+}
+
+func hasDependents(id string, d *entity) *itemError {
+	return &itemError{http.StatusForbidden, "has_dependents", fmt.Sprintf("entity %q has dependents (%s/%s) that must be deleted with it; use delete_dependents=true", id, d.Blueprint, d.Identifier)}
 }
 
 func (s *Server) handleDeleteEntity(w http.ResponseWriter, r *http.Request) {
 	bp, id := r.PathValue("bp"), r.PathValue("id")
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.blueprints[bp] == nil || s.entities[bp][id] == nil {
-		writeError(w, http.StatusNotFound, "not_found", "entity "+id+" of blueprint "+bp+" was not found")
+	if !s.lockBlueprint(w, bp) {
 		return
 	}
-	var deleted []string
-	if ierr := s.deleteLocked(bp, id, boolQuery(r, "delete_dependents"), &deleted); ierr != nil {
+	defer s.mu.Unlock()
+	if s.entities[bp][id] == nil {
+		writeNotFound(w, "entity", id)
+		return
+	}
+	if deps := s.dependentsLocked(bp, id); len(deps) > 0 && !boolQuery(r, "delete_dependents") {
+		ierr := hasDependents(id, deps[0])
 		writeError(w, ierr.status, ierr.code, ierr.message)
 		return
 	}
+	var deleted []string
+	s.deleteLocked(bp, id, &deleted)
 	writeJSON(w, http.StatusOK, map[string]any{"ok": true})
 }
+
+// maxBulkDelete is Port's limit of identifiers per bulk delete.
+const maxBulkDelete = 100
 
 func (s *Server) handleBulkDelete(w http.ResponseWriter, r *http.Request) {
 	bp := r.PathValue("bp")
@@ -299,19 +583,17 @@ func (s *Server) handleBulkDelete(w http.ResponseWriter, r *http.Request) {
 	if !decodeBody(w, r, &body) {
 		return
 	}
-	if len(body.Entities) < 1 || len(body.Entities) > 100 {
-		writeError(w, http.StatusUnprocessableEntity, "invalid_request", fmt.Sprintf("entities must hold 1 to 100 identifiers, got %d", len(body.Entities)))
+	if len(body.Entities) < 1 || len(body.Entities) > maxBulkDelete {
+		writeError(w, http.StatusUnprocessableEntity, "invalid_request", fmt.Sprintf("entities must hold 1 to %d identifiers, got %d", maxBulkDelete, len(body.Entities)))
 		return
 	}
-	cascade := boolQuery(r, "delete_dependents")
-	s.mu.Lock()
+	if !s.lockBlueprint(w, bp) {
+		return
+	}
 	defer s.mu.Unlock()
-	if s.blueprints[bp] == nil {
-		writeError(w, http.StatusNotFound, "not_found", "blueprint "+bp+" was not found")
-		return
-	}
-	if !cascade {
-		// All or nothing: one entity with dependents fails the request.
+	if !boolQuery(r, "delete_dependents") {
+		// All or nothing: one entity with dependents outside the request
+		// fails the whole request.
 		listed := map[string]bool{}
 		for _, id := range body.Entities {
 			listed[id] = true
@@ -321,19 +603,30 @@ func (s *Server) handleBulkDelete(w http.ResponseWriter, r *http.Request) {
 				if d.Blueprint == bp && listed[d.Identifier] {
 					continue
 				}
-				writeError(w, http.StatusForbidden, "has_dependents", fmt.Sprintf("entity %s has dependents (%s/%s); use delete_dependents=true", id, d.Blueprint, d.Identifier))
+				ierr := hasDependents(id, d)
+				writeError(w, ierr.status, ierr.code, ierr.message)
 				return
 			}
 		}
 	}
 	deleted := []string{}
 	for _, id := range body.Entities {
-		if s.entities[bp][id] == nil {
-			continue
-		}
-		_ = s.deleteLocked(bp, id, true, &deleted)
+		s.deleteLocked(bp, id, &deleted)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"ok": true, "deletedEntities": deleted})
+	// deletedEntities lists only identifiers of the request that were
+	// removed (cascaded dependents are not listed).
+	asked := map[string]bool{}
+	for _, id := range body.Entities {
+		asked[id] = true
+	}
+	out := []string{}
+	for _, id := range deleted {
+		if asked[id] {
+			out = append(out, id)
+			delete(asked, id)
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"ok": true, "deletedEntities": out})
 }
 
 // handleDatasourceEntities lists entities some writer of which matches the
@@ -341,14 +634,26 @@ func (s *Server) handleBulkDelete(w http.ResponseWriter, r *http.Request) {
 // opaque cursor.
 func (s *Server) handleDatasourceEntities(w http.ResponseWriter, r *http.Request) {
 	var body struct {
-		Prefix string  `json:"datasource_prefix"`
-		Suffix string  `json:"datasource_suffix"`
-		Limit  int     `json:"limit"`
+		Prefix *string `json:"datasource_prefix"`
+		Suffix *string `json:"datasource_suffix"`
+		Limit  *int    `json:"limit"`
 		From   string  `json:"from"`
 		Before *string `json:"before"`
 	}
 	if !decodeBody(w, r, &body) {
 		return
+	}
+	if body.Prefix == nil || body.Suffix == nil {
+		writeError(w, http.StatusUnprocessableEntity, "invalid_request", "datasource_prefix and datasource_suffix are required")
+		return
+	}
+	limit := 5000
+	if body.Limit != nil {
+		if *body.Limit < 1 {
+			writeError(w, http.StatusUnprocessableEntity, "invalid_request", "limit must be at least 1")
+			return
+		}
+		limit = *body.Limit
 	}
 	var before time.Time
 	if body.Before != nil && *body.Before != "" {
@@ -359,24 +664,6 @@ func (s *Server) handleDatasourceEntities(w http.ResponseWriter, r *http.Request
 		}
 		before = t
 	}
-	if body.Limit <= 0 {
-		body.Limit = 5000
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	keys := make([]string, 0)
-	for bp, es := range s.entities {
-		for id, e := range es {
-			if !before.IsZero() && !e.UpdatedAt.Before(before) {
-				continue
-			}
-			if !ownedBy(e, body.Prefix, body.Suffix) {
-				continue
-			}
-			keys = append(keys, bp+"\x00"+id)
-		}
-	}
-	sort.Strings(keys)
 	from := ""
 	if body.From != "" {
 		b, err := base64.RawURLEncoding.DecodeString(body.From)
@@ -386,11 +673,26 @@ func (s *Server) handleDatasourceEntities(w http.ResponseWriter, r *http.Request
 		}
 		from = string(b)
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	keys := make([]string, 0)
+	for bp, es := range s.entities {
+		for id, e := range es {
+			if !before.IsZero() && !e.UpdatedAt.Before(before) {
+				continue
+			}
+			if !ownedBy(e, *body.Prefix, *body.Suffix) {
+				continue
+			}
+			keys = append(keys, bp+"\x00"+id)
+		}
+	}
+	sort.Strings(keys)
 	start := sort.SearchStrings(keys, from)
 	if from != "" && start < len(keys) && keys[start] == from {
 		start++
 	}
-	end := min(start+body.Limit, len(keys))
+	end := min(start+limit, len(keys))
 	out := make([]map[string]any, 0, end-start)
 	for _, k := range keys[start:end] {
 		bp, id, _ := strings.Cut(k, "\x00")

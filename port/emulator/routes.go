@@ -13,13 +13,18 @@ func (s *Server) routes() *http.ServeMux {
 	m.HandleFunc("GET /v1/kafka-credentials", s.handleKafkaCredentials)
 
 	m.HandleFunc("GET /v1/integration/provision-enabled", s.handleProvisionEnabled)
+	m.HandleFunc("GET /v1/integration", s.handleListIntegrations)
 	m.HandleFunc("POST /v1/integration", s.handleCreateIntegration)
 	m.HandleFunc("GET /v1/integration/{id}", s.handleGetIntegration)
 	m.HandleFunc("PATCH /v1/integration/{id}", s.handlePatchIntegration)
+	m.HandleFunc("DELETE /v1/integration/{id}", s.handleDeleteIntegration)
 	m.HandleFunc("PATCH /v1/integration/{id}/config", s.handlePatchIntegrationConfig)
 	m.HandleFunc("PATCH /v1/integration/{id}/resync-state", s.handleResyncState)
 	m.HandleFunc("GET /v1/integration/{id}/resync-request", s.handleResyncRequest)
 	m.HandleFunc("POST /v1/integration/{id}/kinds/{kind}/examples", s.handleOK)
+	m.HandleFunc("GET /v1/integration/{id}/cursor", s.handleGetCursor)
+	m.HandleFunc("PUT /v1/integration/{id}/cursor", s.handlePutCursor)
+	m.HandleFunc("POST /v1/integration/{id}/cursor", s.handleOK)
 
 	m.HandleFunc("GET /v1/blueprints", s.handleListBlueprints)
 	m.HandleFunc("POST /v1/blueprints", s.handleCreateBlueprint)
@@ -27,6 +32,8 @@ func (s *Server) routes() *http.ServeMux {
 	m.HandleFunc("PATCH /v1/blueprints/{bp}", s.handlePatchBlueprint)
 	m.HandleFunc("PUT /v1/blueprints/{bp}", s.handlePutBlueprint)
 	m.HandleFunc("DELETE /v1/blueprints/{bp}", s.handleDeleteBlueprint)
+	m.HandleFunc("DELETE /v1/blueprints/{bp}/all-entities", s.handleDeleteAllEntities)
+	m.HandleFunc("GET /v1/migrations/{id}", s.handleGetMigration)
 
 	m.HandleFunc("POST /v1/blueprints/{bp}/entities", s.handleUpsertEntity)
 	m.HandleFunc("POST /v1/blueprints/{bp}/entities/bulk", s.handleBulkUpsert)
@@ -37,6 +44,7 @@ func (s *Server) routes() *http.ServeMux {
 	m.HandleFunc("POST /v1/blueprints/entities/datasource-entities", s.handleDatasourceEntities)
 	m.HandleFunc("POST /v1/entities/search", s.handleSearch)
 
+	// Log and metric sinks: the integration's ingestUrls point here.
 	m.HandleFunc("/ingest/", s.handleOK)
 	return m
 }
@@ -99,12 +107,10 @@ func (s *Server) handleProvisionEnabled(w http.ResponseWriter, r *http.Request) 
 
 func (s *Server) handleListEntities(w http.ResponseWriter, r *http.Request) {
 	bp := r.PathValue("bp")
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.blueprints[bp] == nil {
-		writeError(w, http.StatusNotFound, "not_found", "blueprint "+bp+" was not found")
+	if !s.lockBlueprint(w, bp) {
 		return
 	}
+	defer s.mu.Unlock()
 	out := make([]map[string]any, 0, len(s.entities[bp]))
 	for _, id := range sortedKeys(s.entities[bp]) {
 		out = append(out, s.entities[bp][id].view())
@@ -114,21 +120,19 @@ func (s *Server) handleListEntities(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) handleGetEntity(w http.ResponseWriter, r *http.Request) {
 	bp, id := r.PathValue("bp"), r.PathValue("id")
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.blueprints[bp] == nil {
-		writeError(w, http.StatusNotFound, "not_found", "blueprint "+bp+" was not found")
+	if !s.lockBlueprint(w, bp) {
 		return
 	}
+	defer s.mu.Unlock()
 	e := s.entities[bp][id]
 	if e == nil {
-		writeError(w, http.StatusNotFound, "not_found", "entity "+id+" was not found")
+		writeNotFound(w, "entity", id)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"ok": true, "entity": e.view()})
 }
 
-// jsonNumberToFloat turns json.Number leaves (from UseNumber decoding) into
+// normalize turns json.Number leaves (from UseNumber decoding) into
 // float64, the type Port's JSON would come back as.
 func normalize(v any) any {
 	switch t := v.(type) {

@@ -1,6 +1,7 @@
 package emulator
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
@@ -24,17 +25,45 @@ type Config struct {
 	// TokenTTL is the lifetime of an access token. Port's is 3 hours.
 	TokenTTL time.Duration
 	// OrgID names the organization. Default "org_emulator".
-	OrgID  string
-	Now    func() time.Time
-	Logger *slog.Logger
+	OrgID string
+	// RateLimit limits requests as Port does; the zero value is unlimited.
+	RateLimit RateLimit
+	// UndeclaredProperties says what an entity write does with properties
+	// its blueprint does not declare. Default UndeclaredKeep (see doc.go).
+	UndeclaredProperties UndeclaredPolicy
+	// WebhookClient delivers resync requests to WEBHOOK changelog
+	// destinations. Default: a client with a 10 s timeout.
+	WebhookClient *http.Client
+	Now           func() time.Time
+	Logger        *slog.Logger
 }
+
+// UndeclaredPolicy is what an entity write does with a property that the
+// blueprint does not declare.
+type UndeclaredPolicy int
+
+const (
+	// UndeclaredKeep accepts and stores it (the default; see doc.go for why).
+	UndeclaredKeep UndeclaredPolicy = iota
+	// UndeclaredDrop accepts the entity and discards the property.
+	UndeclaredDrop
+	// UndeclaredReject fails the entity with 422 blueprint_schema_mismatch.
+	UndeclaredReject
+)
 
 // Server is the emulated Port API. Its methods are safe for concurrent use.
 type Server struct {
-	cfg    Config
-	now    func() time.Time
-	logger *slog.Logger
-	mux    *http.ServeMux
+	cfg     Config
+	now     func() time.Time
+	logger  *slog.Logger
+	mux     *http.ServeMux
+	limiter *limiter
+
+	// ctx ends when the server is closed: it stops webhook deliveries and
+	// requests held by faults.
+	ctx    context.Context
+	cancel context.CancelFunc
+	bg     sync.WaitGroup
 
 	mu           sync.Mutex
 	tokens       map[string]time.Time
@@ -42,8 +71,10 @@ type Server struct {
 	requests     map[string]*resyncRequest
 	blueprints   map[string]map[string]any
 	entities     map[string]map[string]*entity
+	migrations   map[string]map[string]any
 	counters     map[string]int
 	total        int
+	faults       []*faultState
 
 	httpServer *http.Server
 	url        string
@@ -60,11 +91,13 @@ type entity struct {
 	Identifier  string          `json:"identifier"`
 	Title       any             `json:"title,omitempty"`
 	Icon        any             `json:"icon,omitempty"`
-	Team        any             `json:"team,omitempty"`
+	Team        any             `json:"team,omitempty"` // []any once written
 	Properties  map[string]any  `json:"properties"`
 	Relations   map[string]any  `json:"relations"`
 	CreatedAt   time.Time       `json:"createdAt"`
 	UpdatedAt   time.Time       `json:"updatedAt"`
+	CreatedBy   string          `json:"createdBy,omitempty"`
+	UpdatedBy   string          `json:"updatedBy,omitempty"`
 	Datasources map[string]bool `json:"datasources"`
 }
 
@@ -74,10 +107,11 @@ func (e *entity) view() map[string]any {
 		"blueprint":  e.Blueprint,
 		"properties": cloneMap(e.Properties),
 		"relations":  cloneMap(e.Relations),
-		"createdAt":  e.CreatedAt.UTC().Format(time.RFC3339Nano),
-		"updatedAt":  e.UpdatedAt.UTC().Format(time.RFC3339Nano),
-		"createdBy":  "emulator",
-		"updatedBy":  "emulator",
+		"createdAt":  formatTime(e.CreatedAt),
+		"updatedAt":  formatTime(e.UpdatedAt),
+		"createdBy":  orDefault(e.CreatedBy, "emulator"),
+		"updatedBy":  orDefault(e.UpdatedBy, "emulator"),
+		"team":       []any{},
 	}
 	if e.Title != nil {
 		out["title"] = e.Title
@@ -85,10 +119,11 @@ func (e *entity) view() map[string]any {
 	if e.Icon != nil {
 		out["icon"] = e.Icon
 	}
-	if e.Team != nil {
-		out["team"] = e.Team
-	} else {
-		out["team"] = []any{}
+	switch t := e.Team.(type) {
+	case []any:
+		out["team"] = append([]any{}, t...)
+	case string:
+		out["team"] = []any{t}
 	}
 	return out
 }
@@ -107,15 +142,23 @@ func New(cfg Config) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.WebhookClient == nil {
+		cfg.WebhookClient = &http.Client{Timeout: 10 * time.Second}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{
 		cfg:          cfg,
 		now:          cfg.Now,
 		logger:       cfg.Logger,
+		limiter:      newLimiter(cfg.RateLimit),
+		ctx:          ctx,
+		cancel:       cancel,
 		tokens:       map[string]time.Time{},
 		integrations: map[string]map[string]any{},
 		requests:     map[string]*resyncRequest{},
 		blueprints:   map[string]map[string]any{},
 		entities:     map[string]map[string]*entity{},
+		migrations:   map[string]map[string]any{},
 		counters:     map[string]int{},
 	}
 	s.mux = s.routes()
@@ -125,7 +168,8 @@ func New(cfg Config) *Server {
 // Handler serves the API; use it with httptest or your own server.
 func (s *Server) Handler() http.Handler { return s }
 
-// ServeHTTP counts the request, checks auth and the body limit, then routes.
+// ServeHTTP counts the request, applies injected faults, the rate limit,
+// the body limit and auth, then routes.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_, pattern := s.mux.Handler(r)
 	s.mu.Lock()
@@ -133,15 +177,35 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if pattern != "" {
 		s.counters[pattern]++
 	}
+	f := s.takeFaultLocked(pattern)
 	s.mu.Unlock()
+	s.logger.Debug("request", "method", r.Method, "path", r.URL.Path, "route", pattern, "user_agent", r.UserAgent())
+	if f != nil {
+		fw, done := s.applyFault(w, r, f, pattern)
+		if done {
+			return
+		}
+		if tw, ok := fw.(*truncatingWriter); ok {
+			defer tw.finish()
+		}
+		w = fw
+	}
+	if !strings.HasPrefix(r.URL.Path, "/v1/") {
+		s.mux.ServeHTTP(w, r)
+		return
+	}
+	authed := !publicRoute(r) && s.authorized(r)
+	if !s.limiter.allow(w, r, pattern, authed, s.now()) {
+		return
+	}
 	if r.ContentLength > maxBody {
-		writeError(w, http.StatusRequestEntityTooLarge, "request_too_large", "request body is larger than 1 MiB")
+		writeError(w, http.StatusRequestEntityTooLarge, "bad_request", "request body is larger than 1 MiB")
 		return
 	}
 	if r.Body != nil {
 		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
 	}
-	if !publicRoute(r) && !s.authorized(r) {
+	if !publicRoute(r) && !authed {
 		writeError(w, http.StatusUnauthorized, "unauthorized", "missing, unknown or expired access token")
 		return
 	}
@@ -151,13 +215,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 const maxBody = 1 << 20
 
 func publicRoute(r *http.Request) bool {
-	p := r.URL.Path
-	return p == "/v1/auth/access_token" || strings.HasPrefix(p, "/ingest/")
+	return r.URL.Path == "/v1/auth/access_token"
 }
 
 func (s *Server) authorized(r *http.Request) bool {
-	h := r.Header.Get("Authorization")
-	tok, ok := strings.CutPrefix(h, "Bearer ")
+	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if !ok {
 		return false
 	}
@@ -167,6 +229,20 @@ func (s *Server) authorized(r *http.Request) bool {
 	return ok && s.now().Before(exp)
 }
 
+// ExpireTokens makes every token issued so far invalid at once, as if it
+// had reached its 3 hours: the next request with it gets 401.
+func (s *Server) ExpireTokens() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.expireTokensLocked()
+}
+
+func (s *Server) expireTokensLocked() {
+	for t := range s.tokens {
+		delete(s.tokens, t)
+	}
+}
+
 // Start listens on addr (e.g. 127.0.0.1:0) and serves until Close. It
 // returns the base URL clients use (without /v1).
 func (s *Server) Start(addr string) (string, error) {
@@ -174,26 +250,42 @@ func (s *Server) Start(addr string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("emulator listen %s: %w", addr, err)
 	}
-	s.httpServer = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
+	s.mu.Lock()
+	s.httpServer = srv
 	s.url = "http://" + ln.Addr().String()
-	go func() {
-		if err := s.httpServer.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+	url := s.url
+	s.mu.Unlock()
+	s.bg.Go(func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.logger.Error("emulator stopped serving", "err", err)
 		}
-	}()
-	return s.url, nil
+	})
+	return url, nil
 }
 
 // URL is the base URL after Start.
-func (s *Server) URL() string { return s.url }
+func (s *Server) URL() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.url
+}
 
 // Close stops the HTTP server started by Start at once, dropping open
-// connections: an emulator has no clients worth draining.
+// connections (an emulator has no clients worth draining), releases
+// requests held by faults and waits for webhook deliveries to end. It may be
+// called more than once.
 func (s *Server) Close() error {
-	if s.httpServer == nil {
-		return nil
+	s.cancel()
+	s.mu.Lock()
+	srv := s.httpServer
+	s.mu.Unlock()
+	var err error
+	if srv != nil {
+		err = srv.Close()
 	}
-	return s.httpServer.Close()
+	s.bg.Wait()
+	return err
 }
 
 // Requests returns the number of requests served per route pattern, e.g.
@@ -256,12 +348,7 @@ func (s *Server) EntityDatasources(blueprint, identifier string) []string {
 	if e == nil {
 		return nil
 	}
-	var out []string
-	for ds := range e.Datasources {
-		out = append(out, ds)
-	}
-	sort.Strings(out)
-	return out
+	return sortedKeys(e.Datasources)
 }
 
 // DeleteEntity removes an entity as a user would in Port's UI.
@@ -279,20 +366,14 @@ func (s *Server) DeleteEntity(blueprint, identifier string) bool {
 func (s *Server) Blueprints() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]string, 0, len(s.blueprints))
-	for id := range s.blueprints {
-		out = append(out, id)
-	}
-	sort.Strings(out)
-	return out
+	return sortedKeys(s.blueprints)
 }
 
 // Integration returns a copy of an integration record, or nil.
 func (s *Server) Integration(id string) map[string]any {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	rec := s.integrations[id]
-	if rec == nil {
+	if s.integrations[id] == nil {
 		return nil
 	}
 	return s.integrationView(id)
@@ -322,6 +403,10 @@ func writeError(w http.ResponseWriter, status int, code, message string) {
 	writeJSON(w, status, map[string]any{"ok": false, "error": code, "message": message})
 }
 
+func writeNotFound(w http.ResponseWriter, what, id string) {
+	writeError(w, http.StatusNotFound, "not_found", fmt.Sprintf("%s %q was not found", what, id))
+}
+
 // decodeBody reads a JSON body into v, answering 413 or 422 itself.
 func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
 	dec := json.NewDecoder(r.Body)
@@ -329,11 +414,18 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
 	if err := dec.Decode(v); err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			writeError(w, http.StatusRequestEntityTooLarge, "request_too_large", "request body is larger than 1 MiB")
+			writeError(w, http.StatusRequestEntityTooLarge, "bad_request", "request body is larger than 1 MiB")
 			return false
 		}
-		writeError(w, http.StatusUnprocessableEntity, "invalid_request", "body is not valid JSON: "+err.Error())
+		writeError(w, http.StatusUnprocessableEntity, "invalid_request", "body does not match the route's schema: "+err.Error())
 		return false
+	}
+	if m, ok := v.(*map[string]any); ok {
+		if *m == nil {
+			writeError(w, http.StatusUnprocessableEntity, "invalid_request", "body must be a JSON object")
+			return false
+		}
+		normalize(*m)
 	}
 	return true
 }
@@ -351,4 +443,60 @@ func cloneMap(m map[string]any) map[string]any {
 
 func boolQuery(r *http.Request, name string) bool {
 	return r.URL.Query().Get(name) == "true"
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func formatTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// baseURL is the URL clients reach this server at: the one Start listened
+// on, or the request's Host when served through Handler.
+func (s *Server) baseURL(r *http.Request) string {
+	if s.url != "" {
+		return s.url
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host
+}
+
+// lockIntegration takes s.mu and returns the record of integration id; when
+// there is none it releases the lock and answers 404. The caller unlocks.
+func (s *Server) lockIntegration(w http.ResponseWriter, id string) (map[string]any, bool) {
+	s.mu.Lock()
+	rec := s.integrations[id]
+	if rec == nil {
+		s.mu.Unlock()
+		writeNotFound(w, "integration", id)
+		return nil, false
+	}
+	return rec, true
+}
+
+// lockBlueprint takes s.mu when blueprint bp exists; otherwise it answers
+// 404 and returns false without the lock. The caller unlocks.
+func (s *Server) lockBlueprint(w http.ResponseWriter, bp string) bool {
+	s.mu.Lock()
+	if s.blueprints[bp] == nil {
+		s.mu.Unlock()
+		writeNotFound(w, "blueprint", bp)
+		return false
+	}
+	return true
 }
