@@ -169,6 +169,7 @@ func (s *Server) handleDeleteBlueprint(w http.ResponseWriter, r *http.Request) {
 	}
 	delete(s.blueprints, id)
 	delete(s.entities, id)
+	s.keysStale = true
 	writeJSON(w, http.StatusOK, map[string]any{"ok": true})
 }
 
@@ -191,6 +192,7 @@ func (s *Server) handleDeleteAllEntities(w http.ResponseWriter, r *http.Request)
 		}
 	}
 	s.entities[bp] = map[string]*entity{}
+	s.keysStale = true
 	if boolQuery(r, "delete_blueprint") {
 		delete(s.blueprints, bp)
 		delete(s.entities, bp)

@@ -408,7 +408,29 @@ func (s *Server) storeLocked(e *entity) {
 	if s.entities[e.Blueprint] == nil {
 		s.entities[e.Blueprint] = map[string]*entity{}
 	}
+	if _, ok := s.entities[e.Blueprint][e.Identifier]; !ok {
+		s.keysStale = true
+	}
 	s.entities[e.Blueprint][e.Identifier] = e
+}
+
+// sortedEntityKeysLocked returns every entity key (blueprint NUL
+// identifier) in order, rebuilding the list only when entities were added
+// or removed: a listing of 100,000 entities in pages of 5,000 would
+// otherwise sort them all for every page.
+func (s *Server) sortedEntityKeysLocked() []string {
+	if s.keys != nil && !s.keysStale {
+		return s.keys
+	}
+	keys := make([]string, 0, len(s.keys))
+	for bp, es := range s.entities {
+		for id := range es {
+			keys = append(keys, bp+"\x00"+id)
+		}
+	}
+	sort.Strings(keys)
+	s.keys, s.keysStale = keys, false
+	return keys
 }
 
 // upsertLocked validates and (unless validation_only) writes one entity.
@@ -541,6 +563,7 @@ func (s *Server) deleteLocked(bp, id string, deleted *[]string) {
 	}
 	deps := s.dependentsLocked(bp, id)
 	delete(s.entities[bp], id)
+	s.keysStale = true
 	*deleted = append(*deleted, id)
 	for _, d := range deps {
 		var sub []string
@@ -675,32 +698,27 @@ func (s *Server) handleDatasourceEntities(w http.ResponseWriter, r *http.Request
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	keys := make([]string, 0)
-	for bp, es := range s.entities {
-		for id, e := range es {
-			if !before.IsZero() && !e.UpdatedAt.Before(before) {
-				continue
-			}
-			if !ownedBy(e, *body.Prefix, *body.Suffix) {
-				continue
-			}
-			keys = append(keys, bp+"\x00"+id)
+	keys := s.sortedEntityKeysLocked()
+	i := sort.SearchStrings(keys, from)
+	if from != "" && i < len(keys) && keys[i] == from {
+		i++
+	}
+	out := make([]map[string]any, 0, min(limit, len(keys)-i))
+	last := ""
+	for ; i < len(keys) && len(out) < limit; i++ {
+		bp, id, _ := strings.Cut(keys[i], "\x00")
+		e := s.entities[bp][id]
+		if e == nil || (!before.IsZero() && !e.UpdatedAt.Before(before)) || !ownedBy(e, *body.Prefix, *body.Suffix) {
+			continue
 		}
-	}
-	sort.Strings(keys)
-	start := sort.SearchStrings(keys, from)
-	if from != "" && start < len(keys) && keys[start] == from {
-		start++
-	}
-	end := min(start+limit, len(keys))
-	out := make([]map[string]any, 0, end-start)
-	for _, k := range keys[start:end] {
-		bp, id, _ := strings.Cut(k, "\x00")
 		out = append(out, map[string]any{"identifier": id, "blueprint": bp})
+		last = keys[i]
 	}
+	// More may follow when the page is full and keys remain; the cursor
+	// is the last key returned, so pages never repeat or skip an entity.
 	var next any
-	if end < len(keys) {
-		next = base64.RawURLEncoding.EncodeToString([]byte(keys[end-1]))
+	if len(out) == limit && i < len(keys) {
+		next = base64.RawURLEncoding.EncodeToString([]byte(last))
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"ok": true, "entities": out, "next": next})
 }

@@ -71,10 +71,15 @@ type Server struct {
 	requests     map[string]*resyncRequest
 	blueprints   map[string]map[string]any
 	entities     map[string]map[string]*entity
-	migrations   map[string]map[string]any
-	counters     map[string]int
-	total        int
-	faults       []*faultState
+	// keys is every entity as blueprint NUL identifier, sorted, for the
+	// datasource listing; keysStale says the set of entities changed
+	// since it was built (a write that only updates keeps it).
+	keys       []string
+	keysStale  bool
+	migrations map[string]map[string]any
+	counters   map[string]int
+	total      int
+	faults     []*faultState
 
 	httpServer *http.Server
 	url        string
@@ -359,6 +364,7 @@ func (s *Server) DeleteEntity(blueprint, identifier string) bool {
 		return false
 	}
 	delete(s.entities[blueprint], identifier)
+	s.keysStale = true
 	return true
 }
 

@@ -43,6 +43,7 @@ func (s *Server) Load(r io.Reader) error {
 	}
 	s.blueprints = orEmpty(snap.Blueprints)
 	s.entities = map[string]map[string]*entity{}
+	s.keysStale = true
 	for bp, es := range snap.Entities {
 		s.entities[bp] = es
 	}
