@@ -120,6 +120,12 @@ func New(cfg Config) (*Client, error) {
 	if hc == nil {
 		tr := http.DefaultTransport.(*http.Transport).Clone()
 		tr.MaxIdleConnsPerHost = 32
+		// A bulk upsert (20 entities) is tens of KiB. With the default
+		// 4 KiB write buffer net/http hands the rest of each body to the
+		// connection's ReadFrom, which allocates a copy buffer of the
+		// body's size per request; a buffer that holds the whole body
+		// writes it in one go.
+		tr.WriteBufferSize = 64 << 10
 		hc = &http.Client{Transport: tr, Timeout: cfg.Timeout}
 	}
 	c := &Client{
@@ -270,7 +276,11 @@ func (c *Client) do(ctx context.Context, r request, out any) (int, error) {
 		return status, decodeError(r, st, status, st.body)
 	}
 	if out != nil && len(st.body) > 0 {
-		if err := json.Unmarshal(st.body, out); err != nil {
+		decode := json.Unmarshal
+		if d, ok := out.(responseDecoder); ok {
+			decode = func(data []byte, _ any) error { return d.decodeResponse(data) }
+		}
+		if err := decode(st.body, out); err != nil {
 			return status, c.fail(r, st, status, fmt.Errorf("decode response: %w", err))
 		}
 	}

@@ -316,10 +316,7 @@ func (c *Client) ListOwnedEntities(ctx context.Context, before time.Time, pageSi
 		if from != "" {
 			body["from"] = from
 		}
-		var out struct {
-			Entities []EntityRef `json:"entities"`
-			Next     *string     `json:"next"`
-		}
+		var out listingPage
 		r := request{method: http.MethodPost, path: "/blueprints/entities/datasource-entities", body: body}
 		if _, err := c.do(ctx, r, &out); err != nil {
 			return err
