@@ -170,7 +170,7 @@ type identified struct {
 // turns into comes from the page as stored by the last resync or, failing
 // that, from the key mapper (identity programs only).
 func (k *kindRun) identify(ctx context.Context, seq uint64, page []map[string]any, delta *store.Counts,
-	changes *[]store.IndexChange, targets *[]relationTarget) (*identified, error) {
+	changes *[]store.IndexChange, targets *[]relationTarget, seen *seenMarks) (*identified, error) {
 	id := &identified{hashes: make([]store.EntityHash, len(page)), known: make([]bool, len(page)), items: make([]*pageItem, len(page))}
 	if k.fast == nil {
 		return id, nil
@@ -241,7 +241,7 @@ func (k *kindRun) identify(ctx context.Context, seq uint64, page []map[string]an
 		delta.Mapped += int64(len(pi.entities))
 		delta.Unchanged += int64(len(pi.entities))
 		for n, e := range pi.entities {
-			k.unchanged(e.key, entries[i][n], id.hashes[i], changes)
+			k.unchanged(e.key, entries[i][n], id.hashes[i], changes, seen)
 			if k.j.protectTargets {
 				*targets = append(*targets, e.targets...)
 			}

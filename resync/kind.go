@@ -241,8 +241,9 @@ func (k *kindRun) mapPage(ctx context.Context, seq uint64, page []map[string]any
 		out     []*pending
 		targets []relationTarget
 		changes []store.IndexChange
+		seen    seenMarks
 	)
-	id, err := k.identify(ctx, seq, page, &delta, &changes, &targets)
+	id, err := k.identify(ctx, seq, page, &delta, &changes, &targets, &seen)
 	if err != nil {
 		return nil, err
 	}
@@ -318,7 +319,7 @@ func (k *kindRun) mapPage(ctx context.Context, seq uint64, page []map[string]any
 			}
 			if ok && e.Hash == p.hash {
 				delta.Unchanged++
-				k.unchanged(p.key, e, p.itemHash, &changes)
+				k.unchanged(p.key, e, p.itemHash, &changes, &seen)
 				k.j.r.bodies.put(p.buf)
 				continue
 			}
@@ -332,13 +333,14 @@ func (k *kindRun) mapPage(ctx context.Context, seq uint64, page []map[string]any
 	if k.j.dry {
 		for _, p := range send {
 			if p.indexed {
-				k.j.seen.mark(p.key, p.prevMarks(k.j.chain))
+				seen.add(p.key, p.prevMarks(k.j.chain))
 			}
 			k.j.planUpsert(p.key)
 			k.j.r.bodies.put(p.buf)
 		}
 		send = nil
 	}
+	k.j.seen.markAll(&seen)
 	var pages map[uint64][]byte
 	if k.fast != nil && !k.j.dry {
 		if v := encodePage(k.fast.salt, id.items); !bytes.Equal(v, id.stored) {
@@ -353,12 +355,12 @@ func (k *kindRun) mapPage(ctx context.Context, seq uint64, page []map[string]any
 
 // unchanged records an entity Port already has as mapped: the chain
 // produced it, and the index learns which item it came from.
-func (k *kindRun) unchanged(key store.EntityKey, e store.IndexEntry, itemHash store.EntityHash, changes *[]store.IndexChange) {
+func (k *kindRun) unchanged(key store.EntityKey, e store.IndexEntry, itemHash store.EntityHash, changes *[]store.IndexChange, seen *seenMarks) {
 	marks := seenExpected | seenIndexed
 	if e.ChainID == k.j.chain {
 		marks |= seenWritten // by an interrupted job of this chain
 	}
-	k.j.seen.mark(key, marks)
+	seen.add(key, marks)
 	if !k.j.dry && (e.ItemHash != itemHash || e.Resource != uint32(k.rm.Index)) {
 		*changes = append(*changes, store.IndexChange{EntityKey: key, Op: store.OpSeen, ItemHash: itemHash, Resource: k.rm.Index})
 	}

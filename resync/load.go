@@ -91,11 +91,12 @@ func (k *kindRun) upsert(ctx context.Context, bt batch) {
 	var delta store.Counts
 	var samples []string
 	var changes []store.IndexChange
+	var seen seenMarks
 	failed := func(p *pending) {
 		if !p.indexed {
 			return
 		}
-		k.j.seen.mark(p.key, p.prevMarks(k.j.chain))
+		seen.add(p.key, p.prevMarks(k.j.chain))
 		if p.prev != nil && !p.prev.ItemHash.IsZero() {
 			// Port keeps the old version: the item no longer matches it.
 			changes = append(changes, store.IndexChange{EntityKey: p.key, Op: store.OpSeen, Resource: k.rm.Index})
@@ -118,7 +119,7 @@ func (k *kindRun) upsert(ctx context.Context, bt batch) {
 			case res.OK:
 				delta.Upserted++
 				if p.indexed {
-					k.j.seen.mark(p.key, seenWritten|seenIndexed)
+					seen.add(p.key, seenWritten|seenIndexed)
 					changes = append(changes, store.IndexChange{EntityKey: p.key, Op: store.OpWritten, Hash: p.hash, ItemHash: p.itemHash, Chain: k.j.chain, Resource: k.rm.Index})
 				}
 			case !p.indexed && res.Identifier == "unknown":
@@ -134,6 +135,7 @@ func (k *kindRun) upsert(ctx context.Context, bt batch) {
 			}
 		}
 	}
+	k.j.seen.markAll(&seen)
 	if werr := k.j.writer.add(changes, nil, k.rm.Index, nil, func() { k.count(delta, samples) }); werr != nil {
 		k.cancel(fmt.Errorf("write entity index: %w", werr))
 	}

@@ -1,6 +1,7 @@
 package resync
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -15,26 +16,36 @@ const (
 	seenExpected                   // the index says Port has it as mapped: skipped as unchanged
 	seenWritten                    // the chain wrote it to Port
 	seenIndexed                    // it has an index entry
+
+	// seenDirty flags an entry changed since the set was last saved.
+	seenDirty uint8 = 1 << 7
 )
 
 // seenSet is every entity a resync chain produced, as 64-bit hashes of
-// their keys with what the chain knows of them: about 20 bytes per entity,
-// so 100,000 entities take 2 MB instead of a write to every index entry.
+// their keys with what the chain knows of them. It is an open-addressing
+// table of 12 bytes per slot (at most 3/4 full), without pointers for the
+// garbage collector to scan: about 16 bytes per entity, so 100,000 entities
+// take 1.6 MB instead of a write to every index entry.
+//
 // A hash collision can only make a stale entity look produced, which keeps
 // it: it never deletes one. The set is saved to the chain's spool when a
-// kind completes, so a resume that skips completed kinds still has it.
+// kind completes, so a resume that skips completed kinds still has it; each
+// save writes only the entries changed since the previous one.
 type seenSet struct {
 	mu    sync.Mutex
 	bps   []string
 	bpIdx map[string]uint32
-	m     map[uint64]uint32 // key hash -> blueprint index << 8 | marks
+	keys  []uint64 // 0: empty slot
+	vals  []uint32 // blueprint index << 8 | marks
+	n     int
+	saved int // chunks written by save
 }
 
 func newSeenSet() *seenSet {
-	return &seenSet{bpIdx: map[string]uint32{}, m: map[uint64]uint32{}}
+	return &seenSet{bpIdx: map[string]uint32{}}
 }
 
-// keyHash is FNV-1a of blueprint NUL identifier.
+// keyHash is FNV-1a of blueprint NUL identifier, never 0 (the empty slot).
 func keyHash(k store.EntityKey) uint64 {
 	const offset, prime = 14695981039346656037, 1099511628211
 	h := uint64(offset)
@@ -45,7 +56,62 @@ func keyHash(k store.EntityKey) uint64 {
 	for i := 0; i < len(k.Identifier); i++ {
 		h = (h ^ uint64(k.Identifier[i])) * prime
 	}
+	if h == 0 {
+		h = 1
+	}
 	return h
+}
+
+// slot returns the slot of h: where it is, or the empty one where it goes.
+// The table must have a free slot.
+func (s *seenSet) slot(h uint64) int {
+	mask := uint64(len(s.keys) - 1)
+	i := (h * 0x9E3779B97F4A7C15) >> 32 & mask
+	for s.keys[i] != 0 && s.keys[i] != h {
+		i = (i + 1) & mask
+	}
+	return int(i)
+}
+
+// grow doubles the table when one more entry would fill it past 3/4.
+func (s *seenSet) grow() {
+	if 4*(s.n+1) <= 3*len(s.keys) {
+		return
+	}
+	keys, vals := s.keys, s.vals
+	size := max(1024, 2*len(keys))
+	s.keys, s.vals = make([]uint64, size), make([]uint32, size)
+	for i, h := range keys {
+		if h != 0 {
+			j := s.slot(h)
+			s.keys[j], s.vals[j] = h, vals[i]
+		}
+	}
+}
+
+// put records v (blueprint index << 8 | marks) for h: the marks are added
+// to those h has, its blueprint stays the first one recorded.
+func (s *seenSet) put(h uint64, v uint32) {
+	s.grow()
+	i := s.slot(h)
+	if s.keys[i] == 0 {
+		s.keys[i], s.vals[i] = h, v|uint32(seenDirty)
+		s.n++
+		return
+	}
+	if old := s.vals[i]; old|v&0x7f != old {
+		s.vals[i] = old | v&0x7f | uint32(seenDirty)
+	}
+}
+
+func (s *seenSet) blueprint(bp string) uint32 {
+	bi, ok := s.bpIdx[bp]
+	if !ok {
+		bi = uint32(len(s.bps))
+		s.bps = append(s.bps, bp)
+		s.bpIdx[bp] = bi
+	}
+	return bi
 }
 
 // mark records marks for key.
@@ -53,13 +119,40 @@ func (s *seenSet) mark(k store.EntityKey, marks uint8) {
 	h := keyHash(k)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	bi, ok := s.bpIdx[k.Blueprint]
-	if !ok {
-		bi = uint32(len(s.bps))
-		s.bps = append(s.bps, k.Blueprint)
-		s.bpIdx[k.Blueprint] = bi
+	s.put(h, s.blueprint(k.Blueprint)<<8|uint32(marks|seenMark))
+}
+
+// seenMarks are marks gathered by a pipeline stage and recorded at once:
+// the stages mark thousands of entities a second, and one lock per page or
+// batch keeps them from queueing on the set.
+type seenMarks struct {
+	keys  []store.EntityKey
+	marks []uint8
+}
+
+func (m *seenMarks) add(k store.EntityKey, marks uint8) {
+	m.keys = append(m.keys, k)
+	m.marks = append(m.marks, marks)
+}
+
+// markAll records the gathered marks.
+func (s *seenSet) markAll(m *seenMarks) {
+	if len(m.keys) == 0 {
+		return
 	}
-	s.m[h] |= bi<<8 | uint32(marks|seenMark)
+	hashes := make([]uint64, len(m.keys))
+	for i, k := range m.keys {
+		hashes[i] = keyHash(k)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	bp, bi := "", uint32(0)
+	for i, k := range m.keys {
+		if i == 0 || k.Blueprint != bp {
+			bp, bi = k.Blueprint, s.blueprint(k.Blueprint)
+		}
+		s.put(hashes[i], bi<<8|uint32(m.marks[i]|seenMark))
+	}
 }
 
 // get returns the marks of key (0: not produced).
@@ -67,7 +160,10 @@ func (s *seenSet) get(k store.EntityKey) uint8 {
 	h := keyHash(k)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return uint8(s.m[h])
+	if s.n == 0 {
+		return 0
+	}
+	return uint8(s.vals[s.slot(h)]) &^ seenDirty
 }
 
 // expected: the chain skipped the entity as unchanged and did not write
@@ -80,7 +176,11 @@ func expected(marks uint8) bool {
 func (s *seenSet) count(get func(string) *blueprintCounts) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, v := range s.m {
+	for i, h := range s.keys {
+		if h == 0 {
+			continue
+		}
+		v := s.vals[i]
 		c := get(s.bps[v>>8])
 		marks := uint8(v)
 		c.seen++
@@ -93,53 +193,93 @@ func (s *seenSet) count(get func(string) *blueprintCounts) {
 	}
 }
 
-// setSeen is the chain spool set holding the saved seen set.
-const setSeen = "seen"
+// Keys of the chain spool set holding the saved seen set: the blueprint
+// names, and chunks of entries (key hash, value), each save adding the
+// entries changed since the previous one.
+const (
+	setSeen          = "seen"
+	seenBlueprints   = "blueprints"
+	seenChunkPrefix  = "entities"
+	seenChunkEntries = 4096 // 48 KiB per chunk
+	seenEntrySize    = 12
+)
 
-// save writes the set to sp.
+// save writes what changed since the last save to sp.
 func (s *seenSet) save(sp *store.Spool) error {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	bps, err := json.Marshal(s.bps)
 	if err != nil {
-		s.mu.Unlock()
 		return err
 	}
-	blob := make([]byte, 0, 12*len(s.m))
-	for h, v := range s.m {
-		blob = binary.BigEndian.AppendUint64(blob, h)
-		blob = binary.BigEndian.AppendUint32(blob, v)
+	entries := []store.SpoolEntry{{Key: []byte(seenBlueprints), Value: bps}}
+	saved := s.saved
+	var chunk []byte
+	flush := func() {
+		key := binary.BigEndian.AppendUint32([]byte(seenChunkPrefix), uint32(saved))
+		entries = append(entries, store.SpoolEntry{Key: key, Value: chunk})
+		saved++
+		chunk = nil
 	}
-	s.mu.Unlock()
-	return sp.Put(setSeen, []store.SpoolEntry{{Key: []byte("blueprints"), Value: bps}, {Key: []byte("entities"), Value: blob}})
+	var dirty []int
+	for i, h := range s.keys {
+		if h == 0 || uint8(s.vals[i])&seenDirty == 0 {
+			continue
+		}
+		dirty = append(dirty, i)
+		chunk = binary.BigEndian.AppendUint64(chunk, h)
+		chunk = binary.BigEndian.AppendUint32(chunk, s.vals[i]&^uint32(seenDirty))
+		if len(chunk) == seenChunkEntries*seenEntrySize {
+			flush()
+		}
+	}
+	if len(chunk) > 0 {
+		flush()
+	}
+	if err := sp.Put(setSeen, entries); err != nil {
+		return err
+	}
+	s.saved = saved
+	for _, i := range dirty {
+		s.vals[i] &^= uint32(seenDirty)
+	}
+	return nil
 }
 
 // loadSeenSet reads the set saved in sp; ok is false when none was saved.
 func loadSeenSet(sp *store.Spool) (*seenSet, bool, error) {
-	var bps, blob []byte
+	s := newSeenSet()
+	var bps []byte
+	var chunks [][]byte
 	err := sp.Scan(setSeen, 0, func(_ *store.Reader, k, v []byte) error {
-		switch string(k) {
-		case "blueprints":
-			bps = append([]byte(nil), v...)
-		case "entities":
-			blob = append([]byte(nil), v...)
+		switch {
+		case string(k) == seenBlueprints:
+			bps = bytes.Clone(v)
+		case bytes.HasPrefix(k, []byte(seenChunkPrefix)):
+			chunks = append(chunks, bytes.Clone(v))
+			s.saved++
 		}
 		return nil
 	})
 	if err != nil || bps == nil {
 		return nil, false, err
 	}
-	s := newSeenSet()
 	if err := json.Unmarshal(bps, &s.bps); err != nil {
 		return nil, false, fmt.Errorf("saved seen set: %w", err)
 	}
 	for i, bp := range s.bps {
 		s.bpIdx[bp] = uint32(i)
 	}
-	if len(blob)%12 != 0 {
-		return nil, false, fmt.Errorf("saved seen set: %d bytes is not a whole number of entries", len(blob))
+	for _, blob := range chunks {
+		if len(blob)%seenEntrySize != 0 {
+			return nil, false, fmt.Errorf("saved seen set: %d bytes is not a whole number of entries", len(blob))
+		}
+		for i := 0; i < len(blob); i += seenEntrySize {
+			s.put(binary.BigEndian.Uint64(blob[i:]), binary.BigEndian.Uint32(blob[i+8:]))
+		}
 	}
-	for i := 0; i < len(blob); i += 12 {
-		s.m[binary.BigEndian.Uint64(blob[i:])] = binary.BigEndian.Uint32(blob[i+8:])
+	for i := range s.vals {
+		s.vals[i] &^= uint32(seenDirty)
 	}
 	return s, true, nil
 }
