@@ -9,8 +9,12 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// HashSize is the length of an entity hash in the index.
-const HashSize = 16
+// HashSize is the length of an entity hash in the index: the first 64 bits
+// of a SHA-256. Two versions of one entity (or of one item) share a hash by
+// chance with probability 2^-64, and finding a second version with the
+// hash of a given one takes about 2^64 SHA-256 computations: far beyond
+// what a resync could meet, at half the index size of a 128-bit hash.
+const HashSize = 8
 
 // EntityHash identifies the content of a mapped entity plus its write options.
 // The zero hash means "content unknown": it never equals a computed hash, so
@@ -47,31 +51,58 @@ type IndexUpdate struct {
 	IndexEntry
 }
 
-// entrySize is the encoded size of an IndexEntry. Entries written before
-// the later fields existed are 24 bytes (hash and chain) and decode with
-// the rest zero.
-const entrySize = HashSize + 8 + 4 + HashSize
+// Encoded index entries. The index is read for every entity of every
+// resync and, through bbolt's memory map, counts in the daemon's resident
+// memory, so entries are kept small: hash, item hash, then chain and
+// resource as uvarints (chain ids are job ids), 18 to 31 bytes. Earlier
+// layouts are told apart by length and still read: 24 bytes (128-bit hash,
+// chain) and 44 bytes (128-bit hash, chain, resource, 128-bit item hash);
+// a 128-bit hash's first 64 bits are the 64-bit hash of the same content.
+// An entry that would be 24 bytes long gets a trailing zero byte.
+const (
+	legacyEntrySize   = 24
+	legacyEntrySizeV1 = 44
+	legacyHashSize    = 16
+)
 
 func encodeEntry(e IndexEntry) []byte {
-	b := make([]byte, entrySize)
-	copy(b, e.Hash[:])
-	binary.BigEndian.PutUint64(b[HashSize:], e.ChainID)
-	binary.BigEndian.PutUint32(b[HashSize+8:], e.Resource)
-	copy(b[HashSize+12:], e.ItemHash[:])
+	b := make([]byte, 0, 2*HashSize+binary.MaxVarintLen64+binary.MaxVarintLen32)
+	b = append(b, e.Hash[:]...)
+	b = append(b, e.ItemHash[:]...)
+	b = binary.AppendUvarint(b, e.ChainID)
+	b = binary.AppendUvarint(b, uint64(e.Resource))
+	if len(b) == legacyEntrySize {
+		b = append(b, 0)
+	}
 	return b
 }
 
 func decodeEntry(v []byte) (IndexEntry, bool) {
 	var e IndexEntry
-	if len(v) < HashSize+8 {
+	switch len(v) {
+	case legacyEntrySize, legacyEntrySizeV1:
+		copy(e.Hash[:], v)
+		e.ChainID = binary.BigEndian.Uint64(v[legacyHashSize:])
+		if len(v) == legacyEntrySizeV1 {
+			e.Resource = binary.BigEndian.Uint32(v[legacyHashSize+8:])
+			copy(e.ItemHash[:], v[legacyHashSize+12:])
+		}
+		return e, true
+	}
+	if len(v) < 2*HashSize+2 {
 		return e, false
 	}
-	copy(e.Hash[:], v[:HashSize])
-	e.ChainID = binary.BigEndian.Uint64(v[HashSize:])
-	if len(v) >= entrySize {
-		e.Resource = binary.BigEndian.Uint32(v[HashSize+8:])
-		copy(e.ItemHash[:], v[HashSize+12:])
+	copy(e.Hash[:], v)
+	copy(e.ItemHash[:], v[HashSize:])
+	chain, n := binary.Uvarint(v[2*HashSize:])
+	if n <= 0 {
+		return IndexEntry{}, false
 	}
+	resource, m := binary.Uvarint(v[2*HashSize+n:])
+	if m <= 0 || resource > 1<<32-1 {
+		return IndexEntry{}, false
+	}
+	e.ChainID, e.Resource = chain, uint32(resource)
 	return e, true
 }
 
@@ -177,10 +208,12 @@ func applyIndex(tx *bolt.Tx, changes []IndexChange) error {
 	for _, c := range changes {
 		if bp == nil || c.Blueprint != bpName {
 			var err error
+			// bbolt's default fill (half a page on split) suits keys that
+			// arrive in random order: pages end about 70% full, where
+			// fuller splits leave them about half empty.
 			if bp, err = root.CreateBucketIfNotExists([]byte(c.Blueprint)); err != nil {
 				return fmt.Errorf("index blueprint %s: %w", c.Blueprint, err)
 			}
-			bp.FillPercent = 0.9
 			bpName = c.Blueprint
 		}
 		key := []byte(c.Identifier)
