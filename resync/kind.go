@@ -138,7 +138,11 @@ func (j *jobRun) runKind(ctx context.Context, rm *mapping.ResourceMapper, restor
 		err = fmt.Errorf("fetch %s: %w", rm.Resource.Kind, fetchErr)
 	}
 	if err == nil && ctx.Err() == nil && k.fast != nil && !j.dry {
-		if terr := j.st.TrimItemPages(rm.Index, served); terr != nil {
+		keep := served
+		if !k.fast.pages {
+			keep = 0
+		}
+		if terr := j.st.TrimItemPages(rm.Index, keep); terr != nil {
 			err = fmt.Errorf("write item pages: %w", terr)
 		}
 	}
@@ -342,7 +346,7 @@ func (k *kindRun) mapPage(ctx context.Context, seq uint64, page []map[string]any
 	}
 	k.j.seen.markAll(&seen)
 	var pages map[uint64][]byte
-	if k.fast != nil && !k.j.dry {
+	if k.fast != nil && k.fast.pages && !k.j.dry {
 		if v := encodePage(k.fast.salt, id.items); !bytes.Equal(v, id.stored) {
 			pages = map[uint64][]byte{seq: v}
 		}
