@@ -109,17 +109,16 @@ func (j *jobRun) runKind(ctx context.Context, rm *mapping.ResourceMapper, restor
 				if kctx.Err() != nil {
 					continue // drain, so the fetcher is never stuck
 				}
-				send, err := k.mapPage(kctx, page.seq, page.items)
+				err := k.mapPage(kctx, page.seq, page.items, func(send []*pending) error {
+					select {
+					case changed <- send:
+						return nil
+					case <-kctx.Done():
+						return context.Cause(kctx)
+					}
+				})
 				if err != nil {
 					cancel(err)
-					continue
-				}
-				if len(send) == 0 {
-					continue
-				}
-				select {
-				case changed <- send:
-				case <-kctx.Done():
 				}
 			}
 		}()
@@ -229,10 +228,16 @@ type sourcePage struct {
 	items []map[string]any
 }
 
-// mapPage maps, encodes and diffs one page and returns what must be sent.
-// Items the index shows unchanged take the fast path (see item.go); the
-// others are mapped in full.
-func (k *kindRun) mapPage(ctx context.Context, seq uint64, page []map[string]any) ([]*pending, error) {
+// sendChunk is how many mapped entities a page worker diffs and hands to
+// the loader at a time. The loader keeps InFlightBatches batches of 20 on
+// the wire; chunks much smaller than a source page keep the encoded
+// entities waiting for it to a few hundred, whatever the page size.
+const sendChunk = 100
+
+// mapPage maps, encodes and diffs one page and hands what must be sent to
+// emit, a chunk at a time. Items the index shows unchanged take the fast
+// path (see item.go); the others are mapped in full.
+func (k *kindRun) mapPage(ctx context.Context, seq uint64, page []map[string]any, emit func([]*pending) error) error {
 	var delta store.Counts
 	var samples []string
 	sample := func(format string, args ...any) {
@@ -249,7 +254,53 @@ func (k *kindRun) mapPage(ctx context.Context, seq uint64, page []map[string]any
 	)
 	id, err := k.identify(ctx, seq, page, &delta, &changes, &targets, &seen)
 	if err != nil {
-		return nil, err
+		return err
+	}
+	// diff sends what of out the index does not show unchanged.
+	diff := func() error {
+		if len(out) == 0 {
+			return nil
+		}
+		delta.Mapped += int64(len(out))
+		send := out[:0]
+		err := k.j.st.Read(func(r *store.Reader) error {
+			for _, p := range out {
+				if !p.indexed {
+					send = append(send, p)
+					continue
+				}
+				e, ok := r.Entry(p.key)
+				if ok {
+					p.prev = &e
+				}
+				if ok && e.Hash == p.hash {
+					delta.Unchanged++
+					k.unchanged(p.key, e, p.itemHash, &changes, &seen)
+					k.j.r.bodies.put(p.buf)
+					continue
+				}
+				send = append(send, p)
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("read entity index: %w", err)
+		}
+		out = nil
+		if k.j.dry {
+			for _, p := range send {
+				if p.indexed {
+					seen.add(p.key, p.prevMarks(k.j.chain))
+				}
+				k.j.planUpsert(p.key)
+				k.j.r.bodies.put(p.buf)
+			}
+			return nil
+		}
+		if len(send) == 0 {
+			return nil
+		}
+		return emit(send)
 	}
 	hasher := sha256.New()
 	for i, item := range page {
@@ -258,13 +309,13 @@ func (k *kindRun) mapPage(ctx context.Context, seq uint64, page []map[string]any
 		}
 		res, err := k.rm.Map(ctx, item)
 		if ctx.Err() != nil {
-			return nil, context.Cause(ctx)
+			return context.Cause(ctx)
 		}
 		if err != nil {
 			delta.Failed++
 			sample("item %s: %v", itemName(item), err)
 			if err := k.protectUnmapped(ctx, item); err != nil {
-				return nil, err
+				return err
 			}
 			continue
 		}
@@ -307,42 +358,14 @@ func (k *kindRun) mapPage(ctx context.Context, seq uint64, page []map[string]any
 		if pi != nil && !itemHash.IsZero() {
 			id.items[i] = pi
 		}
-	}
-	delta.Mapped += int64(len(out))
-
-	send := out[:0]
-	err = k.j.st.Read(func(r *store.Reader) error {
-		for _, p := range out {
-			if !p.indexed {
-				send = append(send, p)
-				continue
+		if len(out) >= sendChunk {
+			if err := diff(); err != nil {
+				return err
 			}
-			e, ok := r.Entry(p.key)
-			if ok {
-				p.prev = &e
-			}
-			if ok && e.Hash == p.hash {
-				delta.Unchanged++
-				k.unchanged(p.key, e, p.itemHash, &changes, &seen)
-				k.j.r.bodies.put(p.buf)
-				continue
-			}
-			send = append(send, p)
 		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("read entity index: %w", err)
 	}
-	if k.j.dry {
-		for _, p := range send {
-			if p.indexed {
-				seen.add(p.key, p.prevMarks(k.j.chain))
-			}
-			k.j.planUpsert(p.key)
-			k.j.r.bodies.put(p.buf)
-		}
-		send = nil
+	if err := diff(); err != nil {
+		return err
 	}
 	k.j.seen.markAll(&seen)
 	var pages map[uint64][]byte
@@ -352,9 +375,9 @@ func (k *kindRun) mapPage(ctx context.Context, seq uint64, page []map[string]any
 		}
 	}
 	if err := k.j.writer.add(changes, targets, k.rm.Index, pages, func() { k.count(delta, samples) }); err != nil {
-		return nil, fmt.Errorf("write entity index: %w", err)
+		return fmt.Errorf("write entity index: %w", err)
 	}
-	return send, nil
+	return nil
 }
 
 // unchanged records an entity Port already has as mapped: the chain
