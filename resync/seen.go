@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"math/bits"
 	"sync"
 
 	"oceand/store"
@@ -23,9 +24,10 @@ const (
 
 // seenSet is every entity a resync chain produced, as 64-bit hashes of
 // their keys with what the chain knows of them. It is an open-addressing
-// table of 12 bytes per slot (at most 3/4 full), without pointers for the
-// garbage collector to scan: about 16 bytes per entity, so 100,000 entities
-// take 1.6 MB instead of a write to every index entry.
+// table of 12 bytes per slot, sized for the entities the index holds and
+// grown by half when it is 4/5 full, without pointers for the garbage
+// collector to scan: about 16 bytes per entity, so 100,000 entities take
+// 1.6 MB instead of a write to every index entry.
 //
 // A hash collision can only make a stale entity look produced, which keeps
 // it: it never deletes one. The set is saved to the chain's spool when a
@@ -41,9 +43,15 @@ type seenSet struct {
 	saved int // chunks written by save
 }
 
-func newSeenSet() *seenSet {
-	return &seenSet{bpIdx: map[string]uint32{}}
+// newSeenSet returns a set with room for about expect entities.
+func newSeenSet(expect int) *seenSet {
+	s := &seenSet{bpIdx: map[string]uint32{}}
+	s.resize(max(minSeenSlots, expect+expect/8))
+	return s
 }
+
+// minSeenSlots is the smallest table.
+const minSeenSlots = 1024
 
 // keyHash is FNV-1a of blueprint NUL identifier, never 0 (the empty slot).
 func keyHash(k store.EntityKey) uint64 {
@@ -65,21 +73,25 @@ func keyHash(k store.EntityKey) uint64 {
 // slot returns the slot of h: where it is, or the empty one where it goes.
 // The table must have a free slot.
 func (s *seenSet) slot(h uint64) int {
-	mask := uint64(len(s.keys) - 1)
-	i := (h * 0x9E3779B97F4A7C15) >> 32 & mask
+	i, _ := bits.Mul64(h*0x9E3779B97F4A7C15, uint64(len(s.keys)))
 	for s.keys[i] != 0 && s.keys[i] != h {
-		i = (i + 1) & mask
+		if i++; i == uint64(len(s.keys)) {
+			i = 0
+		}
 	}
 	return int(i)
 }
 
-// grow doubles the table when one more entry would fill it past 3/4.
+// grow enlarges the table by half when one more entry would fill it past
+// 4/5 (linear probing stays short below that).
 func (s *seenSet) grow() {
-	if 4*(s.n+1) <= 3*len(s.keys) {
-		return
+	if 5*(s.n+1) > 4*len(s.keys) {
+		s.resize(max(minSeenSlots, len(s.keys)+len(s.keys)/2))
 	}
+}
+
+func (s *seenSet) resize(size int) {
 	keys, vals := s.keys, s.vals
-	size := max(1024, 2*len(keys))
 	s.keys, s.vals = make([]uint64, size), make([]uint32, size)
 	for i, h := range keys {
 		if h != 0 {
@@ -160,9 +172,6 @@ func (s *seenSet) get(k store.EntityKey) uint8 {
 	h := keyHash(k)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.n == 0 {
-		return 0
-	}
 	return uint8(s.vals[s.slot(h)]) &^ seenDirty
 }
 
@@ -204,6 +213,10 @@ const (
 	seenEntrySize    = 12
 )
 
+// seenSaveChunks is how many chunks one transaction of save writes: the
+// first save of a large chain writes the whole set, a few at a time.
+const seenSaveChunks = 16
+
 // save writes what changed since the last save to sp.
 func (s *seenSet) save(sp *store.Spool) error {
 	s.mu.Lock()
@@ -213,15 +226,25 @@ func (s *seenSet) save(sp *store.Spool) error {
 		return err
 	}
 	entries := []store.SpoolEntry{{Key: []byte(seenBlueprints), Value: bps}}
-	saved := s.saved
 	var chunk []byte
-	flush := func() {
-		key := binary.BigEndian.AppendUint32([]byte(seenChunkPrefix), uint32(saved))
-		entries = append(entries, store.SpoolEntry{Key: key, Value: chunk})
-		saved++
-		chunk = nil
-	}
 	var dirty []int
+	put := func() error {
+		if len(chunk) > 0 {
+			key := binary.BigEndian.AppendUint32([]byte(seenChunkPrefix), uint32(s.saved))
+			entries = append(entries, store.SpoolEntry{Key: key, Value: chunk})
+			s.saved++
+			chunk = nil
+		}
+		if err := sp.Put(setSeen, entries); err != nil {
+			return err
+		}
+		// Only what is on disk is clean.
+		for _, i := range dirty {
+			s.vals[i] &^= uint32(seenDirty)
+		}
+		entries, dirty = entries[:0], dirty[:0]
+		return nil
+	}
 	for i, h := range s.keys {
 		if h == 0 || uint8(s.vals[i])&seenDirty == 0 {
 			continue
@@ -230,25 +253,23 @@ func (s *seenSet) save(sp *store.Spool) error {
 		chunk = binary.BigEndian.AppendUint64(chunk, h)
 		chunk = binary.BigEndian.AppendUint32(chunk, s.vals[i]&^uint32(seenDirty))
 		if len(chunk) == seenChunkEntries*seenEntrySize {
-			flush()
+			key := binary.BigEndian.AppendUint32([]byte(seenChunkPrefix), uint32(s.saved))
+			entries = append(entries, store.SpoolEntry{Key: key, Value: chunk})
+			s.saved++
+			chunk = nil
+			if len(entries) >= seenSaveChunks {
+				if err := put(); err != nil {
+					return err
+				}
+			}
 		}
 	}
-	if len(chunk) > 0 {
-		flush()
-	}
-	if err := sp.Put(setSeen, entries); err != nil {
-		return err
-	}
-	s.saved = saved
-	for _, i := range dirty {
-		s.vals[i] &^= uint32(seenDirty)
-	}
-	return nil
+	return put()
 }
 
 // loadSeenSet reads the set saved in sp; ok is false when none was saved.
 func loadSeenSet(sp *store.Spool) (*seenSet, bool, error) {
-	s := newSeenSet()
+	s := newSeenSet(0)
 	var bps []byte
 	var chunks [][]byte
 	err := sp.Scan(setSeen, 0, func(_ *store.Reader, k, v []byte) error {

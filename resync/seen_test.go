@@ -21,7 +21,7 @@ func TestSeenSetSavesWhatChanged(t *testing.T) {
 		return store.EntityKey{Blueprint: bp, Identifier: fmt.Sprintf("e-%d", i)}
 	}
 
-	s := newSeenSet()
+	s := newSeenSet(0)
 	var batch seenMarks
 	for i := range 10000 {
 		batch.add(key("person", i), seenExpected|seenIndexed)
