@@ -66,6 +66,7 @@ type Client struct {
 	now       func() time.Time
 	writes    chan struct{}
 	pacer     *Pacer
+	bodies    bodyPool
 
 	// tokenFetch lets one caller at a time fetch a token (and the others
 	// wait for it, or for their context); tokenMu guards the fields.
@@ -175,8 +176,9 @@ type request struct {
 	method  string
 	path    string // below /v1, already escaped
 	query   url.Values
-	body    any    // JSON-encoded unless rawBody is set
-	rawBody []byte // pre-encoded JSON body
+	body    any         // JSON-encoded unless rawBody is set
+	rawBody []byte      // pre-encoded JSON body
+	shared  *sharedBody // pre-encoded JSON body in a pooled buffer
 	headers map[string]string
 	entity  bool // entity route: exporter User-Agent
 	// unsafe marks a request Port must not see twice (creations, most
@@ -216,14 +218,17 @@ func (c *Client) do(ctx context.Context, r request, out any) (int, error) {
 	st := &call{req: &r}
 	ctx = context.WithValue(ctx, callKey{}, st)
 	var reqBody any
-	if body != nil {
+	switch {
+	case r.shared != nil:
+		reqBody = retryablehttp.ReaderFunc(r.shared.reader)
+	case body != nil:
 		reqBody = body
 	}
 	req, err := retryablehttp.NewRequestWithContext(ctx, r.method, u, reqBody)
 	if err != nil {
 		return 0, c.fail(r, st, 0, err)
 	}
-	if body != nil {
+	if reqBody != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("Accept", "application/json")

@@ -327,7 +327,10 @@ func (k *kindRun) mapPage(ctx context.Context, seq uint64, page []map[string]any
 			itemHash = store.EntityHash{}
 			sample("item %s: %s (%s) gave null: %s", itemName(item), mc.Field, mc.Expr, mc.Reason)
 		}
-		pi := &pageItem{hash: itemHash, filtered: res.Filtered + res.Dropped}
+		var pi *pageItem // what the item turned into, for its item page
+		if k.fast != nil && k.fast.pages {
+			pi = &pageItem{hash: itemHash, filtered: res.Filtered + res.Dropped}
+		}
 		for _, e := range res.Entities {
 			buf, err := k.j.r.bodies.encode(e)
 			if err != nil {
@@ -352,6 +355,9 @@ func (k *kindRun) mapPage(ctx context.Context, seq uint64, page []map[string]any
 			}
 			if pi != nil {
 				pi.entities = append(pi.entities, pageEntity{key: p.key, targets: ts})
+			}
+			if out == nil {
+				out = make([]*pending, 0, sendChunk+len(res.Entities))
 			}
 			out = append(out, p)
 		}

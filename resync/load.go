@@ -90,8 +90,8 @@ func (k *kindRun) upsert(ctx context.Context, bt batch) {
 	}
 	var delta store.Counts
 	var samples []string
-	var changes []store.IndexChange
-	var seen seenMarks
+	changes := make([]store.IndexChange, 0, len(bt.items))
+	seen := seenMarks{keys: make([]store.EntityKey, 0, len(bt.items)), marks: make([]uint8, 0, len(bt.items))}
 	failed := func(p *pending) {
 		if !p.indexed {
 			return
