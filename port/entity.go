@@ -59,21 +59,6 @@ type ItemResult struct {
 	Message string
 }
 
-type bulkResponse struct {
-	Entities []struct {
-		Identifier string `json:"identifier"`
-		Index      int    `json:"index"`
-		Created    bool   `json:"created"`
-	} `json:"entities"`
-	Errors []struct {
-		Identifier string `json:"identifier"`
-		Index      int    `json:"index"`
-		StatusCode int    `json:"statusCode"`
-		Error      string `json:"error"`
-		Message    string `json:"message"`
-	} `json:"errors"`
-}
-
 // UpsertEntities writes pre-encoded entities of one blueprint with bulk
 // requests (POST .../entities/bulk) and returns one result per entity, in
 // index order. Batches are cut at MaxBulkEntities entities and
