@@ -29,20 +29,34 @@ func (k *kindRun) load(ctx context.Context, in <-chan []*pending) {
 		items []*pending
 	}
 	opened := map[string]*open{}
-	slots := make(chan struct{}, k.j.r.cfg.InFlightBatches)
+	// Up to InFlightBatches workers, started as the work needs them, each
+	// sending batch after batch: a goroutine per batch would grow a fresh
+	// stack through HTTP and JSON for every one of them.
+	work := make(chan batch)
 	var wg sync.WaitGroup
+	workers := 0
 	dispatch := func(bt batch) {
 		select {
-		case slots <- struct{}{}:
-		case <-ctx.Done():
+		case work <- bt:
+			return
+		default:
+		}
+		if workers < k.j.r.cfg.InFlightBatches {
+			workers++
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				k.upsert(ctx, bt)
+				for bt := range work {
+					k.upsert(ctx, bt)
+				}
+			}()
 			return
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-slots }()
-			k.upsert(ctx, bt)
-		}()
+		select {
+		case work <- bt:
+		case <-ctx.Done():
+		}
 	}
 	for ps := range in {
 		if ctx.Err() != nil {
@@ -73,6 +87,7 @@ func (k *kindRun) load(ctx context.Context, in <-chan []*pending) {
 			}
 		}
 	}
+	close(work)
 	wg.Wait()
 }
 
