@@ -171,6 +171,7 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 		Logger:                d.logger.With("component", "port"),
 		HTTPClient:            d.opts.HTTPClient,
 		Now:                   d.opts.Now,
+		OnToken:               func(tok string) { d.addSecrets(tok) },
 	})
 	if err != nil {
 		return err

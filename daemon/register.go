@@ -113,6 +113,11 @@ func (d *Daemon) defaultMapping() (*mapping.Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("default mapping of source %s: %w", d.source.Type, err)
 	}
+	// Compiled before it is sent: a mapping that cannot run must not
+	// reach Port as the integration's mapping.
+	if _, err := mapping.Compile(c, mapping.Options{}); err != nil {
+		return nil, fmt.Errorf("default mapping of source %s: %w", d.source.Type, err)
+	}
 	return c, nil
 }
 

@@ -97,3 +97,21 @@ func TestIgnoredSettingsAreReportedOnce(t *testing.T) {
 		}
 	}
 }
+
+func TestRuntimeTokensAreRedacted(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	red := logging.NewRedactor()
+	d, err := daemon.New(b.settings(t, map[string]any{"entity_amount": 5, "single_department_run": true}), daemon.Options{Redactor: red})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// Port hands out the same token while it is valid: the daemon's.
+	tok := emulatorToken(t, b)
+	if got := red.String("Authorization: Bearer " + tok); strings.Contains(got, tok) {
+		t.Errorf("the daemon's Port token is not redacted: %q", got)
+	}
+}

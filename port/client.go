@@ -51,6 +51,10 @@ type Config struct {
 	// share an organization should share one; default: one per Client.
 	Pacer *Pacer
 
+	// OnToken, when set, is called with every access token the client
+	// obtains, so the caller can redact it from logs (tokens rotate).
+	OnToken func(token string)
+
 	Logger     *slog.Logger
 	HTTPClient *http.Client
 	Now        func() time.Time
@@ -376,6 +380,9 @@ func (c *Client) accessToken(ctx context.Context) (string, error) {
 	c.tokenMu.Lock()
 	c.token, c.refreshAt = out.AccessToken, fetched.Add(life-skew)
 	c.tokenMu.Unlock()
+	if c.cfg.OnToken != nil {
+		c.cfg.OnToken(out.AccessToken)
+	}
 	return out.AccessToken, nil
 }
 
