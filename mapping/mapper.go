@@ -125,6 +125,50 @@ type ResourceMapper struct {
 	helpers          chan struct{}
 }
 
+// Native reports whether every program of the resource (selector,
+// itemsToParse, every entity field) is a plain path or a literal, which Map
+// evaluates in Go without gojq: mapping an item then costs about a
+// microsecond, so a caller gains nothing by remembering results.
+func (r *ResourceMapper) Native() bool {
+	if !r.selector.native() || r.itemsToParse != nil {
+		return false
+	}
+	for _, ep := range r.entities {
+		for _, fields := range [][]namedNode{ep.top, ep.properties, ep.relations} {
+			for _, f := range fields {
+				if !f.node.native() {
+					return false
+				}
+			}
+		}
+	}
+	return true
+}
+
+func (p *program) native() bool { return p != nil && (p.isPath || p.isConst) }
+
+func (n *node) native() bool {
+	switch {
+	case n == nil:
+		return false
+	case n.prog != nil:
+		return n.prog.native()
+	case n.obj != nil:
+		for _, f := range n.obj {
+			if !f.node.native() {
+				return false
+			}
+		}
+	case n.arr != nil:
+		for _, e := range n.arr {
+			if !e.native() {
+				return false
+			}
+		}
+	}
+	return true
+}
+
 // KindID is Ocean's name for a resource in logs and metrics: <kind>-<index>.
 func (r *ResourceMapper) KindID() string { return fmt.Sprintf("%s-%d", r.Resource.Kind, r.Index) }
 

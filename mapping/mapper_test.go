@@ -545,3 +545,52 @@ resources:
 		}
 	}
 }
+
+func TestNativeResources(t *testing.T) {
+	for _, tc := range []struct {
+		name, yml string
+		want      bool
+	}{
+		{"paths and literals", `
+resources:
+  - kind: x
+    selector: {query: 'true'}
+    port: {entity: {mappings: {identifier: .id, blueprint: '"x"', title: .a.b, properties: {n: 3, p: .p}, relations: {r: .r, s: {combinator: '"and"', rules: [{property: '"$identifier"', operator: '"="', value: .v}]}}}}}
+`, true},
+		{"no selector query", `
+resources:
+  - kind: x
+    port: {entity: {mappings: {identifier: .id, blueprint: '"x"'}}}
+`, true},
+		{"a jq function", `
+resources:
+  - kind: x
+    selector: {query: 'true'}
+    port: {entity: {mappings: {identifier: .id | tostring, blueprint: '"x"'}}}
+`, false},
+		{"a computed selector", `
+resources:
+  - kind: x
+    selector: {query: '.kind == "a"'}
+    port: {entity: {mappings: {identifier: .id, blueprint: '"x"'}}}
+`, false},
+		{"itemsToParse", `
+resources:
+  - kind: x
+    selector: {query: 'true'}
+    port: {itemsToParse: .list, entity: {mappings: {identifier: .item.id, blueprint: '"x"'}}}
+`, false},
+		{"a computed search leaf", `
+resources:
+  - kind: x
+    selector: {query: 'true'}
+    port: {entity: {mappings: {identifier: .id, blueprint: '"x"', relations: {s: {combinator: '"and"', rules: [{property: '"$identifier"', operator: '"="', value: '.v | ascii_downcase'}]}}}}}
+`, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := compile(t, tc.yml).Resources()[0].Native(); got != tc.want {
+				t.Errorf("Native() = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}

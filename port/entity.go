@@ -1,7 +1,6 @@
 package port
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -60,21 +59,6 @@ type ItemResult struct {
 	Message string
 }
 
-type bulkResponse struct {
-	Entities []struct {
-		Identifier string `json:"identifier"`
-		Index      int    `json:"index"`
-		Created    bool   `json:"created"`
-	} `json:"entities"`
-	Errors []struct {
-		Identifier string `json:"identifier"`
-		Index      int    `json:"index"`
-		StatusCode int    `json:"statusCode"`
-		Error      string `json:"error"`
-		Message    string `json:"message"`
-	} `json:"errors"`
-}
-
 // UpsertEntities writes pre-encoded entities of one blueprint with bulk
 // requests (POST .../entities/bulk) and returns one result per entity, in
 // index order. Batches are cut at MaxBulkEntities entities and
@@ -126,22 +110,22 @@ func tooLarge(index int) ItemResult {
 }
 
 func (c *Client) upsertBatch(ctx context.Context, blueprint string, entities []json.RawMessage, offset int, opts WriteOptions, results *[]ItemResult) error {
-	var body bytes.Buffer
-	body.Grow(bulkEnvelopeBytes + len(entities) + sizeOf(entities))
-	body.WriteString(`{"entities":[`)
+	body := c.bodies.get(bulkEnvelopeBytes + len(entities) + sizeOf(entities))
+	defer body.done()
+	body.buf = append(body.buf, `{"entities":[`...)
 	for i, e := range entities {
 		if i > 0 {
-			body.WriteByte(',')
+			body.buf = append(body.buf, ',')
 		}
-		body.Write(e)
+		body.buf = append(body.buf, e...)
 	}
-	body.WriteString(`]}`)
+	body.buf = append(body.buf, `]}`...)
 	var out bulkResponse
 	r := request{
 		method:   http.MethodPost,
 		path:     blueprintPath(blueprint) + "/entities/bulk",
 		query:    opts.query(),
-		rawBody:  body.Bytes(),
+		shared:   body,
 		entity:   true,
 		write:    true,
 		okStatus: []int{http.StatusOK, http.StatusCreated, http.StatusMultiStatus},
@@ -224,6 +208,9 @@ func (b *Batcher) Add(e json.RawMessage) (full []json.RawMessage) {
 	size := len(e) + 1
 	if len(b.items) > 0 && (len(b.items) >= b.MaxCount || bulkEnvelopeBytes+b.bytes+size > b.MaxBytes) {
 		full = b.Flush()
+	}
+	if b.items == nil {
+		b.items = make([]json.RawMessage, 0, min(max(b.MaxCount, 1), MaxBulkEntities))
 	}
 	b.items = append(b.items, e)
 	b.bytes += size
@@ -316,10 +303,7 @@ func (c *Client) ListOwnedEntities(ctx context.Context, before time.Time, pageSi
 		if from != "" {
 			body["from"] = from
 		}
-		var out struct {
-			Entities []EntityRef `json:"entities"`
-			Next     *string     `json:"next"`
-		}
+		var out listingPage
 		r := request{method: http.MethodPost, path: "/blueprints/entities/datasource-entities", body: body}
 		if _, err := c.do(ctx, r, &out); err != nil {
 			return err

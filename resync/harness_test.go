@@ -129,6 +129,7 @@ type mappingSpec struct {
 
 type resourceSpec struct {
 	kind, blueprint string
+	identifier      string            // ".id" when empty
 	query           string            // selector; "true" when empty
 	relations       map[string]string // relation name -> item field
 }
@@ -144,8 +145,12 @@ func (m mappingSpec) config() map[string]any {
 		for name, field := range r.relations {
 			rels[name] = "." + field
 		}
+		id := r.identifier
+		if id == "" {
+			id = ".id"
+		}
 		mappings := map[string]any{
-			"identifier": ".id", "title": ".name", "blueprint": fmt.Sprintf("%q", r.blueprint),
+			"identifier": id, "title": ".name", "blueprint": fmt.Sprintf("%q", r.blueprint),
 			"properties": map[string]any{"name": ".name", "rev": ".rev"},
 		}
 		if len(rels) > 0 {

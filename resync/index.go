@@ -53,6 +53,9 @@ type indexWriter struct {
 
 	mu      sync.Mutex
 	changes []store.IndexChange
+	// spare is the buffer of the last flush, emptied, for the next one:
+	// changes grows to thousands of entries between flushes.
+	spare []store.IndexChange
 	targets map[string][]store.SpoolEntry
 	pages   map[int]map[uint64][]byte // resource -> page -> content
 	n       int
@@ -161,11 +164,16 @@ func (w *indexWriter) flush() error {
 		return err
 	}
 	changes, targets, pages, after := w.changes, w.targets, w.pages, w.after
-	w.changes, w.targets, w.pages, w.n, w.after = nil, map[string][]store.SpoolEntry{}, map[int]map[uint64][]byte{}, 0, nil
+	w.changes, w.targets, w.pages, w.n, w.after = w.spare, map[string][]store.SpoolEntry{}, map[int]map[uint64][]byte{}, 0, nil
+	w.spare = nil
 	w.mu.Unlock()
 	if err := w.st.ApplyIndex(changes); err != nil {
 		return err
 	}
+	clear(changes) // drop the identifiers it refers to
+	w.mu.Lock()
+	w.spare = changes[:0]
+	w.mu.Unlock()
 	for resource, ps := range pages {
 		if err := w.st.PutItemPages(resource, ps); err != nil {
 			return err

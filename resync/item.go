@@ -35,6 +35,11 @@ var nondeterministic = regexp.MustCompile(`\b(now|input|inputs|input_line_number
 type fastPath struct {
 	keys *mapping.ResourceMapper
 	salt []byte
+	// pages: item pages are kept. When the key mapper runs in Go (plain
+	// paths and literals) it costs about what reading a page does, and
+	// pages would only take room in the state file (and in memory, which
+	// maps the file).
+	pages bool
 }
 
 // newFastPath prepares the fast path of a resource, or returns nil when the
@@ -70,7 +75,8 @@ func (j *jobRun) newFastPath(rm *mapping.ResourceMapper) *fastPath {
 		v, _ := lookup(name)
 		h.Write([]byte("\x00" + name + "=" + v))
 	}
-	return &fastPath{keys: m.Resources()[0], salt: h.Sum(nil)}
+	keys := m.Resources()[0]
+	return &fastPath{keys: keys, salt: h.Sum(nil), pages: !keys.Native()}
 }
 
 // itemHasher hashes raw items canonically (map keys sorted, every value
@@ -170,7 +176,7 @@ type identified struct {
 // turns into comes from the page as stored by the last resync or, failing
 // that, from the key mapper (identity programs only).
 func (k *kindRun) identify(ctx context.Context, seq uint64, page []map[string]any, delta *store.Counts,
-	changes *[]store.IndexChange, targets *[]relationTarget) (*identified, error) {
+	changes *[]store.IndexChange, targets *[]relationTarget, seen *seenMarks) (*identified, error) {
 	id := &identified{hashes: make([]store.EntityHash, len(page)), known: make([]bool, len(page)), items: make([]*pageItem, len(page))}
 	if k.fast == nil {
 		return id, nil
@@ -180,15 +186,17 @@ func (k *kindRun) identify(ctx context.Context, seq uint64, page []map[string]an
 	for i, item := range page {
 		id.hashes[i], hashed[i] = h.sum(item)
 	}
-	var err error
-	if id.stored, err = k.j.st.ItemPage(k.rm.Index, seq); err != nil {
-		return nil, fmt.Errorf("read item pages: %w", err)
-	}
-	cached := decodePage(k.fast.salt, id.stored)
 	candidates := make([]*pageItem, len(page))
-	for i := range page {
-		if hashed[i] {
-			candidates[i] = cached[id.hashes[i]]
+	if k.fast.pages {
+		var err error
+		if id.stored, err = k.j.st.ItemPage(k.rm.Index, seq); err != nil {
+			return nil, fmt.Errorf("read item pages: %w", err)
+		}
+		cached := decodePage(k.fast.salt, id.stored)
+		for i := range page {
+			if hashed[i] {
+				candidates[i] = cached[id.hashes[i]]
+			}
 		}
 	}
 	fromKeys := make([]bool, len(page))
@@ -209,7 +217,7 @@ func (k *kindRun) identify(ctx context.Context, seq uint64, page []map[string]an
 		k.fastTried.Add(n)
 	}
 	entries := make([][]store.IndexEntry, len(page))
-	err = k.j.st.Read(func(r *store.Reader) error {
+	err := k.j.st.Read(func(r *store.Reader) error {
 		for i, pi := range candidates {
 			if pi == nil {
 				continue
@@ -241,7 +249,7 @@ func (k *kindRun) identify(ctx context.Context, seq uint64, page []map[string]an
 		delta.Mapped += int64(len(pi.entities))
 		delta.Unchanged += int64(len(pi.entities))
 		for n, e := range pi.entities {
-			k.unchanged(e.key, entries[i][n], id.hashes[i], changes)
+			k.unchanged(e.key, entries[i][n], id.hashes[i], changes, seen)
 			if k.j.protectTargets {
 				*targets = append(*targets, e.targets...)
 			}

@@ -109,17 +109,16 @@ func (j *jobRun) runKind(ctx context.Context, rm *mapping.ResourceMapper, restor
 				if kctx.Err() != nil {
 					continue // drain, so the fetcher is never stuck
 				}
-				send, err := k.mapPage(kctx, page.seq, page.items)
+				err := k.mapPage(kctx, page.seq, page.items, func(send []*pending) error {
+					select {
+					case changed <- send:
+						return nil
+					case <-kctx.Done():
+						return context.Cause(kctx)
+					}
+				})
 				if err != nil {
 					cancel(err)
-					continue
-				}
-				if len(send) == 0 {
-					continue
-				}
-				select {
-				case changed <- send:
-				case <-kctx.Done():
 				}
 			}
 		}()
@@ -138,7 +137,11 @@ func (j *jobRun) runKind(ctx context.Context, rm *mapping.ResourceMapper, restor
 		err = fmt.Errorf("fetch %s: %w", rm.Resource.Kind, fetchErr)
 	}
 	if err == nil && ctx.Err() == nil && k.fast != nil && !j.dry {
-		if terr := j.st.TrimItemPages(rm.Index, served); terr != nil {
+		keep := served
+		if !k.fast.pages {
+			keep = 0
+		}
+		if terr := j.st.TrimItemPages(rm.Index, keep); terr != nil {
 			err = fmt.Errorf("write item pages: %w", terr)
 		}
 	}
@@ -225,10 +228,16 @@ type sourcePage struct {
 	items []map[string]any
 }
 
-// mapPage maps, encodes and diffs one page and returns what must be sent.
-// Items the index shows unchanged take the fast path (see item.go); the
-// others are mapped in full.
-func (k *kindRun) mapPage(ctx context.Context, seq uint64, page []map[string]any) ([]*pending, error) {
+// sendChunk is how many mapped entities a page worker diffs and hands to
+// the loader at a time. The loader keeps InFlightBatches batches of 20 on
+// the wire; chunks much smaller than a source page keep the encoded
+// entities waiting for it to a few hundred, whatever the page size.
+const sendChunk = 100
+
+// mapPage maps, encodes and diffs one page and hands what must be sent to
+// emit, a chunk at a time. Items the index shows unchanged take the fast
+// path (see item.go); the others are mapped in full.
+func (k *kindRun) mapPage(ctx context.Context, seq uint64, page []map[string]any, emit func([]*pending) error) error {
 	var delta store.Counts
 	var samples []string
 	sample := func(format string, args ...any) {
@@ -241,10 +250,57 @@ func (k *kindRun) mapPage(ctx context.Context, seq uint64, page []map[string]any
 		out     []*pending
 		targets []relationTarget
 		changes []store.IndexChange
+		seen    seenMarks
 	)
-	id, err := k.identify(ctx, seq, page, &delta, &changes, &targets)
+	id, err := k.identify(ctx, seq, page, &delta, &changes, &targets, &seen)
 	if err != nil {
-		return nil, err
+		return err
+	}
+	// diff sends what of out the index does not show unchanged.
+	diff := func() error {
+		if len(out) == 0 {
+			return nil
+		}
+		delta.Mapped += int64(len(out))
+		send := out[:0]
+		err := k.j.st.Read(func(r *store.Reader) error {
+			for _, p := range out {
+				if !p.indexed {
+					send = append(send, p)
+					continue
+				}
+				e, ok := r.Entry(p.key)
+				if ok {
+					p.prev = &e
+				}
+				if ok && e.Hash == p.hash {
+					delta.Unchanged++
+					k.unchanged(p.key, e, p.itemHash, &changes, &seen)
+					k.j.r.bodies.put(p.buf)
+					continue
+				}
+				send = append(send, p)
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("read entity index: %w", err)
+		}
+		out = nil
+		if k.j.dry {
+			for _, p := range send {
+				if p.indexed {
+					seen.add(p.key, p.prevMarks(k.j.chain))
+				}
+				k.j.planUpsert(p.key)
+				k.j.r.bodies.put(p.buf)
+			}
+			return nil
+		}
+		if len(send) == 0 {
+			return nil
+		}
+		return emit(send)
 	}
 	hasher := sha256.New()
 	for i, item := range page {
@@ -253,13 +309,13 @@ func (k *kindRun) mapPage(ctx context.Context, seq uint64, page []map[string]any
 		}
 		res, err := k.rm.Map(ctx, item)
 		if ctx.Err() != nil {
-			return nil, context.Cause(ctx)
+			return context.Cause(ctx)
 		}
 		if err != nil {
 			delta.Failed++
 			sample("item %s: %v", itemName(item), err)
 			if err := k.protectUnmapped(ctx, item); err != nil {
-				return nil, err
+				return err
 			}
 			continue
 		}
@@ -271,7 +327,10 @@ func (k *kindRun) mapPage(ctx context.Context, seq uint64, page []map[string]any
 			itemHash = store.EntityHash{}
 			sample("item %s: %s (%s) gave null: %s", itemName(item), mc.Field, mc.Expr, mc.Reason)
 		}
-		pi := &pageItem{hash: itemHash, filtered: res.Filtered + res.Dropped}
+		var pi *pageItem // what the item turned into, for its item page
+		if k.fast != nil && k.fast.pages {
+			pi = &pageItem{hash: itemHash, filtered: res.Filtered + res.Dropped}
+		}
 		for _, e := range res.Entities {
 			buf, err := k.j.r.bodies.encode(e)
 			if err != nil {
@@ -297,68 +356,44 @@ func (k *kindRun) mapPage(ctx context.Context, seq uint64, page []map[string]any
 			if pi != nil {
 				pi.entities = append(pi.entities, pageEntity{key: p.key, targets: ts})
 			}
+			if out == nil {
+				out = make([]*pending, 0, sendChunk+len(res.Entities))
+			}
 			out = append(out, p)
 		}
 		if pi != nil && !itemHash.IsZero() {
 			id.items[i] = pi
 		}
-	}
-	delta.Mapped += int64(len(out))
-
-	send := out[:0]
-	err = k.j.st.Read(func(r *store.Reader) error {
-		for _, p := range out {
-			if !p.indexed {
-				send = append(send, p)
-				continue
+		if len(out) >= sendChunk {
+			if err := diff(); err != nil {
+				return err
 			}
-			e, ok := r.Entry(p.key)
-			if ok {
-				p.prev = &e
-			}
-			if ok && e.Hash == p.hash {
-				delta.Unchanged++
-				k.unchanged(p.key, e, p.itemHash, &changes)
-				k.j.r.bodies.put(p.buf)
-				continue
-			}
-			send = append(send, p)
 		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("read entity index: %w", err)
 	}
-	if k.j.dry {
-		for _, p := range send {
-			if p.indexed {
-				k.j.seen.mark(p.key, p.prevMarks(k.j.chain))
-			}
-			k.j.planUpsert(p.key)
-			k.j.r.bodies.put(p.buf)
-		}
-		send = nil
+	if err := diff(); err != nil {
+		return err
 	}
+	k.j.seen.markAll(&seen)
 	var pages map[uint64][]byte
-	if k.fast != nil && !k.j.dry {
+	if k.fast != nil && k.fast.pages && !k.j.dry {
 		if v := encodePage(k.fast.salt, id.items); !bytes.Equal(v, id.stored) {
 			pages = map[uint64][]byte{seq: v}
 		}
 	}
 	if err := k.j.writer.add(changes, targets, k.rm.Index, pages, func() { k.count(delta, samples) }); err != nil {
-		return nil, fmt.Errorf("write entity index: %w", err)
+		return fmt.Errorf("write entity index: %w", err)
 	}
-	return send, nil
+	return nil
 }
 
 // unchanged records an entity Port already has as mapped: the chain
 // produced it, and the index learns which item it came from.
-func (k *kindRun) unchanged(key store.EntityKey, e store.IndexEntry, itemHash store.EntityHash, changes *[]store.IndexChange) {
+func (k *kindRun) unchanged(key store.EntityKey, e store.IndexEntry, itemHash store.EntityHash, changes *[]store.IndexChange, seen *seenMarks) {
 	marks := seenExpected | seenIndexed
 	if e.ChainID == k.j.chain {
 		marks |= seenWritten // by an interrupted job of this chain
 	}
-	k.j.seen.mark(key, marks)
+	seen.add(key, marks)
 	if !k.j.dry && (e.ItemHash != itemHash || e.Resource != uint32(k.rm.Index)) {
 		*changes = append(*changes, store.IndexChange{EntityKey: key, Op: store.OpSeen, ItemHash: itemHash, Resource: k.rm.Index})
 	}

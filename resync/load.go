@@ -29,20 +29,34 @@ func (k *kindRun) load(ctx context.Context, in <-chan []*pending) {
 		items []*pending
 	}
 	opened := map[string]*open{}
-	slots := make(chan struct{}, k.j.r.cfg.InFlightBatches)
+	// Up to InFlightBatches workers, started as the work needs them, each
+	// sending batch after batch: a goroutine per batch would grow a fresh
+	// stack through HTTP and JSON for every one of them.
+	work := make(chan batch)
 	var wg sync.WaitGroup
+	workers := 0
 	dispatch := func(bt batch) {
 		select {
-		case slots <- struct{}{}:
-		case <-ctx.Done():
+		case work <- bt:
+			return
+		default:
+		}
+		if workers < k.j.r.cfg.InFlightBatches {
+			workers++
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				k.upsert(ctx, bt)
+				for bt := range work {
+					k.upsert(ctx, bt)
+				}
+			}()
 			return
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-slots }()
-			k.upsert(ctx, bt)
-		}()
+		select {
+		case work <- bt:
+		case <-ctx.Done():
+		}
 	}
 	for ps := range in {
 		if ctx.Err() != nil {
@@ -73,6 +87,7 @@ func (k *kindRun) load(ctx context.Context, in <-chan []*pending) {
 			}
 		}
 	}
+	close(work)
 	wg.Wait()
 }
 
@@ -90,12 +105,13 @@ func (k *kindRun) upsert(ctx context.Context, bt batch) {
 	}
 	var delta store.Counts
 	var samples []string
-	var changes []store.IndexChange
+	changes := make([]store.IndexChange, 0, len(bt.items))
+	seen := seenMarks{keys: make([]store.EntityKey, 0, len(bt.items)), marks: make([]uint8, 0, len(bt.items))}
 	failed := func(p *pending) {
 		if !p.indexed {
 			return
 		}
-		k.j.seen.mark(p.key, p.prevMarks(k.j.chain))
+		seen.add(p.key, p.prevMarks(k.j.chain))
 		if p.prev != nil && !p.prev.ItemHash.IsZero() {
 			// Port keeps the old version: the item no longer matches it.
 			changes = append(changes, store.IndexChange{EntityKey: p.key, Op: store.OpSeen, Resource: k.rm.Index})
@@ -118,7 +134,7 @@ func (k *kindRun) upsert(ctx context.Context, bt batch) {
 			case res.OK:
 				delta.Upserted++
 				if p.indexed {
-					k.j.seen.mark(p.key, seenWritten|seenIndexed)
+					seen.add(p.key, seenWritten|seenIndexed)
 					changes = append(changes, store.IndexChange{EntityKey: p.key, Op: store.OpWritten, Hash: p.hash, ItemHash: p.itemHash, Chain: k.j.chain, Resource: k.rm.Index})
 				}
 			case !p.indexed && res.Identifier == "unknown":
@@ -134,6 +150,7 @@ func (k *kindRun) upsert(ctx context.Context, bt batch) {
 			}
 		}
 	}
+	k.j.seen.markAll(&seen)
 	if werr := k.j.writer.add(changes, nil, k.rm.Index, nil, func() { k.count(delta, samples) }); werr != nil {
 		k.cancel(fmt.Errorf("write entity index: %w", werr))
 	}

@@ -22,8 +22,14 @@ type pageEntity struct {
 	targets []relationTarget
 }
 
-// encodePage serialises a page's items (nil entries are skipped): the salt,
-// a table of blueprint and relation-set names, then the items.
+// pageFormat is the first byte of an encoded page. Pages of another format
+// (those of 128-bit item hashes began with the salt's length, 32) are
+// ignored: the item's identity is evaluated again.
+const pageFormat = 2
+
+// encodePage serialises a page's items (nil entries are skipped): the
+// format, the salt, a table of blueprint and relation-set names, then the
+// items.
 func encodePage(salt []byte, items []*pageItem) []byte {
 	names := map[string]uint64{}
 	var table []string
@@ -56,7 +62,7 @@ func encodePage(salt []byte, items []*pageItem) []byte {
 			}
 		}
 	}
-	out := appendBytes(nil, string(salt))
+	out := appendBytes([]byte{pageFormat}, string(salt))
 	out = binary.AppendUvarint(out, uint64(len(table)))
 	for _, s := range table {
 		out = appendBytes(out, s)
@@ -101,10 +107,10 @@ func (r *pageReader) bytes() string {
 // decodePage returns a page's items by hash, or nil when the page was
 // written for another salt (the mapping changed) or cannot be read.
 func decodePage(salt, b []byte) map[store.EntityHash]*pageItem {
-	if len(b) == 0 {
+	if len(b) == 0 || b[0] != pageFormat {
 		return nil
 	}
-	r := &pageReader{b: b, ok: true}
+	r := &pageReader{b: b[1:], ok: true}
 	if s := r.bytes(); !r.ok || !bytes.Equal([]byte(s), salt) {
 		return nil
 	}

@@ -233,7 +233,17 @@ func (j *jobRun) run(ctx context.Context) error {
 	defer stopWriter()
 	mappingHash := MappingHash(integration.Config)
 	done := j.resumedKinds(mappingHash)
-	j.seen = newSeenSet()
+	// The chain will produce about what the index holds: sizing the
+	// seen set for it spares growing it (twice its size, for a moment).
+	indexed, err := j.st.CountEntities()
+	if err != nil {
+		return fmt.Errorf("read entity index: %w", err)
+	}
+	expect := 0
+	for _, n := range indexed {
+		expect += n
+	}
+	j.seen = newSeenSet(expect)
 	if len(done) > 0 {
 		saved, ok, err := loadSeenSet(j.chainSpool)
 		switch {

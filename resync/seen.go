@@ -1,9 +1,11 @@
 package resync
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"math/bits"
 	"sync"
 
 	"oceand/store"
@@ -15,26 +17,43 @@ const (
 	seenExpected                   // the index says Port has it as mapped: skipped as unchanged
 	seenWritten                    // the chain wrote it to Port
 	seenIndexed                    // it has an index entry
+
+	// seenDirty flags an entry changed since the set was last saved.
+	seenDirty uint8 = 1 << 7
 )
 
 // seenSet is every entity a resync chain produced, as 64-bit hashes of
-// their keys with what the chain knows of them: about 20 bytes per entity,
-// so 100,000 entities take 2 MB instead of a write to every index entry.
+// their keys with what the chain knows of them. It is an open-addressing
+// table of 12 bytes per slot, sized for the entities the index holds and
+// grown by half when it is 4/5 full, without pointers for the garbage
+// collector to scan: about 16 bytes per entity, so 100,000 entities take
+// 1.6 MB instead of a write to every index entry.
+//
 // A hash collision can only make a stale entity look produced, which keeps
 // it: it never deletes one. The set is saved to the chain's spool when a
-// kind completes, so a resume that skips completed kinds still has it.
+// kind completes, so a resume that skips completed kinds still has it; each
+// save writes only the entries changed since the previous one.
 type seenSet struct {
 	mu    sync.Mutex
 	bps   []string
 	bpIdx map[string]uint32
-	m     map[uint64]uint32 // key hash -> blueprint index << 8 | marks
+	keys  []uint64 // 0: empty slot
+	vals  []uint32 // blueprint index << 8 | marks
+	n     int
+	saved int // chunks written by save
 }
 
-func newSeenSet() *seenSet {
-	return &seenSet{bpIdx: map[string]uint32{}, m: map[uint64]uint32{}}
+// newSeenSet returns a set with room for about expect entities.
+func newSeenSet(expect int) *seenSet {
+	s := &seenSet{bpIdx: map[string]uint32{}}
+	s.resize(max(minSeenSlots, expect+expect/8))
+	return s
 }
 
-// keyHash is FNV-1a of blueprint NUL identifier.
+// minSeenSlots is the smallest table.
+const minSeenSlots = 1024
+
+// keyHash is FNV-1a of blueprint NUL identifier, never 0 (the empty slot).
 func keyHash(k store.EntityKey) uint64 {
 	const offset, prime = 14695981039346656037, 1099511628211
 	h := uint64(offset)
@@ -45,7 +64,66 @@ func keyHash(k store.EntityKey) uint64 {
 	for i := 0; i < len(k.Identifier); i++ {
 		h = (h ^ uint64(k.Identifier[i])) * prime
 	}
+	if h == 0 {
+		h = 1
+	}
 	return h
+}
+
+// slot returns the slot of h: where it is, or the empty one where it goes.
+// The table must have a free slot.
+func (s *seenSet) slot(h uint64) int {
+	i, _ := bits.Mul64(h*0x9E3779B97F4A7C15, uint64(len(s.keys)))
+	for s.keys[i] != 0 && s.keys[i] != h {
+		if i++; i == uint64(len(s.keys)) {
+			i = 0
+		}
+	}
+	return int(i)
+}
+
+// grow enlarges the table by half when one more entry would fill it past
+// 4/5 (linear probing stays short below that).
+func (s *seenSet) grow() {
+	if 5*(s.n+1) > 4*len(s.keys) {
+		s.resize(max(minSeenSlots, len(s.keys)+len(s.keys)/2))
+	}
+}
+
+func (s *seenSet) resize(size int) {
+	keys, vals := s.keys, s.vals
+	s.keys, s.vals = make([]uint64, size), make([]uint32, size)
+	for i, h := range keys {
+		if h != 0 {
+			j := s.slot(h)
+			s.keys[j], s.vals[j] = h, vals[i]
+		}
+	}
+}
+
+// put records v (blueprint index << 8 | marks) for h: the marks are added
+// to those h has, its blueprint stays the first one recorded.
+func (s *seenSet) put(h uint64, v uint32) {
+	s.grow()
+	i := s.slot(h)
+	if s.keys[i] == 0 {
+		s.keys[i], s.vals[i] = h, v|uint32(seenDirty)
+		s.n++
+		return
+	}
+	if old := s.vals[i]; old|v&0x7f != old {
+		s.vals[i] = old | v&0x7f | uint32(seenDirty)
+	}
+}
+
+func (s *seenSet) blueprint(bp string) uint32 {
+	bi, ok := s.bpIdx[bp]
+	if !ok {
+		bi = uint32(len(s.bps))
+		s.bps = append(s.bps, bp)
+		s.bpIdx[bp] = bi
+	}
+	return bi
 }
 
 // mark records marks for key.
@@ -53,13 +131,40 @@ func (s *seenSet) mark(k store.EntityKey, marks uint8) {
 	h := keyHash(k)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	bi, ok := s.bpIdx[k.Blueprint]
-	if !ok {
-		bi = uint32(len(s.bps))
-		s.bps = append(s.bps, k.Blueprint)
-		s.bpIdx[k.Blueprint] = bi
+	s.put(h, s.blueprint(k.Blueprint)<<8|uint32(marks|seenMark))
+}
+
+// seenMarks are marks gathered by a pipeline stage and recorded at once:
+// the stages mark thousands of entities a second, and one lock per page or
+// batch keeps them from queueing on the set.
+type seenMarks struct {
+	keys  []store.EntityKey
+	marks []uint8
+}
+
+func (m *seenMarks) add(k store.EntityKey, marks uint8) {
+	m.keys = append(m.keys, k)
+	m.marks = append(m.marks, marks)
+}
+
+// markAll records the gathered marks.
+func (s *seenSet) markAll(m *seenMarks) {
+	if len(m.keys) == 0 {
+		return
 	}
-	s.m[h] |= bi<<8 | uint32(marks|seenMark)
+	hashes := make([]uint64, len(m.keys))
+	for i, k := range m.keys {
+		hashes[i] = keyHash(k)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	bp, bi := "", uint32(0)
+	for i, k := range m.keys {
+		if i == 0 || k.Blueprint != bp {
+			bp, bi = k.Blueprint, s.blueprint(k.Blueprint)
+		}
+		s.put(hashes[i], bi<<8|uint32(m.marks[i]|seenMark))
+	}
 }
 
 // get returns the marks of key (0: not produced).
@@ -67,7 +172,7 @@ func (s *seenSet) get(k store.EntityKey) uint8 {
 	h := keyHash(k)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return uint8(s.m[h])
+	return uint8(s.vals[s.slot(h)]) &^ seenDirty
 }
 
 // expected: the chain skipped the entity as unchanged and did not write
@@ -80,7 +185,11 @@ func expected(marks uint8) bool {
 func (s *seenSet) count(get func(string) *blueprintCounts) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, v := range s.m {
+	for i, h := range s.keys {
+		if h == 0 {
+			continue
+		}
+		v := s.vals[i]
 		c := get(s.bps[v>>8])
 		marks := uint8(v)
 		c.seen++
@@ -93,53 +202,105 @@ func (s *seenSet) count(get func(string) *blueprintCounts) {
 	}
 }
 
-// setSeen is the chain spool set holding the saved seen set.
-const setSeen = "seen"
+// Keys of the chain spool set holding the saved seen set: the blueprint
+// names, and chunks of entries (key hash, value), each save adding the
+// entries changed since the previous one.
+const (
+	setSeen          = "seen"
+	seenBlueprints   = "blueprints"
+	seenChunkPrefix  = "entities"
+	seenChunkEntries = 4096 // 48 KiB per chunk
+	seenEntrySize    = 12
+)
 
-// save writes the set to sp.
+// seenSaveChunks is how many chunks one transaction of save writes: the
+// first save of a large chain writes the whole set, a few at a time.
+const seenSaveChunks = 16
+
+// save writes what changed since the last save to sp.
 func (s *seenSet) save(sp *store.Spool) error {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	bps, err := json.Marshal(s.bps)
 	if err != nil {
-		s.mu.Unlock()
 		return err
 	}
-	blob := make([]byte, 0, 12*len(s.m))
-	for h, v := range s.m {
-		blob = binary.BigEndian.AppendUint64(blob, h)
-		blob = binary.BigEndian.AppendUint32(blob, v)
+	entries := []store.SpoolEntry{{Key: []byte(seenBlueprints), Value: bps}}
+	var chunk []byte
+	var dirty []int
+	put := func() error {
+		if len(chunk) > 0 {
+			key := binary.BigEndian.AppendUint32([]byte(seenChunkPrefix), uint32(s.saved))
+			entries = append(entries, store.SpoolEntry{Key: key, Value: chunk})
+			s.saved++
+			chunk = nil
+		}
+		if err := sp.Put(setSeen, entries); err != nil {
+			return err
+		}
+		// Only what is on disk is clean.
+		for _, i := range dirty {
+			s.vals[i] &^= uint32(seenDirty)
+		}
+		entries, dirty = entries[:0], dirty[:0]
+		return nil
 	}
-	s.mu.Unlock()
-	return sp.Put(setSeen, []store.SpoolEntry{{Key: []byte("blueprints"), Value: bps}, {Key: []byte("entities"), Value: blob}})
+	for i, h := range s.keys {
+		if h == 0 || uint8(s.vals[i])&seenDirty == 0 {
+			continue
+		}
+		dirty = append(dirty, i)
+		chunk = binary.BigEndian.AppendUint64(chunk, h)
+		chunk = binary.BigEndian.AppendUint32(chunk, s.vals[i]&^uint32(seenDirty))
+		if len(chunk) == seenChunkEntries*seenEntrySize {
+			key := binary.BigEndian.AppendUint32([]byte(seenChunkPrefix), uint32(s.saved))
+			entries = append(entries, store.SpoolEntry{Key: key, Value: chunk})
+			s.saved++
+			chunk = nil
+			if len(entries) >= seenSaveChunks {
+				if err := put(); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return put()
 }
 
 // loadSeenSet reads the set saved in sp; ok is false when none was saved.
 func loadSeenSet(sp *store.Spool) (*seenSet, bool, error) {
-	var bps, blob []byte
+	s := newSeenSet(0)
+	var bps []byte
+	var chunks [][]byte
 	err := sp.Scan(setSeen, 0, func(_ *store.Reader, k, v []byte) error {
-		switch string(k) {
-		case "blueprints":
-			bps = append([]byte(nil), v...)
-		case "entities":
-			blob = append([]byte(nil), v...)
+		switch {
+		case string(k) == seenBlueprints:
+			bps = bytes.Clone(v)
+		case bytes.HasPrefix(k, []byte(seenChunkPrefix)):
+			chunks = append(chunks, bytes.Clone(v))
+			s.saved++
 		}
 		return nil
 	})
 	if err != nil || bps == nil {
 		return nil, false, err
 	}
-	s := newSeenSet()
 	if err := json.Unmarshal(bps, &s.bps); err != nil {
 		return nil, false, fmt.Errorf("saved seen set: %w", err)
 	}
 	for i, bp := range s.bps {
 		s.bpIdx[bp] = uint32(i)
 	}
-	if len(blob)%12 != 0 {
-		return nil, false, fmt.Errorf("saved seen set: %d bytes is not a whole number of entries", len(blob))
+	for _, blob := range chunks {
+		if len(blob)%seenEntrySize != 0 {
+			return nil, false, fmt.Errorf("saved seen set: %d bytes is not a whole number of entries", len(blob))
+		}
+		for i := 0; i < len(blob); i += seenEntrySize {
+			s.put(binary.BigEndian.Uint64(blob[i:]), binary.BigEndian.Uint32(blob[i+8:]))
+		}
 	}
-	for i := 0; i < len(blob); i += 12 {
-		s.m[binary.BigEndian.Uint64(blob[i:])] = binary.BigEndian.Uint32(blob[i+8:])
+	for i := range s.vals {
+		s.vals[i] &^= uint32(seenDirty)
 	}
 	return s, true, nil
 }

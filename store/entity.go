@@ -3,13 +3,18 @@ package store
 import (
 	"encoding/binary"
 	"fmt"
-	"sort"
+	"slices"
+	"strings"
 
 	bolt "go.etcd.io/bbolt"
 )
 
-// HashSize is the length of an entity hash in the index.
-const HashSize = 16
+// HashSize is the length of an entity hash in the index: the first 64 bits
+// of a SHA-256. Two versions of one entity (or of one item) share a hash by
+// chance with probability 2^-64, and finding a second version with the
+// hash of a given one takes about 2^64 SHA-256 computations: far beyond
+// what a resync could meet, at half the index size of a 128-bit hash.
+const HashSize = 8
 
 // EntityHash identifies the content of a mapped entity plus its write options.
 // The zero hash means "content unknown": it never equals a computed hash, so
@@ -46,31 +51,58 @@ type IndexUpdate struct {
 	IndexEntry
 }
 
-// entrySize is the encoded size of an IndexEntry. Entries written before
-// the later fields existed are 24 bytes (hash and chain) and decode with
-// the rest zero.
-const entrySize = HashSize + 8 + 4 + HashSize
+// Encoded index entries. The index is read for every entity of every
+// resync and, through bbolt's memory map, counts in the daemon's resident
+// memory, so entries are kept small: hash, item hash, then chain and
+// resource as uvarints (chain ids are job ids), 18 to 31 bytes. Earlier
+// layouts are told apart by length and still read: 24 bytes (128-bit hash,
+// chain) and 44 bytes (128-bit hash, chain, resource, 128-bit item hash);
+// a 128-bit hash's first 64 bits are the 64-bit hash of the same content.
+// An entry that would be 24 bytes long gets a trailing zero byte.
+const (
+	legacyEntrySize   = 24
+	legacyEntrySizeV1 = 44
+	legacyHashSize    = 16
+)
 
 func encodeEntry(e IndexEntry) []byte {
-	b := make([]byte, entrySize)
-	copy(b, e.Hash[:])
-	binary.BigEndian.PutUint64(b[HashSize:], e.ChainID)
-	binary.BigEndian.PutUint32(b[HashSize+8:], e.Resource)
-	copy(b[HashSize+12:], e.ItemHash[:])
+	b := make([]byte, 0, 2*HashSize+binary.MaxVarintLen64+binary.MaxVarintLen32)
+	b = append(b, e.Hash[:]...)
+	b = append(b, e.ItemHash[:]...)
+	b = binary.AppendUvarint(b, e.ChainID)
+	b = binary.AppendUvarint(b, uint64(e.Resource))
+	if len(b) == legacyEntrySize {
+		b = append(b, 0)
+	}
 	return b
 }
 
 func decodeEntry(v []byte) (IndexEntry, bool) {
 	var e IndexEntry
-	if len(v) < HashSize+8 {
+	switch len(v) {
+	case legacyEntrySize, legacyEntrySizeV1:
+		copy(e.Hash[:], v)
+		e.ChainID = binary.BigEndian.Uint64(v[legacyHashSize:])
+		if len(v) == legacyEntrySizeV1 {
+			e.Resource = binary.BigEndian.Uint32(v[legacyHashSize+8:])
+			copy(e.ItemHash[:], v[legacyHashSize+12:])
+		}
+		return e, true
+	}
+	if len(v) < 2*HashSize+2 {
 		return e, false
 	}
-	copy(e.Hash[:], v[:HashSize])
-	e.ChainID = binary.BigEndian.Uint64(v[HashSize:])
-	if len(v) >= entrySize {
-		e.Resource = binary.BigEndian.Uint32(v[HashSize+8:])
-		copy(e.ItemHash[:], v[HashSize+12:])
+	copy(e.Hash[:], v)
+	copy(e.ItemHash[:], v[HashSize:])
+	chain, n := binary.Uvarint(v[2*HashSize:])
+	if n <= 0 {
+		return IndexEntry{}, false
 	}
+	resource, m := binary.Uvarint(v[2*HashSize+n:])
+	if m <= 0 || resource > 1<<32-1 {
+		return IndexEntry{}, false
+	}
+	e.ChainID, e.Resource = chain, uint32(resource)
 	return e, true
 }
 
@@ -134,53 +166,90 @@ type IndexChange struct {
 	Resource int
 }
 
-// ApplyIndex applies changes in one transaction. Changes are written in key
-// order, which keeps bbolt's page rewrites to a minimum.
+// indexTxChanges bounds the changes ApplyIndex writes in one transaction.
+// Entity identifiers are in no useful order, so a flush of a few thousand
+// changes lands on nearly every leaf page of the index, and bbolt holds
+// every page a transaction dirties in memory until it commits: one
+// transaction per flush would hold a copy of the whole index (tens of MB at
+// a million entities). Sorted chunks of this many changes dirty at most as
+// many pages (about 1 MB with their nodes), whatever the index size; the
+// extra commits cost little, each chunk's pages would be rewritten anyway.
+const indexTxChanges = 256
+
+// indexFill is where index pages split. Identifiers often grow within a
+// prefix (a letter code, then a counter): with bbolt's default (0.5) the
+// left half of such a split never fills again and pages end about 60% full;
+// at 0.9 keys in random order leave them about half full. 0.7 keeps both
+// near 70% (measured on 100,000 keys of either kind).
+const indexFill = 0.7
+
+// ApplyIndex applies changes in key order, in transactions of at most
+// indexTxChanges changes: memory stays bounded whatever the index size.
+// Each change is complete on its own, so a crash between two transactions
+// loses only the changes of the later ones, which the caller has not
+// reported as durable (it learns that when ApplyIndex returns).
 func (s *Store) ApplyIndex(changes []IndexChange) error {
 	if len(changes) == 0 {
 		return nil
 	}
-	sort.Slice(changes, func(i, j int) bool {
-		if changes[i].Blueprint != changes[j].Blueprint {
-			return changes[i].Blueprint < changes[j].Blueprint
+	slices.SortFunc(changes, func(a, b IndexChange) int {
+		if c := strings.Compare(a.Blueprint, b.Blueprint); c != 0 {
+			return c
 		}
-		return changes[i].Identifier < changes[j].Identifier
+		return strings.Compare(a.Identifier, b.Identifier)
 	})
-	return s.db.Update(func(tx *bolt.Tx) error {
-		root := tx.Bucket(bucketEntities)
-		var bp *bolt.Bucket
-		bpName := ""
-		for _, c := range changes {
-			if bp == nil || c.Blueprint != bpName {
-				var err error
-				if bp, err = root.CreateBucketIfNotExists([]byte(c.Blueprint)); err != nil {
-					return fmt.Errorf("index blueprint %s: %w", c.Blueprint, err)
-				}
-				bp.FillPercent = 0.9
-				bpName = c.Blueprint
+	for len(changes) > 0 {
+		n := min(len(changes), indexTxChanges)
+		if err := s.db.Update(func(tx *bolt.Tx) error { return applyIndex(tx, changes[:n]) }); err != nil {
+			return err
+		}
+		changes = changes[n:]
+	}
+	return nil
+}
+
+// applyIndex writes sorted changes in tx.
+func applyIndex(tx *bolt.Tx, changes []IndexChange) error {
+	root := tx.Bucket(bucketEntities)
+	var bp *bolt.Bucket
+	bpName := ""
+	for _, c := range changes {
+		if bp == nil || c.Blueprint != bpName {
+			var err error
+			if bp, err = root.CreateBucketIfNotExists([]byte(c.Blueprint)); err != nil {
+				return fmt.Errorf("index blueprint %s: %w", c.Blueprint, err)
 			}
-			key := []byte(c.Identifier)
-			old, _ := decodeEntry(bp.Get(key))
-			next := old
-			switch c.Op {
-			case OpWritten:
-				next = IndexEntry{Hash: c.Hash, ChainID: c.Chain, Resource: uint32(c.Resource), ItemHash: c.ItemHash}
-			case OpSeen:
-				next.Resource, next.ItemHash = uint32(c.Resource), c.ItemHash
-			case OpForgetHash:
-				next.Hash, next.ItemHash = EntityHash{}, EntityHash{}
-			default:
-				return fmt.Errorf("index %s/%s: unknown operation %d", c.Blueprint, c.Identifier, c.Op)
-			}
-			if next == old && bp.Get(key) != nil {
-				continue
-			}
+			bp.FillPercent = indexFill
+			bpName = c.Blueprint
+		}
+		key := []byte(c.Identifier)
+		if c.Op == OpWritten {
+			// The whole entry is new: no need to read the old one.
+			next := IndexEntry{Hash: c.Hash, ChainID: c.Chain, Resource: uint32(c.Resource), ItemHash: c.ItemHash}
 			if err := bp.Put(key, encodeEntry(next)); err != nil {
 				return fmt.Errorf("index %s/%s: %w", c.Blueprint, c.Identifier, err)
 			}
+			continue
 		}
-		return nil
-	})
+		cur := bp.Get(key)
+		old, _ := decodeEntry(cur)
+		next := old
+		switch c.Op {
+		case OpSeen:
+			next.Resource, next.ItemHash = uint32(c.Resource), c.ItemHash
+		case OpForgetHash:
+			next.Hash, next.ItemHash = EntityHash{}, EntityHash{}
+		default:
+			return fmt.Errorf("index %s/%s: unknown operation %d", c.Blueprint, c.Identifier, c.Op)
+		}
+		if next == old && cur != nil {
+			continue
+		}
+		if err := bp.Put(key, encodeEntry(next)); err != nil {
+			return fmt.Errorf("index %s/%s: %w", c.Blueprint, c.Identifier, err)
+		}
+	}
+	return nil
 }
 
 // DeleteEntities removes entities from the index (after Port deleted them).

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"encoding/binary"
 
 	bolt "go.etcd.io/bbolt"
@@ -52,35 +53,34 @@ func (s *Store) PutItemPages(resource int, pages map[uint64][]byte) error {
 }
 
 // TrimItemPages deletes a resource's pages from page `from` on: the source
-// served fewer pages this time.
+// served fewer pages this time (or the resource keeps none).
 func (s *Store) TrimItemPages(resource int, from uint64) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketItems)
-		prefix := itemPageKey(resource, 0)[:4]
-		var victims [][]byte
-		c := b.Cursor()
-		for k, _ := c.Seek(itemPageKey(resource, from)); k != nil && string(k[:4]) == string(prefix); k, _ = c.Next() {
-			victims = append(victims, append([]byte(nil), k...))
-		}
-		for _, k := range victims {
-			if err := b.Delete(k); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	prefix := itemPageKey(resource, 0)[:4]
+	return s.deleteItemPages(itemPageKey(resource, from), func(k []byte) bool { return bytes.HasPrefix(k, prefix) })
 }
 
 // TrimItemResources deletes the pages of resources from index `from` on:
 // the mapping has fewer resources now.
 func (s *Store) TrimItemResources(from int) error {
+	return s.deleteItemPages(itemPageKey(from, 0), func([]byte) bool { return true })
+}
+
+// deleteItemPages deletes the pages from key `from` on while in(key). It
+// writes only when there is something to delete: it runs after every kind.
+func (s *Store) deleteItemPages(from []byte, in func([]byte) bool) error {
+	var victims [][]byte
+	err := s.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketItems).Cursor()
+		for k, _ := c.Seek(from); k != nil && in(k); k, _ = c.Next() {
+			victims = append(victims, bytes.Clone(k))
+		}
+		return nil
+	})
+	if err != nil || len(victims) == 0 {
+		return err
+	}
 	return s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketItems)
-		var victims [][]byte
-		c := b.Cursor()
-		for k, _ := c.Seek(itemPageKey(from, 0)); k != nil; k, _ = c.Next() {
-			victims = append(victims, append([]byte(nil), k...))
-		}
 		for _, k := range victims {
 			if err := b.Delete(k); err != nil {
 				return err

@@ -79,7 +79,7 @@ func TestMigrationFromSchema1(t *testing.T) {
 	checkV1Jobs(t, st)
 	// The entity index and the integration values are kept.
 	entries, found, err := st.LookupEntities([]store.EntityKey{{Blueprint: "fakePerson", Identifier: "p-1"}, {Blueprint: "fakeDepartment", Identifier: "hr"}})
-	if err != nil || !found[0] || !found[1] || entries[0].ChainID != 4 || entries[0].Hash[15] != 16 {
+	if err != nil || !found[0] || !found[1] || entries[0].ChainID != 4 || entries[0].Hash[7] != 8 {
 		t.Errorf("entity index after migration: %+v %v %v", entries, found, err)
 	}
 	if v, _ := st.GetValue("configHash"); string(v) != "0123abcd" {

@@ -703,7 +703,7 @@ func (s *Server) handleDatasourceEntities(w http.ResponseWriter, r *http.Request
 	if from != "" && i < len(keys) && keys[i] == from {
 		i++
 	}
-	out := make([]map[string]any, 0, min(limit, len(keys)-i))
+	out := make([]listedEntity, 0, min(limit, len(keys)-i))
 	last := ""
 	for ; i < len(keys) && len(out) < limit; i++ {
 		bp, id, _ := strings.Cut(keys[i], "\x00")
@@ -711,7 +711,7 @@ func (s *Server) handleDatasourceEntities(w http.ResponseWriter, r *http.Request
 		if e == nil || (!before.IsZero() && !e.UpdatedAt.Before(before)) || !ownedBy(e, *body.Prefix, *body.Suffix) {
 			continue
 		}
-		out = append(out, map[string]any{"identifier": id, "blueprint": bp})
+		out = append(out, listedEntity{Blueprint: bp, Identifier: id})
 		last = keys[i]
 	}
 	// More may follow when the page is full and keys remain; the cursor
@@ -721,6 +721,14 @@ func (s *Server) handleDatasourceEntities(w http.ResponseWriter, r *http.Request
 		next = base64.RawURLEncoding.EncodeToString([]byte(last))
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"ok": true, "entities": out, "next": next})
+}
+
+// listedEntity is one entity of the datasource listing. A struct encodes as
+// the map Port's answer is (same fields, same order) at a fraction of the
+// cost, which matters for listings of 100,000 entities.
+type listedEntity struct {
+	Blueprint  string `json:"blueprint"`
+	Identifier string `json:"identifier"`
 }
 
 func ownedBy(e *entity, prefix, suffix string) bool {
