@@ -111,6 +111,16 @@ func (a *app) bench(ctx context.Context, progress io.Writer, persons, kb int, pr
 	if err != nil {
 		return nil, err
 	}
+	if profileDir != "" {
+		// The children run in the bench's temporary directory: a relative
+		// path must be resolved here.
+		if profileDir, err = filepath.Abs(profileDir); err != nil {
+			return nil, err
+		}
+		if err := os.MkdirAll(profileDir, 0o755); err != nil {
+			return nil, fmt.Errorf("profile directory: %w", err)
+		}
+	}
 	dir, err := os.MkdirTemp("", "oceand-bench-*")
 	if err != nil {
 		return nil, err
