@@ -55,7 +55,7 @@ type indexWriter struct {
 	changes []store.IndexChange
 	// spare is the buffer of the last flush, emptied, for the next one:
 	// changes grows to thousands of entries between flushes.
-	spare []store.IndexChange
+	spare   []store.IndexChange
 	targets map[string][]store.SpoolEntry
 	pages   map[int]map[uint64][]byte // resource -> page -> content
 	n       int

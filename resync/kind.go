@@ -319,7 +319,9 @@ func (k *kindRun) mapPage(ctx context.Context, seq uint64, page []map[string]any
 			}
 			continue
 		}
-		delta.Filtered += int64(res.Filtered + res.Dropped)
+		// An item whose itemsToParse gave null stands for no entity (Ocean
+		// skips it with a warning, sampled below): counted as filtered.
+		delta.Filtered += int64(res.Filtered + res.Dropped + res.Skipped)
 		itemHash := id.hashes[i]
 		for _, mc := range res.Misconfigurations {
 			// Keep mapping this item in full, so its misconfigurations
@@ -329,7 +331,7 @@ func (k *kindRun) mapPage(ctx context.Context, seq uint64, page []map[string]any
 		}
 		var pi *pageItem // what the item turned into, for its item page
 		if k.fast != nil && k.fast.pages {
-			pi = &pageItem{hash: itemHash, filtered: res.Filtered + res.Dropped}
+			pi = &pageItem{hash: itemHash, filtered: res.Filtered + res.Dropped + res.Skipped}
 		}
 		for _, e := range res.Entities {
 			buf, err := k.j.r.bodies.encode(e)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 
@@ -308,6 +309,43 @@ func TestUnidentifiableItemTaintsItsBlueprint(t *testing.T) {
 	if !strings.Contains(job.Reconcile.SkippedReason, "service: an item of service-0 could not be mapped") {
 		t.Errorf("reason = %q", job.Reconcile.SkippedReason)
 	}
+}
+
+// An item whose itemsToParse gives null stands for no entity: Ocean skips
+// it with a warning. It is counted as filtered and sampled, and it does not
+// fail the kind or keep its blueprint from being reconciled.
+func TestNullItemsToParseIsSkipped(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.blueprint("service", false, nil)
+	m := mappingSpec{threshold: 1, deleteDependents: true, resources: []resourceSpec{{kind: "service", blueprint: "service"}}}
+	h.setMapping(m)
+	src := newSource()
+	src.add("service", "s", 4, nil)
+	h.mustRun(src, jobOpts{})
+
+	cfg := m.config()
+	svc := cfg["resources"].([]any)[0].(map[string]any)
+	svc["port"].(map[string]any)["itemsToParse"] = ".endpoints"
+	svc["port"].(map[string]any)["entity"].(map[string]any)["mappings"].(map[string]any)["identifier"] = ".item.url"
+	if _, err := h.pc.PatchIntegrationConfig(context.Background(), cfg, true); err != nil {
+		t.Fatal(err)
+	}
+	for _, it := range src.items["service"] {
+		it["endpoints"] = []any{map[string]any{"url": "https://" + it["id"].(string)}}
+	}
+	src.items["service"][1]["endpoints"] = nil
+	job := h.mustRun(src, jobOpts{})
+	k := job.Kinds[0]
+	if k.Filtered != 1 || k.Failed != 0 || k.Upserted != 3 || k.State != store.KindCompleted {
+		t.Errorf("kind %+v; want 3 upserted, the null item filtered, nothing failed", k)
+	}
+	if !slices.ContainsFunc(k.Samples, func(s string) bool { return strings.Contains(s, `item "s-1"`) }) {
+		t.Errorf("samples %q do not name item s-1", k.Samples)
+	}
+	// The services are now named by URL; s-1 stands for none, and the
+	// kind completed, so reconciliation deletes the four old ones.
+	h.wantCount("service", 3, "services = %d, want 3")
 }
 
 func TestDryRunWritesNothing(t *testing.T) {
