@@ -88,49 +88,43 @@ func (s *scanner) end() bool {
 // object calls fn with each key of an object; fn must read the value.
 func (s *scanner) object(fn func(key []byte)) {
 	s.ws()
-	s.expect('{')
-	s.ws()
-	if s.peek() == '}' {
-		s.i++
-		return
-	}
-	for s.err == nil {
+	s.elements('{', '}', func() {
 		key := s.stringBytes()
 		s.ws()
 		s.expect(':')
 		s.ws()
-		if s.err != nil {
-			return
+		if s.err == nil {
+			fn(key)
 		}
-		fn(key)
-		s.ws()
-		if s.peek() == ',' {
-			s.i++
-			s.ws()
-			continue
-		}
-		s.expect('}')
-		return
-	}
+	})
 }
 
 // array calls fn for each element of an array; fn must read it.
 func (s *scanner) array(fn func()) {
-	s.expect('[')
+	s.elements('[', ']', fn)
+}
+
+// elements reads opening, the comma-separated elements read by fn, and
+// closing.
+func (s *scanner) elements(opening, closing byte, fn func()) {
+	s.expect(opening)
 	s.ws()
-	if s.peek() == ']' {
+	if s.peek() == closing {
 		s.i++
 		return
 	}
 	for s.err == nil {
 		fn()
+		if s.err != nil {
+			return
+		}
 		s.ws()
 		if s.peek() == ',' {
 			s.i++
 			s.ws()
 			continue
 		}
-		s.expect(']')
+		s.expect(closing)
 		return
 	}
 }
