@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+
 	"github.com/spf13/cobra"
 
 	"oceand/daemon"
@@ -25,6 +27,7 @@ func (a *app) runCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			applyContainerMemoryLimit(logger, os.DirFS("/"))
 			d, err := daemon.New(s, daemon.Options{Logger: logger, Redactor: a.redactor})
 			if err != nil {
 				return usageError{err}
