@@ -346,15 +346,20 @@ func resumeDepth(tx *store.Tx, j *store.Job) int {
 	return n
 }
 
-// abortKinds marks kinds that were still running as aborted.
+// abortKinds marks kinds that were still running as aborted, ended when
+// the job ended.
 func abortKinds(j *store.Job) {
+	var end time.Time
+	if j.FinishedAt != nil {
+		end = j.FinishedAt.UTC()
+	}
 	for i := range j.Kinds {
-		if j.Kinds[i].State == store.KindRunning {
-			j.Kinds[i].State = store.KindAborted
+		if k := &j.Kinds[i]; k.State == store.KindRunning {
+			k.State, k.FinishedAt = store.KindAborted, end
 		}
 	}
-	if j.Reconcile.State == store.ReconcileRunning {
-		j.Reconcile.State = store.ReconcileFailed
+	if r := &j.Reconcile; r.State == store.ReconcileRunning {
+		r.State, r.FinishedAt = store.ReconcileFailed, end
 	}
 }
 

@@ -392,11 +392,12 @@ func TestShutdownInterruptsAndQueuesResume(t *testing.T) {
 		if err := c.p.Update(func(j *store.Job) {
 			j.Kinds = []store.KindProgress{
 				{Kind: "a", Index: 0, State: store.KindCompleted},
-				{Kind: "b", Index: 1, State: store.KindRunning},
+				{Kind: "b", Index: 1, State: store.KindRunning, StartedAt: started},
 			}
 		}); err != nil {
 			t.Fatal(err)
 		}
+		time.Sleep(3 * time.Second) // synctest: the fake clock moves, no real wait
 		if err := b.engine.Shutdown(t.Context()); err != nil {
 			t.Fatal(err)
 		}
@@ -406,6 +407,10 @@ func TestShutdownInterruptsAndQueuesResume(t *testing.T) {
 		j := b.job(t, first.Job.ID)
 		if j.State != store.JobInterrupted || j.Kinds[1].State != store.KindAborted || j.Kinds[0].State != store.KindCompleted {
 			t.Fatalf("job after shutdown: %s, kinds %+v", j.State, j.Kinds)
+		}
+		// The aborted kind ended with the job: its duration stops growing.
+		if d := j.Kinds[1].Duration(time.Now().Add(time.Hour)); d != 3*time.Second {
+			t.Errorf("aborted kind's duration = %v, want 3s (until the shutdown)", d)
 		}
 		waiting, _ := b.st.ListJobs(store.ListOptions{State: store.JobQueued})
 		if len(waiting) != 1 {

@@ -274,6 +274,7 @@ func (r *reporter) Flush() error {
 type jobOpts struct {
 	dryRun   bool
 	resumeOf *store.Job
+	now      func() time.Time // the resync's clock; time.Now when nil
 }
 
 // run creates a job, runs it to the end and stores its final record.
@@ -287,7 +288,7 @@ func (h *harness) run(ctx context.Context, src sources.Source, o jobOpts) (*stor
 	if err := h.st.CreateJob(j); err != nil {
 		h.t.Fatal(err)
 	}
-	rs := resync.New(resync.Config{Port: h.pc, Store: h.st, Source: src, Mapping: mapping.Options{}, IndexFlushEntries: 7})
+	rs := resync.New(resync.Config{Port: h.pc, Store: h.st, Source: src, Mapping: mapping.Options{}, IndexFlushEntries: 7, Now: o.now})
 	err := rs.Run(ctx, j, &reporter{st: h.st, job: j})
 	end := time.Now()
 	j.FinishedAt = &end

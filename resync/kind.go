@@ -10,6 +10,7 @@ import (
 	"hash"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"oceand/mapping"
 	"oceand/sources"
@@ -76,7 +77,10 @@ func (p *pending) prevMarks(chain uint64) uint8 {
 func (j *jobRun) runKind(ctx context.Context, rm *mapping.ResourceMapper, restore bool) error {
 	k := &kindRun{j: j, rm: rm, restore: restore, fast: j.newFastPath(rm)}
 	if !restore {
-		k.update(func(kp *store.KindProgress) { kp.State = store.KindRunning })
+		started := j.r.now().UTC()
+		k.update(func(kp *store.KindProgress) {
+			kp.State, kp.StartedAt, kp.FinishedAt = store.KindRunning, started, time.Time{}
+		})
 		j.logger.Info("syncing kind", "kind", rm.KindID())
 	}
 	kctx, cancel := context.WithCancelCause(ctx)
@@ -172,8 +176,9 @@ func (j *jobRun) runKind(ctx context.Context, rm *mapping.ResourceMapper, restor
 	case err != nil:
 		state = store.KindFailed
 	}
+	finished := j.r.now().UTC()
 	k.update(func(kp *store.KindProgress) {
-		kp.State = state
+		kp.State, kp.FinishedAt = state, finished
 		if err != nil {
 			kp.Error = err.Error()
 		}

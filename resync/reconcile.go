@@ -54,7 +54,10 @@ type blueprintCounts struct {
 //     are deleted in bulk (dependents' blueprints first without
 //     deleteDependentEntities) and leave the index.
 func (j *jobRun) reconcile(ctx context.Context) error {
-	if err := j.rep.Update(func(jb *store.Job) { jb.Reconcile = store.Reconcile{State: store.ReconcileRunning} }); err != nil {
+	started := j.r.now().UTC()
+	if err := j.rep.Update(func(jb *store.Job) {
+		jb.Reconcile = store.Reconcile{State: store.ReconcileRunning, StartedAt: started}
+	}); err != nil {
 		return err
 	}
 	counts := map[string]*blueprintCounts{}
@@ -166,7 +169,7 @@ func (j *jobRun) reconcile(ctx context.Context) error {
 	j.logger.Info("reconciliation done", "listed", listed, "stale", totalStale, "deleted", deleted)
 	return j.rep.Update(func(jb *store.Job) {
 		jb.Reconcile = store.Reconcile{State: store.ReconcileCompleted, Listed: listed, Stale: totalStale, Deleted: deleted,
-			SkippedReason: strings.Join(reasons, "; ")}
+			SkippedReason: strings.Join(reasons, "; "), StartedAt: started, FinishedAt: j.r.now().UTC()}
 	})
 }
 
@@ -174,6 +177,7 @@ func (j *jobRun) failReconcile(err error) error {
 	_ = j.rep.Update(func(jb *store.Job) {
 		jb.Reconcile.State = store.ReconcileFailed
 		jb.Reconcile.SkippedReason = err.Error()
+		jb.Reconcile.FinishedAt = j.r.now().UTC()
 	})
 	return fmt.Errorf("reconcile: %w", err)
 }

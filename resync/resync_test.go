@@ -6,7 +6,9 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"oceand/resync"
 	"oceand/store"
@@ -346,6 +348,39 @@ func TestNullItemsToParseIsSkipped(t *testing.T) {
 	// The services are now named by URL; s-1 stands for none, and the
 	// kind completed, so reconciliation deletes the four old ones.
 	h.wantCount("service", 3, "services = %d, want 3")
+}
+
+// Each kind and the reconciliation record when they ran, so an operator
+// sees where a slow resync spends its time.
+func TestKindsAndReconciliationAreTimed(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	deptPersons(h, mappingSpec{threshold: 1, deleteDependents: true})
+	src := newSource()
+	src.add("dept", "d", 2, nil)
+	src.add("person", "p", 5, map[string]any{"dept": "d-0"})
+	h.mustRun(src, jobOpts{})
+
+	var mu sync.Mutex
+	clock := time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)
+	tick := func() time.Time { // one second per reading
+		mu.Lock()
+		defer mu.Unlock()
+		clock = clock.Add(time.Second)
+		return clock
+	}
+	job := h.mustRun(src, jobOpts{now: tick})
+	var last time.Time
+	for _, k := range job.Kinds {
+		if k.StartedAt.IsZero() || !k.FinishedAt.After(k.StartedAt) || k.StartedAt.Before(last) {
+			t.Errorf("kind %s ran %v to %v, after the previous one ended at %v", k.Kind, k.StartedAt, k.FinishedAt, last)
+		}
+		last = k.FinishedAt
+	}
+	r := job.Reconcile
+	if r.StartedAt.Before(last) || !r.FinishedAt.After(r.StartedAt) || r.Duration(time.Time{}) != r.FinishedAt.Sub(r.StartedAt) {
+		t.Errorf("reconciliation ran %v to %v, after the last kind ended at %v", r.StartedAt, r.FinishedAt, last)
+	}
 }
 
 func TestDryRunWritesNothing(t *testing.T) {

@@ -81,6 +81,26 @@ type KindProgress struct {
 	// Samples holds a few item-level errors, so an operator sees what
 	// went wrong without reading logs.
 	Samples []string `json:"samples,omitempty"`
+	// StartedAt and FinishedAt tell which kind a slow resync spends its
+	// time on; zero until the kind starts (or ends).
+	StartedAt  time.Time `json:"startedAt,omitzero"`
+	FinishedAt time.Time `json:"finishedAt,omitzero"`
+}
+
+// Duration is how long the kind ran (so far, at now, if it runs); 0 if it
+// has not started.
+func (k *KindProgress) Duration(now time.Time) time.Duration {
+	return span(k.StartedAt, k.FinishedAt, now)
+}
+
+func span(start, end, now time.Time) time.Duration {
+	if start.IsZero() {
+		return 0
+	}
+	if end.IsZero() {
+		end = now
+	}
+	return end.Sub(start)
 }
 
 // Reconcile states.
@@ -99,6 +119,16 @@ type Reconcile struct {
 	Stale         int64  `json:"stale"`
 	Deleted       int64  `json:"deleted"`
 	SkippedReason string `json:"skippedReason,omitempty"`
+	// StartedAt and FinishedAt: listing Port's entities can be the long
+	// part of a resync that changed little.
+	StartedAt  time.Time `json:"startedAt,omitzero"`
+	FinishedAt time.Time `json:"finishedAt,omitzero"`
+}
+
+// Duration is how long reconciliation ran (so far, at now); 0 if it has
+// not started.
+func (r *Reconcile) Duration(now time.Time) time.Duration {
+	return span(r.StartedAt, r.FinishedAt, now)
 }
 
 // Job is one resync. The JSON names are the CLI's --json output.

@@ -331,6 +331,15 @@ func duration(j *store.Job, now time.Time) string {
 	return j.Duration(now).Round(time.Millisecond).String()
 }
 
+// spanText is a kind's or reconciliation's duration for people; "-"
+// before it started (and for records written before oceand kept it).
+func spanText(started time.Time, d time.Duration) string {
+	if started.IsZero() {
+		return "-"
+	}
+	return d.Round(time.Millisecond).String()
+}
+
 // writeJob prints one job for people, as `oceand jobs show` does.
 func writeJob(w io.Writer, j *store.Job, now time.Time) error {
 	title := string(j.State)
@@ -366,12 +375,13 @@ func writeJob(w io.Writer, j *store.Job, now time.Time) error {
 	}
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
-	fmt.Fprintln(tw, "KIND\tSTATE\tFETCHED\tMAPPED\tFILTERED\tUPSERTED\tUNCHANGED\tFAILED")
+	fmt.Fprintln(tw, "KIND\tSTATE\tDURATION\tFETCHED\tMAPPED\tFILTERED\tUPSERTED\tUNCHANGED\tFAILED")
 	for _, k := range j.Kinds {
-		fmt.Fprintf(tw, "%s-%d\t%s\t%d\t%d\t%d\t%d\t%d\t%d\n", k.Kind, k.Index, k.State, k.Fetched, k.Mapped, k.Filtered, k.Upserted, k.Unchanged, k.Failed)
+		fmt.Fprintf(tw, "%s-%d\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\n", k.Kind, k.Index, k.State, spanText(k.StartedAt, k.Duration(now)),
+			k.Fetched, k.Mapped, k.Filtered, k.Upserted, k.Unchanged, k.Failed)
 	}
 	t := j.Totals
-	fmt.Fprintf(tw, "total\t\t%d\t%d\t%d\t%d\t%d\t%d\n", t.Fetched, t.Mapped, t.Filtered, t.Upserted, t.Unchanged, t.Failed)
+	fmt.Fprintf(tw, "total\t\t\t%d\t%d\t%d\t%d\t%d\t%d\n", t.Fetched, t.Mapped, t.Filtered, t.Upserted, t.Unchanged, t.Failed)
 	if err := tw.Flush(); err != nil {
 		return err
 	}
@@ -387,7 +397,11 @@ func writeJob(w io.Writer, j *store.Job, now time.Time) error {
 	if r.State != "" {
 		fmt.Fprintf(w, "\nreconcile: %s", r.State)
 		if r.State != store.ReconcileSkipped && r.State != store.ReconcilePending {
-			fmt.Fprintf(w, " (listed %d, stale %d, deleted %d)", r.Listed, r.Stale, r.Deleted)
+			fmt.Fprintf(w, " (listed %d, stale %d, deleted %d", r.Listed, r.Stale, r.Deleted)
+			if !r.StartedAt.IsZero() {
+				fmt.Fprintf(w, ", %s", spanText(r.StartedAt, r.Duration(now)))
+			}
+			fmt.Fprint(w, ")")
 		}
 		if r.SkippedReason != "" {
 			fmt.Fprintf(w, ": %s", r.SkippedReason)
