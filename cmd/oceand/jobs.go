@@ -399,7 +399,7 @@ func writeJob(w io.Writer, j *store.Job, now time.Time) error {
 		if r.State != store.ReconcileSkipped && r.State != store.ReconcilePending {
 			fmt.Fprintf(w, " (listed %d, stale %d, deleted %d", r.Listed, r.Stale, r.Deleted)
 			if !r.StartedAt.IsZero() {
-				fmt.Fprintf(w, ", %s", spanText(r.StartedAt, r.Duration(now)))
+				fmt.Fprintf(w, ", %s", r.Duration(now).Round(time.Millisecond))
 			}
 			fmt.Fprint(w, ")")
 		}
