@@ -156,7 +156,11 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 		}
 	}()
 
-	src, err := d.source.New(s.Integration.Config, d.logger)
+	src, err := d.source.New(s.Integration.Config, sources.Env{
+		Logger:     d.logger.With("component", "source"),
+		StateDir:   s.StateDir,
+		AddSecrets: d.addSecrets,
+	})
 	if err != nil {
 		return fmt.Errorf("integration.config: %w", err)
 	}

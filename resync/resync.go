@@ -274,6 +274,20 @@ func (j *jobRun) run(ctx context.Context) error {
 		j.logger.Warn("the mapping has no resources; nothing to sync")
 		return j.skipReconcile("the mapping has no resources; nothing deleted")
 	}
+	if scoped, ok := j.r.cfg.Source.(sources.ResyncScoped); ok {
+		resources := make([]sources.Resource, 0, len(m.Resources()))
+		for _, rm := range m.Resources() {
+			resources = append(resources, sources.Resource{Kind: rm.Resource.Kind, Index: rm.Index, Selector: rm.Resource.Selector.Raw})
+		}
+		if err := scoped.BeginResync(ctx, resources); err != nil {
+			return fmt.Errorf("prepare the source: %w", err)
+		}
+		defer func() {
+			if err := scoped.EndResync(); err != nil {
+				j.logger.Warn("release the source's resync state", "err", err)
+			}
+		}()
+	}
 	var failed []string
 	for _, rm := range m.Resources() {
 		if _, ok := done[rm.Index]; ok {

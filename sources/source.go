@@ -39,12 +39,34 @@ type Defaults struct {
 	Spec []byte
 }
 
+// Env is what the daemon lends a source.
+type Env struct {
+	// Logger is the source's logger; never nil when the daemon builds it.
+	Logger *slog.Logger
+	// StateDir is the daemon's state directory: a source may spool
+	// per-resync data under it (in a subdirectory of its own).
+	StateDir string
+	// AddSecrets registers values obtained at run time (tokens) so that
+	// every log line, job record and CLI output redacts them. Never nil
+	// when the daemon builds the source.
+	AddSecrets func(values ...string)
+}
+
 // Definition describes a source type.
 type Definition struct {
 	Type     string
 	Defaults Defaults
 	// New builds the source from integration.config.
-	New func(config map[string]any, logger *slog.Logger) (Source, error)
+	New func(config map[string]any, env Env) (Source, error)
+}
+
+// ResyncScoped is implemented by sources that keep state for one resync
+// (an endpoint cache, say). BeginResync is called with every resource of
+// the mapping before the first Fetch; EndResync after the last, whatever
+// the outcome.
+type ResyncScoped interface {
+	BeginResync(ctx context.Context, resources []Resource) error
+	EndResync() error
 }
 
 // Registry maps integration types to source definitions.

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -400,7 +401,7 @@ func (a *app) benchFloorCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			src, err := def.New(s.Integration.Config, nil)
+			src, err := def.New(s.Integration.Config, sources.Env{Logger: slog.New(slog.DiscardHandler), StateDir: s.StateDir, AddSecrets: func(...string) {}})
 			if err != nil {
 				return err
 			}

@@ -10,7 +10,6 @@ import (
 	"context"
 	_ "embed"
 	"fmt"
-	"log/slog"
 	"strconv"
 	"strings"
 	"time"
@@ -53,7 +52,7 @@ func Definition() sources.Definition {
 			PortAppConfig: portAppConfigYAML,
 			Spec:          specYAML,
 		},
-		New: func(config map[string]any, logger *slog.Logger) (sources.Source, error) {
+		New: func(config map[string]any, _ sources.Env) (sources.Source, error) {
 			s, err := ParseSettings(config)
 			if err != nil {
 				return nil, err

@@ -24,7 +24,7 @@ func fetchAll(t *testing.T, src sources.Source, kind string) ([]map[string]any, 
 
 func newSource(t *testing.T, config map[string]any) sources.Source {
 	t.Helper()
-	src, err := fake.Definition().New(config, nil)
+	src, err := fake.Definition().New(config, sources.Env{})
 	if err != nil {
 		t.Fatal(err)
 	}
