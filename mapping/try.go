@@ -52,31 +52,40 @@ func (m *Mapping) Try(ctx context.Context, kind string, items []any) (Trial, err
 		if kind != "" && rm.Resource.Kind != kind {
 			continue
 		}
-		rt := ResourceTrial{Index: rm.Index, Kind: rm.Resource.Kind, KindID: rm.KindID(), Items: []ItemTrial{}}
-		for i, item := range items {
-			res, err := rm.Map(ctx, item)
-			if err := ctx.Err(); err != nil {
-				return t, context.Cause(ctx)
-			}
-			it := ItemTrial{Item: i, Entities: res.Entities, Filtered: res.Filtered, Dropped: res.Dropped,
-				Skipped: res.Skipped, Misconfigurations: res.Misconfigurations}
-			var ie *ItemError
-			if errors.As(err, &ie) && ie.Skipped {
-				it.Skipped++
-			}
-			if err != nil {
-				it.Error = err.Error()
-				rt.Totals.Failed++
-			}
-			rt.Totals.Items++
-			rt.Totals.Entities += len(it.Entities)
-			rt.Totals.Filtered += it.Filtered
-			rt.Totals.Dropped += it.Dropped
-			rt.Totals.Skipped += it.Skipped
-			rt.Totals.Misconfigurations += len(it.Misconfigurations)
-			rt.Items = append(rt.Items, it)
+		rt, err := rm.Try(ctx, items)
+		if err != nil {
+			return t, err
 		}
 		t.Resources = append(t.Resources, rt)
 	}
 	return t, nil
+}
+
+// Try maps items with this resource alone, as a resync would.
+func (rm *ResourceMapper) Try(ctx context.Context, items []any) (ResourceTrial, error) {
+	rt := ResourceTrial{Index: rm.Index, Kind: rm.Resource.Kind, KindID: rm.KindID(), Items: []ItemTrial{}}
+	for i, item := range items {
+		res, err := rm.Map(ctx, item)
+		if err := ctx.Err(); err != nil {
+			return rt, context.Cause(ctx)
+		}
+		it := ItemTrial{Item: i, Entities: res.Entities, Filtered: res.Filtered, Dropped: res.Dropped,
+			Skipped: res.Skipped, Misconfigurations: res.Misconfigurations}
+		var ie *ItemError
+		if errors.As(err, &ie) && ie.Skipped {
+			it.Skipped++
+		}
+		if err != nil {
+			it.Error = err.Error()
+			rt.Totals.Failed++
+		}
+		rt.Totals.Items++
+		rt.Totals.Entities += len(it.Entities)
+		rt.Totals.Filtered += it.Filtered
+		rt.Totals.Dropped += it.Dropped
+		rt.Totals.Skipped += it.Skipped
+		rt.Totals.Misconfigurations += len(it.Misconfigurations)
+		rt.Items = append(rt.Items, it)
+	}
+	return rt, nil
 }

@@ -101,6 +101,7 @@ func (a *app) rootCommand() *cobra.Command {
 		a.jobsCommand(),
 		a.configCommand(),
 		a.mappingCommand(),
+		a.sourceCommand(),
 		a.resyncCommand(),
 		a.cancelCommand(),
 		a.stateCommand(),
