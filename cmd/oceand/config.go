@@ -85,23 +85,15 @@ code is 2.`,
 	return cmd
 }
 
-// inspectSettings loads the settings as a start would and runs every
-// check, the source's spec included, collecting all problems instead of
-// stopping at the first.
+// inspectSettings loads the settings as a start does and runs every
+// check a start runs (daemon.CheckSettings), collecting all problems
+// instead of stopping at the first.
 func (a *app) inspectSettings() (*config.Settings, []config.Problem, []config.Problem) {
 	s, err := config.Read(a.loadOptions())
 	a.redactor.Add(s.Secrets()...)
 	problems := config.ProblemsOf(err)
-	problems = append(problems, config.ProblemsOf(s.Validate())...)
-	if s.Integration.Type != "" {
-		def, err := daemon.Builtin().Lookup(s.Integration.Type)
-		if err != nil {
-			problems = append(problems, config.Problem{Message: err.Error()})
-		} else {
-			problems = append(problems, config.ProblemsOf(s.ApplySpec(def.Defaults.Spec))...)
-			a.redactor.Add(s.Secrets()...)
-		}
-	}
+	problems = append(problems, daemon.CheckSettings(s, nil)...)
+	a.redactor.Add(s.Secrets()...)
 	return s, problems, s.Warnings()
 }
 

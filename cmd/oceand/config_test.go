@@ -58,7 +58,32 @@ func TestConfigValidate(t *testing.T) {
 		},
 		{
 			name: "unknown source", yaml: "integration:\n  type: nosuch\n", env: cliEnv[:2], code: exitUsage,
-			want: []string{`integration.type "nosuch": no such source (available: [fake])`},
+			want: []string{`config.yaml:2:9: integration.type: "nosuch": no such source (available: fake)`},
+		},
+		// What a start refuses, validate refuses.
+		{
+			name: "cron minute out of range", yaml: "scheduledResyncCron: \"61 * * * *\"\n", env: cliEnv, code: exitUsage,
+			want: []string{"config.yaml:1:22: scheduledResyncCron: end of range (61) above maximum (59): 61"},
+		},
+		{
+			name: "cron garbage", yaml: "scheduledResyncCron: garbage\n", env: cliEnv, code: exitUsage,
+			want: []string{"config.yaml:1:22: scheduledResyncCron: expected exactly 5 fields, found 1: [garbage]"},
+		},
+		{
+			name: "interval and cron", yaml: "scheduledResyncCron: '0 3 * * *'\nscheduledResyncInterval: 60\n", env: cliEnv, code: exitUsage,
+			want: []string{"scheduledResyncCron: scheduledResyncInterval and scheduledResyncCron are both set; keep one"},
+		},
+		{
+			name: "the source's own check", yaml: "integration:\n  config:\n    changedPercent: 150\n", env: cliEnv, code: exitUsage,
+			want: []string{"integration.config.changedPercent: must be between 0 and 100, got 150"},
+		},
+		{
+			name: "kafka mechanism", yaml: "eventListener:\n  type: KAFKA\n  authenticationMechanism: PLAIN\n", env: cliEnv, code: exitUsage,
+			want: []string{`config.yaml:3:28: eventListener.authenticationMechanism: only SCRAM-SHA-512 is supported, got "PLAIN"`},
+		},
+		{
+			name: "a variable one letter from a setting", yaml: "", env: append([]string{"OCEAN__EVENT_LISTNER__TYPE=ONCE"}, cliEnv...), code: exitUsage,
+			want: []string{"env OCEAN__EVENT_LISTNER__TYPE: event_listner: unknown setting; did you mean OCEAN__EVENT_LISTENER__TYPE?"},
 		},
 	}
 	for _, tt := range tests {
@@ -180,5 +205,59 @@ func TestRunShowsSettingsProblemsWithWarnings(t *testing.T) {
 	}
 	if strings.Contains(errOut, cliSecret) {
 		t.Errorf("stderr shows the secret:\n%s", errOut)
+	}
+}
+
+// run refuses what validate refuses, with the same lines: the problems a
+// start finds and the warnings that explain them.
+func TestRunShowsWhatValidateShows(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		yaml string
+		env  []string
+		want []string
+	}{
+		{
+			name: "a misspelt required setting",
+			yaml: "port:\n  clientid: x\n",
+			env:  []string{"OCEAN__PORT__CLIENT_SECRET=" + cliSecret, "OCEAN__INTEGRATION__TYPE=fake"},
+			want: []string{
+				"port.clientId: required: set port.clientId in config.yaml or OCEAN__PORT__CLIENT_ID",
+				"warning: ",
+				"config.yaml:2:3: port.clientid: unknown setting, ignored; did you mean port.clientId?",
+			},
+		},
+		{
+			name: "a bad schedule", yaml: "scheduledResyncCron: garbage\n", env: cliEnv,
+			want: []string{"scheduledResyncCron: expected exactly 5 fields"},
+		},
+		{
+			name: "a variable one letter from a setting", env: append([]string{"OCEAN__EVENT_LISTNER__TYPE=ONCE"}, cliEnv...),
+			want: []string{"env OCEAN__EVENT_LISTNER__TYPE: event_listner: unknown setting; did you mean OCEAN__EVENT_LISTENER__TYPE?"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			path := writeConfig(t, tt.yaml)
+			env := append([]string{"OCEAN__STATE_DIR=" + t.TempDir()}, tt.env...)
+			_, validateOut, _ := runCLI(t, env, "config", "validate", "--config", path)
+			code, _, errOut := runCLI(t, env, "run", "--config", path)
+			if code != exitUsage {
+				t.Errorf("run: exit %d, want %d\n%s", code, exitUsage, errOut)
+			}
+			for _, want := range tt.want {
+				if !strings.Contains(errOut, want) {
+					t.Errorf("run's stderr lacks %q:\n%s", want, errOut)
+				}
+				if !strings.Contains(validateOut, want) {
+					t.Errorf("validate's output lacks %q:\n%s", want, validateOut)
+				}
+			}
+			if strings.Contains(errOut, cliSecret) {
+				t.Errorf("stderr shows the secret:\n%s", errOut)
+			}
+		})
 	}
 }
