@@ -21,7 +21,7 @@ func (a *app) configCommand() *cobra.Command {
 defaults, in that order of precedence, as Ocean reads them.`,
 	}
 	cmd.AddCommand(a.configValidateCommand(), a.configPrintCommand())
-	return cmd
+	return groupCommand(cmd)
 }
 
 func (a *app) configValidateCommand() *cobra.Command {

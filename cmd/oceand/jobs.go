@@ -28,7 +28,7 @@ from it over its control socket (live progress included); otherwise from the sta
 database, opened read-only.`,
 	}
 	cmd.AddCommand(a.jobsListCommand(), a.jobsShowCommand())
-	return cmd
+	return groupCommand(cmd)
 }
 
 // jobStates are the states `--state` accepts.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"oceand/buildinfo"
 	"oceand/config"
 	"oceand/logging"
 )
@@ -108,7 +109,9 @@ func (a *app) rootCommand() *cobra.Command {
 		a.versionCommand(),
 		a.portEmulatorCommand(),
 	)
-	return root
+	root.Version = buildinfo.Version
+	root.SetVersionTemplate(versionLine())
+	return groupCommand(root)
 }
 
 // loadOptions says where settings come from: config.yaml (or --config),
