@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 const cliSecret = "cli-secret-value-42"
@@ -112,7 +113,8 @@ func TestConfigPrint(t *testing.T) {
 	path := writeConfig(t, "eventListener:\n  type: ONCE\nclientTimeout: 30\nintegration:\n  config:\n    entityAmount: 12\n    auth: {token: "+cliSecret+"-nested}\n")
 	env := append([]string{"OCEAN__STATE_DIR=/srv/oceand"}, cliEnv...)
 
-	code, out, errOut := runCLI(t, env, "config", "print", "--config", path, "--log-level", "debug")
+	// --wide: the temporary directory makes sources long enough to wrap.
+	code, out, errOut := runCLI(t, env, "config", "print", "--wide", "--config", path, "--log-level", "debug")
 	if code != exitOK {
 		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
 	}
@@ -259,5 +261,40 @@ func TestRunShowsWhatValidateShows(t *testing.T) {
 				t.Errorf("stderr shows the secret:\n%s", errOut)
 			}
 		})
+	}
+}
+
+func TestConfigPrintFits120Columns(t *testing.T) {
+	t.Parallel()
+	env := append([]string{"OCEAN__INTEGRATION__CONFIG__THIRD_PARTY_LATENCY_MS=5", "OCEAN__CLIENT_TIMEOUT=5"}, cliEnv...)
+	code, out, errOut := runCLI(t, env, "config", "print")
+	if code != exitOK {
+		t.Fatalf("exit %d\n%s", code, errOut)
+	}
+	for _, line := range strings.Split(out, "\n") {
+		if n := utf8.RuneCountInString(line); n > 120 {
+			t.Errorf("line of %d columns: %q", n, line)
+		}
+	}
+	for _, want := range [][]string{
+		{"eventListener.brokers", `["b-1-public.publicclus…`, "default"},
+		{"clientTimeout", "5", "env OCEAN__CLIENT_TIMEOUT", "ignored: no built-in"},
+		{"(cut to 120 columns: --wide shows every value whole, --json as data)"},
+	} {
+		if !lineWith(out, want...) {
+			t.Errorf("no line with %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, cliSecret) {
+		t.Errorf("print shows the secret:\n%s", out)
+	}
+
+	code, out, _ = runCLI(t, env, "config", "print", "--wide")
+	brokers := `["b-1-public.publicclusterprod.t9rw6w.c1.kafka.eu-west-1.amazonaws.com:9196",` +
+		`"b-2-public.publicclusterprod.t9rw6w.c1.kafka.eu-west-1.amazonaws.com:9196",` +
+		`"b-3-public.publicclusterprod.t9rw6w.c1.kafka.eu-west-1.amazonaws.com:9196"]`
+	if code != exitOK || !lineWith(out, "eventListener.brokers", brokers) || !lineWith(out, "clientTimeout", "ignored: no built-in source makes third-party HTTP requests yet") ||
+		strings.Contains(out, "…") || strings.Contains(out, cliSecret) {
+		t.Errorf("--wide: exit %d\n%s", code, out)
 	}
 }
