@@ -338,10 +338,10 @@ func writeJobTable(w io.Writer, list []*store.Job, now time.Time) error {
 }
 
 // jobNote says what the table's columns do not: dry run, resume,
-// supersession, and why a job did not succeed.
+// supersession, and why a job failed, was cancelled or interrupted.
 func jobNote(j *store.Job) string {
 	notes := jobNotes(j)
-	if j.Error != "" && j.State != store.JobSucceeded {
+	if j.Error != "" && j.State != store.JobSucceeded && j.SupersededBy == 0 {
 		first, _, _ := strings.Cut(j.Error, "\n")
 		notes = append(notes, first)
 	}
