@@ -157,11 +157,45 @@ func (l *loader) unknown(parent *field, key string, v *value) {
 		raw = key
 	}
 	name = join(name, raw)
+	best := l.suggestField(parent, path)
+	if best != nil && best.path == join(parent.path, best.key) && oneEditAway(o, path, best.key) && l.settingAt(best.path, o.Var) {
+		meant := best.path
+		if p, ok := settingPath(o.Var); ok && len(p) > strings.Count(path, ".")+1 {
+			meant += "." + strings.Join(p[strings.Count(path, ".")+1:], ".")
+		}
+		l.errorf(name, o, "unknown setting; did you mean %s? (a variable one letter from a setting is refused: that setting would silently keep its default)", envName(meant))
+		return
+	}
 	msg := "unknown setting, ignored"
 	if s := l.suggest(parent, path, o); s != "" {
 		msg += "; did you mean " + s + "?"
 	}
 	l.warnf(name, o, "%s", msg)
+}
+
+// settingAt reports whether the variable name v, with its part at path
+// corrected, names a setting: OCEAN__EVENT_LISTNER__TYPE does, and
+// OCEAN__PORTT__X does not (port has no x).
+func (l *loader) settingAt(path, v string) bool {
+	parts, ok := settingPath(v)
+	depth := strings.Count(path, ".") + 1
+	if !ok || len(parts) < depth {
+		return false
+	}
+	f := l.schema.root
+	for _, p := range append(strings.Split(path, "."), parts[depth:]...) {
+		switch f.kind() {
+		case kindMap:
+			return true // any key of a free-form object
+		case kindStruct:
+			if f = f.byKey[p]; f == nil {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // coerce converts a value to a leaf setting's Go type, as pydantic

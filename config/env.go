@@ -3,6 +3,8 @@ package config
 import (
 	"cmp"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"maps"
 	"slices"
 	"strings"
@@ -89,7 +91,9 @@ func (l *loader) envLayer(vars []envVar) *value {
 	})
 	root := newObject(Origin{Kind: FromDefault})
 	for _, e := range entries {
-		l.setPath(root, e.path, l.envLeaf(e.path, e.v.value, e.v.origin))
+		if leaf := l.envLeaf(e.path, e.v.value, e.v.origin); leaf != nil {
+			l.setPath(root, e.path, leaf)
+		}
 	}
 	l.normalizeKeys(root, l.schema.root)
 	return root
@@ -109,7 +113,9 @@ func (l *loader) flagLayer(flags map[string]string) *value {
 			l.warnf("", o, "flag setting %q: empty path element; ignored", k)
 			continue
 		}
-		l.setPath(root, path, l.envLeaf(path, flags[k], o))
+		if leaf := l.envLeaf(path, flags[k], o); leaf != nil {
+			l.setPath(root, path, leaf)
+		}
 	}
 	l.normalizeKeys(root, l.schema.root)
 	return root
@@ -117,7 +123,9 @@ func (l *loader) flagLayer(flags map[string]string) *value {
 
 // envLeaf is an environment value as a tree: JSON when the setting is an
 // object or a list and the value looks like one, else a string that the
-// decoder coerces to the setting's type.
+// decoder coerces to the setting's type. Broken JSON for an object or a
+// list is an error naming the variable, and the value is dropped (nil):
+// variables setting parts of the same object must not hide it.
 func (l *loader) envLeaf(path []string, s string, o Origin) *value {
 	if f := l.schema.lookup(path); f != nil {
 		t := strings.TrimSpace(s)
@@ -125,12 +133,30 @@ func (l *loader) envLeaf(path []string, s string, o Origin) *value {
 		wantList := f.isList() && strings.HasPrefix(t, "[")
 		if wantObject || wantList {
 			var v any
-			if err := json.Unmarshal([]byte(t), &v); err == nil {
+			err := json.Unmarshal([]byte(t), &v)
+			if err == nil {
 				return fromJSON(v, o)
 			}
+			want := "a JSON object"
+			if wantList {
+				want = "a JSON list"
+			}
+			l.meta.failed[f.path] = true
+			l.errorf(l.display(f.path), o, "must be %s, got invalid JSON (%s)", want, jsonProblem(err))
+			return nil
 		}
 	}
 	return newScalar(s, o)
+}
+
+// jsonProblem says what is wrong with a JSON value without quoting it:
+// the value may hold a secret.
+func jsonProblem(err error) string {
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		return fmt.Sprintf("%s, at byte %d", se.Error(), se.Offset)
+	}
+	return err.Error()
 }
 
 // setPath puts leaf at path, creating objects on the way. A JSON object
@@ -138,14 +164,30 @@ func (l *loader) envLeaf(path []string, s string, o Origin) *value {
 // deeper variable can be merged into it.
 func (l *loader) setPath(root *value, path []string, leaf *value) {
 	cur := root
-	for _, p := range path[:len(path)-1] {
+	for i, p := range path[:len(path)-1] {
 		next := cur.fields[p]
 		if next != nil && next.kind == scalarValue {
-			if s, ok := next.scalar.(string); ok && strings.HasPrefix(strings.TrimSpace(s), "{") {
-				var m map[string]any
-				if json.Unmarshal([]byte(s), &m) == nil {
-					next = fromJSON(m, next.origin)
+			s, _ := next.scalar.(string)
+			var m map[string]any
+			err := json.Unmarshal([]byte(s), &m)
+			switch {
+			case strings.TrimSpace(s) == "":
+				// An empty variable means "not set".
+			case err == nil:
+				next = fromJSON(m, next.origin)
+			default:
+				// A whole value that is no JSON object, and a variable
+				// that sets a part of it: neither may win silently.
+				what := "is not a JSON object"
+				if strings.HasPrefix(strings.TrimSpace(s), "{") {
+					what = "is invalid JSON (" + jsonProblem(err) + ")"
 				}
+				at := strings.Join(path[:i+1], ".")
+				l.meta.failed[at] = true
+				l.errorf(l.display(at), next.origin, "%s, and %s sets a part of it; give the whole object as JSON or set its parts only",
+					what, originName(leaf.origin))
+				delete(cur.fields, p)
+				return
 			}
 		}
 		if next == nil || next.kind != objectValue {
@@ -158,4 +200,15 @@ func (l *loader) setPath(root *value, path []string, leaf *value) {
 	last := path[len(path)-1]
 	leaf.key, leaf.keyAt = last, leaf.origin
 	cur.fields[last] = merge(cur.fields[last], leaf)
+}
+
+// originName names the variable or flag of an origin.
+func originName(o Origin) string {
+	switch {
+	case o.Kind == FromFlag && o.Var != "":
+		return "flag " + o.Var
+	case (o.Kind == FromEnv || o.Kind == FromDotEnv) && o.Var != "":
+		return o.Var
+	}
+	return o.String()
 }

@@ -294,6 +294,26 @@ func TestIgnored(t *testing.T) {
 	}
 }
 
+// An Ocean config.yaml that spells defaults out is not warned about: a
+// value equal to the default changes nothing.
+func TestIgnoredNotWhenDefault(t *testing.T) {
+	t.Parallel()
+	s, problems := read(t, input{
+		yaml: "runtime: OnPrem\nlakehouseEnabled: true\nstreaming:\n  enabled: false\n  chunkSize: 65536\nprocessExecutionMode: ''\neventWorkersCount: 2\n",
+		env:  []string{"OCEAN__UPSERT_ENTITIES_BATCH_MAX_LENGTH=20", "OCEAN__MAX_EVENT_PROCESSING_SECONDS=90.0"},
+	})
+	if len(problems) > 0 {
+		t.Fatal(problems)
+	}
+	var keys []string
+	for _, e := range s.Ignored() {
+		keys = append(keys, e.Key)
+	}
+	if want := []string{"eventWorkersCount"}; !slices.Equal(keys, want) {
+		t.Errorf("ignored = %v, want %v", keys, want)
+	}
+}
+
 func TestDecamelize(t *testing.T) {
 	t.Parallel()
 	for in, want := range map[string]string{

@@ -67,16 +67,45 @@ func (s *Settings) configEntries(f *field) []Entry {
 	return out
 }
 
-// Ignored lists the settings given (not defaults) that oceand accepts for
-// compatibility with Ocean but does not act on.
+// Ignored lists the settings given a value other than their default that
+// oceand accepts for compatibility with Ocean but does not act on. A value
+// equal to the default changes nothing, whatever oceand would do with it:
+// an Ocean config.yaml that spells its defaults out is not warned about.
 func (s *Settings) Ignored() []Entry {
+	m := s.ensureMeta()
+	root := reflect.ValueOf(s).Elem()
+	given := map[string]bool{}
+	for _, f := range m.schema.leafs {
+		if f.ignored == "" || f.kind() == kindMap || m.origins[f.path].Kind == FromDefault {
+			continue
+		}
+		if !isDefault(f, root.FieldByIndex(f.index)) {
+			given[m.display(f.path)] = true
+		}
+	}
 	var out []Entry
 	for _, e := range s.Entries() {
-		if e.Ignored != "" && e.Source.Kind != FromDefault {
+		if given[e.Key] {
 			out = append(out, e)
 		}
 	}
 	return out
+}
+
+// isDefault reports whether v, the value of setting f, is its default.
+func isDefault(f *field, v reflect.Value) bool {
+	def := reflect.Zero(f.typ)
+	if d := defaultNode(f); d != nil {
+		cv, ok := coerce(f.typ, d)
+		if !ok {
+			return false
+		}
+		def = cv
+	}
+	if v.Kind() == reflect.Slice && v.Len() == 0 && def.Len() == 0 {
+		return true // nil and empty lists alike
+	}
+	return reflect.DeepEqual(v.Interface(), def.Interface())
 }
 
 // redact masks every value under a sensitive key of a plain value.

@@ -190,6 +190,11 @@ func (s *Settings) ApplySpec(data []byte) error {
 		}
 		out[k] = in[k]
 		path := "integration.config." + k
+		if m.specTypo(path) {
+			problems = append(problems, Problem{Key: m.display(path), Origin: m.origins[path],
+				Message: "not a setting of this source; did you mean " + m.suggestSpec(path) + "? (a variable one letter from a setting is refused: that setting would silently keep its default)"})
+			continue
+		}
 		msg := "not a setting of this source (see its spec); passed on as given"
 		if sug := m.suggestSpec(path); sug != "" {
 			msg += "; did you mean " + sug + "?"

@@ -158,6 +158,9 @@ func TestSpecErrors(t *testing.T) {
 			`env OCEAN__INTEGRATION__CONFIG__PAGE_SIZE: integration.config.pageSize: must be an integer, got "ten"`,
 			`env OCEAN__INTEGRATION__CONFIG__CUSTOM_AUTH_REQUEST: integration.config.customAuthRequest: must be an object (or a JSON object string), got "{\"broken"`,
 		}},
+		{"a variable one letter from a field is refused", input{env: append([]string{"OCEAN__INTEGRATION__CONFIG__PAGESIZE=5"}, base...)}, []string{
+			"env OCEAN__INTEGRATION__CONFIG__PAGESIZE: integration.config.pagesize: not a setting of this source; did you mean OCEAN__INTEGRATION__CONFIG__PAGE_SIZE? (a variable one letter from a setting is refused: that setting would silently keep its default)",
+		}},
 		{"a bare slash is no URL", input{env: []string{"OCEAN__INTEGRATION__CONFIG__API_URL=/", "OCEAN__INTEGRATION__CONFIG__API_TOKEN=tok-1234"}}, []string{
 			`env OCEAN__INTEGRATION__CONFIG__API_URL: integration.config.apiUrl: must be an http(s) URL, got "/"`,
 		}},
@@ -182,7 +185,7 @@ func TestSpecUnknownKeys(t *testing.T) {
 	t.Parallel()
 	s, problems := withSpec(t, input{
 		yaml: "integration:\n  config:\n    apiUrl: https://x.io\n    apiToken: tok-1234\n    pageSise: 5\n    extra: {keep: me}\n",
-		env:  []string{"OCEAN__INTEGRATION__CONFIG__VERIFYSSL=false"},
+		env:  []string{"OCEAN__INTEGRATION__CONFIG__VERIFYSSLL=false"},
 	})
 	if len(problems) > 0 {
 		t.Fatal(problems)
@@ -190,7 +193,7 @@ func TestSpecUnknownKeys(t *testing.T) {
 	want := []string{
 		"config.yaml:6:5: integration.config.extra: not a setting of this source (see its spec); passed on as given",
 		"config.yaml:5:15: integration.config.pageSise: not a setting of this source (see its spec); passed on as given; did you mean integration.config.pageSize?",
-		"env OCEAN__INTEGRATION__CONFIG__VERIFYSSL: integration.config.verifyssl: not a setting of this source (see its spec); passed on as given; did you mean OCEAN__INTEGRATION__CONFIG__VERIFY_SSL?",
+		"env OCEAN__INTEGRATION__CONFIG__VERIFYSSLL: integration.config.verifyssll: not a setting of this source (see its spec); passed on as given; did you mean OCEAN__INTEGRATION__CONFIG__VERIFY_SSL?",
 	}
 	if got := problemLines(s.Warnings()); !slices.Equal(got, want) {
 		t.Errorf("warnings:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))

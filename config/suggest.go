@@ -8,6 +8,18 @@ import (
 // few edits away, else a setting of that name elsewhere (clientId at the
 // top level means port.clientId). It is spelled as the source spells it.
 func (l *loader) suggest(parent *field, path string, o Origin) string {
+	best := l.suggestField(parent, path)
+	switch {
+	case best == nil:
+		return ""
+	case inVarName(o, path):
+		return envName(best.path)
+	}
+	return l.display(best.path)
+}
+
+// suggestField is the setting suggest names, or nil.
+func (l *loader) suggestField(parent *field, path string) *field {
 	key := path[strings.LastIndex(path, ".")+1:]
 	siblings := make([]string, len(parent.children))
 	for i, c := range parent.children {
@@ -23,13 +35,17 @@ func (l *loader) suggest(parent *field, path string, o Origin) string {
 			}
 		})
 	}
-	switch {
-	case best == nil:
-		return ""
-	case inVarName(o, path):
-		return envName(best.path)
-	}
-	return l.display(best.path)
+	return best
+}
+
+// oneEditAway reports whether an unknown key set by the name of a variable
+// is one edit from a known one (OCEAN__EVENT_LISTNER__TYPE): surely a
+// typo, and a costly one, since its setting silently keeps its default (a
+// ONCE job run as POLLING forever). Such a variable is an error; others
+// stay warnings, as the environment may hold variables of other versions.
+func oneEditAway(o Origin, path, known string) bool {
+	key := path[strings.LastIndex(path, ".")+1:]
+	return inVarName(o, path) && levenshtein(strings.ToLower(key), strings.ToLower(known)) <= 1
 }
 
 // suggestSpec finds the spec field an unknown integration.config key
@@ -47,6 +63,17 @@ func (m *meta) suggestSpec(path string) string {
 		return envName("integration.config." + k)
 	}
 	return "integration.config." + m.spec.byKey[k].Name
+}
+
+// specTypo reports whether the unknown integration.config key at path was
+// set by a variable name one edit from a field of the spec.
+func (m *meta) specTypo(path string) bool {
+	keys := make([]string, len(m.spec.fields))
+	for i, f := range m.spec.fields {
+		keys[i] = f.key
+	}
+	k := closest(path[strings.LastIndex(path, ".")+1:], keys)
+	return k != "" && oneEditAway(m.origins[path], path, k)
 }
 
 // closest returns the candidate nearest to key within a few edits, case

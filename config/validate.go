@@ -7,6 +7,8 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Validate checks the settings every command needs. The error is a
@@ -67,7 +69,38 @@ func (s *Settings) Validate() error {
 	if s.Application.Port < 1 || s.Application.Port > 65535 {
 		bad("application.port", "must be a TCP port (1-65535), got %d", s.Application.Port)
 	}
+	for _, b := range headerBounds {
+		v := root.FieldByIndex(m.schema.lookupPath(b.path).index).String()
+		if n := utf8.RuneCountInString(v); n > b.max {
+			bad(b.path, "is %d characters long, more than the %d allowed: it goes into the URLs and headers of every Port request", n, b.max)
+		} else if i := strings.IndexFunc(v, unicode.IsControl); i >= 0 {
+			bad(b.path, "contains a control character (at byte %d), which no URL or HTTP header may carry", i)
+		}
+	}
 	return errorOf(problems)
+}
+
+// headerBounds limit settings that travel in the URL and headers of Port
+// requests (the integration's route, User-Agent, the datasource of every
+// entity): refused here by name rather than later as Port's "431 Request
+// Header Fields Too Large". The identifier gets Port's longest identifier
+// limit (an entity's, 1000), the type its blueprint identifiers' (100).
+var headerBounds = []struct {
+	path string
+	max  int
+}{
+	{"integration.identifier", 1000},
+	{"integration.type", 100},
+	{"port.base_url", 2048},
+}
+
+// ProblemAt is a problem with the setting at path (snake_case, dotted:
+// "scheduled_resync_cron"), named as config.yaml spells it and located
+// where its value was written. Checks outside this package (the
+// schedule, a source's) report through it.
+func (s *Settings) ProblemAt(path, format string, args ...any) Problem {
+	m := s.ensureMeta()
+	return Problem{Key: m.display(path), Origin: m.origins[path], Message: fmt.Sprintf(format, args...)}
 }
 
 // required is the problem of a required setting that has no value,

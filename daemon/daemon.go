@@ -89,9 +89,6 @@ type Daemon struct {
 
 // New checks the settings and prepares a daemon; Run starts it.
 func New(settings *config.Settings, opts Options) (*Daemon, error) {
-	if err := settings.Validate(); err != nil {
-		return nil, err
-	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -104,22 +101,17 @@ func New(settings *config.Settings, opts Options) (*Daemon, error) {
 	if opts.StopTimeout <= 0 {
 		opts.StopTimeout = DefaultStopTimeout
 	}
-	def, err := opts.Registry.Lookup(settings.Integration.Type)
-	if err != nil {
-		return nil, err
-	}
 	// The source receives integration.config as its spec makes it:
 	// typed, defaulted, checked.
-	if err := settings.ApplySpec(def.Defaults.Spec); err != nil {
-		return nil, err
-	}
+	problems := CheckSettings(settings, opts.Registry)
 	if opts.Redactor != nil {
 		opts.Redactor.Add(settings.Secrets()...)
 	}
-	if _, err := scheduler.New(scheduler.Config{
-		Interval: time.Duration(settings.ScheduledResyncInterval) * time.Minute,
-		Cron:     settings.ScheduledResyncCron,
-	}); err != nil {
+	if len(problems) > 0 {
+		return nil, &config.ValidationError{Problems: problems}
+	}
+	def, err := opts.Registry.Lookup(settings.Integration.Type)
+	if err != nil {
 		return nil, err
 	}
 	return &Daemon{settings: settings, opts: opts, logger: opts.Logger, source: def}, nil

@@ -104,22 +104,7 @@ func (d *Daemon) initializeResources(ctx context.Context, integ *port.Integratio
 }
 
 // defaultMapping is the source's port-app-config as Port stores it.
-func (d *Daemon) defaultMapping() (*mapping.Config, error) {
-	if len(d.source.Defaults.PortAppConfig) == 0 {
-		c := mapping.DefaultConfig()
-		return &c, nil
-	}
-	c, err := mapping.ParseYAML(d.source.Defaults.PortAppConfig)
-	if err != nil {
-		return nil, fmt.Errorf("default mapping of source %s: %w", d.source.Type, err)
-	}
-	// Compiled before it is sent: a mapping that cannot run must not
-	// reach Port as the integration's mapping.
-	if _, err := mapping.Compile(c, mapping.Options{}); err != nil {
-		return nil, fmt.Errorf("default mapping of source %s: %w", d.source.Type, err)
-	}
-	return c, nil
-}
+func (d *Daemon) defaultMapping() (*mapping.Config, error) { return defaultMapping(d.source) }
 
 func (d *Daemon) changelogDestination() map[string]any {
 	switch d.settings.EventListener.Type {

@@ -79,7 +79,7 @@ func ReadState(st *store.Store, s *config.Settings) (*State, error) {
 		}
 		return j, nil
 	}
-	if out.LastSuccess, err = one(store.JobSucceeded); err != nil {
+	if out.LastSuccess, err = lastSuccess(st); err != nil {
 		return nil, err
 	}
 	if out.Running, err = one(store.JobRunning); err != nil {
@@ -114,6 +114,29 @@ func ReadState(st *store.Store, s *config.Settings) (*State, error) {
 	}
 	out.warn()
 	return out, nil
+}
+
+// lastSuccess is the newest succeeded job that was not a dry run: a dry
+// run wrote nothing to Port, so it is no success of the integration's.
+func lastSuccess(st *store.Store) (*store.Job, error) {
+	j, err := st.LastJob(store.JobSucceeded)
+	if err != nil || j == nil || !j.DryRun {
+		if err != nil {
+			err = fmt.Errorf("read the succeeded job: %w", err)
+		}
+		return j, err
+	}
+	// The history is bounded (jobHistoryLimit): a scan without kinds.
+	list, err := st.ListJobs(store.ListOptions{State: store.JobSucceeded, NoKinds: true})
+	if err != nil {
+		return nil, fmt.Errorf("read the succeeded jobs: %w", err)
+	}
+	for _, j := range list {
+		if !j.DryRun {
+			return st.GetJob(j.ID)
+		}
+	}
+	return nil, nil
 }
 
 func (s *State) warn() {

@@ -1,5 +1,5 @@
 // Package logging builds oceand's slog loggers: tint for people at a
-// terminal, JSON for everything else, and a redacting layer that removes
+// terminal (in colour unless NO_COLOR is set), JSON for everything else, and a redacting layer that removes
 // every known secret value from every message and attribute, whatever the
 // format.
 package logging
@@ -29,6 +29,9 @@ type Options struct {
 	Level string
 	// Redactor removes secrets; nil means none.
 	Redactor *Redactor
+	// NoColor turns colour off on a terminal too (NO_COLOR is set, see
+	// no-color.org); off a terminal there is none anyway.
+	NoColor bool
 }
 
 // New returns a logger writing to w.
@@ -41,12 +44,12 @@ func New(w io.Writer, opts Options) (*slog.Logger, error) {
 	switch opts.Format {
 	case "", "auto":
 		if isTerminal(w) {
-			h = tint.NewTextHandler(w, &tint.Options{Level: level, TimeFormat: time.DateTime})
+			h = tint.NewTextHandler(w, &tint.Options{Level: level, TimeFormat: time.DateTime, NoColor: opts.NoColor})
 		} else {
 			h = slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level})
 		}
 	case "text":
-		h = tint.NewTextHandler(w, &tint.Options{Level: level, TimeFormat: time.DateTime, NoColor: !isTerminal(w)})
+		h = tint.NewTextHandler(w, &tint.Options{Level: level, TimeFormat: time.DateTime, NoColor: opts.NoColor || !isTerminal(w)})
 	case "json":
 		h = slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level})
 	default:

@@ -163,7 +163,7 @@ func (j *jobRun) reconcile(ctx context.Context) error {
 		}
 	}
 	if j.dry {
-		reasons = append([]string{fmt.Sprintf("dry run: nothing deleted; %d entities would be", deleted)}, reasons...)
+		reasons = append([]string{fmt.Sprintf("dry run: nothing deleted; %d entities would have been deleted", deleted)}, reasons...)
 		deleted = 0
 	}
 	j.logger.Info("reconciliation done", "listed", listed, "stale", totalStale, "deleted", deleted)

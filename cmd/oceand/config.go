@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
@@ -21,7 +20,7 @@ func (a *app) configCommand() *cobra.Command {
 defaults, in that order of precedence, as Ocean reads them.`,
 	}
 	cmd.AddCommand(a.configValidateCommand(), a.configPrintCommand())
-	return cmd
+	return groupCommand(cmd)
 }
 
 func (a *app) configValidateCommand() *cobra.Command {
@@ -51,14 +50,15 @@ variable or flag), then the warnings. It exits 0 when there is no problem
 }
 
 func (a *app) configPrintCommand() *cobra.Command {
-	var asJSON bool
+	var asJSON, wide bool
 	cmd := &cobra.Command{
 		Use:   "print",
 		Short: "Show every effective setting and where it came from",
 		Long: `print shows each setting's effective value and its source: default, the file
 with line and column, the environment variable or flag. Sensitive values are
 shown as [REDACTED]. Settings oceand accepts for compatibility with Ocean but
-does not act on are marked ignored. Problems, if any, go to stderr and the exit
+does not act on are marked ignored. The table fits 120 columns: long values
+are cut with "…" (--wide prints them whole), other columns wrap. Problems, if any, go to stderr and the exit
 code is 2.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -71,8 +71,8 @@ code is 2.`,
 					return err
 				}
 				fmt.Fprintln(out, a.redactor.String(string(b)))
-			} else {
-				a.writeEntries(out, entries)
+			} else if err := a.writeEntries(out, entries, wide); err != nil {
+				return err
 			}
 			if len(problems) > 0 {
 				a.writeProblems(cmd.ErrOrStderr(), problems, warnings)
@@ -82,26 +82,19 @@ code is 2.`,
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print a JSON array of {key, value, source, ignored, sensitive}")
+	cmd.Flags().BoolVar(&wide, "wide", false, fmt.Sprintf("print long values whole instead of fitting %d columns", screenWidth))
 	return cmd
 }
 
-// inspectSettings loads the settings as a start would and runs every
-// check, the source's spec included, collecting all problems instead of
-// stopping at the first.
+// inspectSettings loads the settings as a start does and runs every
+// check a start runs (daemon.CheckSettings), collecting all problems
+// instead of stopping at the first.
 func (a *app) inspectSettings() (*config.Settings, []config.Problem, []config.Problem) {
 	s, err := config.Read(a.loadOptions())
 	a.redactor.Add(s.Secrets()...)
 	problems := config.ProblemsOf(err)
-	problems = append(problems, config.ProblemsOf(s.Validate())...)
-	if s.Integration.Type != "" {
-		def, err := daemon.Builtin().Lookup(s.Integration.Type)
-		if err != nil {
-			problems = append(problems, config.Problem{Message: err.Error()})
-		} else {
-			problems = append(problems, config.ProblemsOf(s.ApplySpec(def.Defaults.Spec))...)
-			a.redactor.Add(s.Secrets()...)
-		}
-	}
+	problems = append(problems, daemon.CheckSettings(s, nil)...)
+	a.redactor.Add(s.Secrets()...)
 	return s, problems, s.Warnings()
 }
 
@@ -114,18 +107,36 @@ func (a *app) writeProblems(w io.Writer, problems, warnings []config.Problem) {
 	}
 }
 
-func (a *app) writeEntries(w io.Writer, entries []config.Entry) {
-	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
-	fmt.Fprintln(tw, "SETTING\tVALUE\tSOURCE\tNOTE")
+// writeEntries prints the settings table, fitted to screenWidth unless
+// wide.
+func (a *app) writeEntries(w io.Writer, entries []config.Entry, wide bool) error {
+	rows := [][]string{{"SETTING", "VALUE", "SOURCE", "NOTE"}}
 	for _, e := range entries {
 		note := ""
 		if e.Ignored != "" {
 			note = "ignored: " + e.Ignored
 		}
-		line := strings.Join([]string{e.Key, displayValue(e.Value), e.Source.String(), note}, "\t")
-		fmt.Fprintln(tw, a.redactor.String(line))
+		row := []string{e.Key, displayValue(e.Value), e.Source.String(), note}
+		for i := range row {
+			row[i] = a.redactor.String(row[i])
+		}
+		rows = append(rows, row)
 	}
-	tw.Flush()
+	width := screenWidth
+	if wide {
+		width = 0
+	}
+	// Values are cut (Kafka's brokers alone are 360 columns); sources,
+	// keys and notes wrap, so none is lost.
+	cut, err := writeTable(w, rows, width, shrink{col: 1, min: 24}, shrink{col: 2, min: 26, wrap: true},
+		shrink{col: 0, min: 40, wrap: true}, shrink{col: 3, min: 20, wrap: true})
+	if err != nil {
+		return err
+	}
+	if cut {
+		_, err = fmt.Fprintf(w, "\n(cut to %d columns: --wide shows every value whole, --json as data)\n", screenWidth)
+	}
+	return err
 }
 
 // displayValue shows a value on one line: strings as they are (empty ones

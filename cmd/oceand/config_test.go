@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 const cliSecret = "cli-secret-value-42"
@@ -58,7 +59,32 @@ func TestConfigValidate(t *testing.T) {
 		},
 		{
 			name: "unknown source", yaml: "integration:\n  type: nosuch\n", env: cliEnv[:2], code: exitUsage,
-			want: []string{`integration.type "nosuch": no such source (available: [fake])`},
+			want: []string{`config.yaml:2:9: integration.type: "nosuch": no such source (available: fake)`},
+		},
+		// What a start refuses, validate refuses.
+		{
+			name: "cron minute out of range", yaml: "scheduledResyncCron: \"61 * * * *\"\n", env: cliEnv, code: exitUsage,
+			want: []string{"config.yaml:1:22: scheduledResyncCron: end of range (61) above maximum (59): 61"},
+		},
+		{
+			name: "cron garbage", yaml: "scheduledResyncCron: garbage\n", env: cliEnv, code: exitUsage,
+			want: []string{"config.yaml:1:22: scheduledResyncCron: expected exactly 5 fields, found 1: [garbage]"},
+		},
+		{
+			name: "interval and cron", yaml: "scheduledResyncCron: '0 3 * * *'\nscheduledResyncInterval: 60\n", env: cliEnv, code: exitUsage,
+			want: []string{"scheduledResyncCron: scheduledResyncInterval and scheduledResyncCron are both set; keep one"},
+		},
+		{
+			name: "the source's own check", yaml: "integration:\n  config:\n    changedPercent: 150\n", env: cliEnv, code: exitUsage,
+			want: []string{"integration.config.changedPercent: must be between 0 and 100, got 150"},
+		},
+		{
+			name: "kafka mechanism", yaml: "eventListener:\n  type: KAFKA\n  authenticationMechanism: PLAIN\n", env: cliEnv, code: exitUsage,
+			want: []string{`config.yaml:3:28: eventListener.authenticationMechanism: only SCRAM-SHA-512 is supported, got "PLAIN"`},
+		},
+		{
+			name: "a variable one letter from a setting", yaml: "", env: append([]string{"OCEAN__EVENT_LISTNER__TYPE=ONCE"}, cliEnv...), code: exitUsage,
+			want: []string{"env OCEAN__EVENT_LISTNER__TYPE: event_listner: unknown setting; did you mean OCEAN__EVENT_LISTENER__TYPE?"},
 		},
 	}
 	for _, tt := range tests {
@@ -87,7 +113,8 @@ func TestConfigPrint(t *testing.T) {
 	path := writeConfig(t, "eventListener:\n  type: ONCE\nclientTimeout: 30\nintegration:\n  config:\n    entityAmount: 12\n    auth: {token: "+cliSecret+"-nested}\n")
 	env := append([]string{"OCEAN__STATE_DIR=/srv/oceand"}, cliEnv...)
 
-	code, out, errOut := runCLI(t, env, "config", "print", "--config", path, "--log-level", "debug")
+	// --wide: the temporary directory makes sources long enough to wrap.
+	code, out, errOut := runCLI(t, env, "config", "print", "--wide", "--config", path, "--log-level", "debug")
 	if code != exitOK {
 		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
 	}
@@ -180,5 +207,94 @@ func TestRunShowsSettingsProblemsWithWarnings(t *testing.T) {
 	}
 	if strings.Contains(errOut, cliSecret) {
 		t.Errorf("stderr shows the secret:\n%s", errOut)
+	}
+}
+
+// run refuses what validate refuses, with the same lines: the problems a
+// start finds and the warnings that explain them.
+func TestRunShowsWhatValidateShows(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		yaml string
+		env  []string
+		want []string
+	}{
+		{
+			name: "a misspelt required setting",
+			yaml: "port:\n  clientid: x\n",
+			env:  []string{"OCEAN__PORT__CLIENT_SECRET=" + cliSecret, "OCEAN__INTEGRATION__TYPE=fake"},
+			want: []string{
+				"port.clientId: required: set port.clientId in config.yaml or OCEAN__PORT__CLIENT_ID",
+				"warning: ",
+				"config.yaml:2:3: port.clientid: unknown setting, ignored; did you mean port.clientId?",
+			},
+		},
+		{
+			name: "a bad schedule", yaml: "scheduledResyncCron: garbage\n", env: cliEnv,
+			want: []string{"scheduledResyncCron: expected exactly 5 fields"},
+		},
+		{
+			name: "a variable one letter from a setting", env: append([]string{"OCEAN__EVENT_LISTNER__TYPE=ONCE"}, cliEnv...),
+			want: []string{"env OCEAN__EVENT_LISTNER__TYPE: event_listner: unknown setting; did you mean OCEAN__EVENT_LISTENER__TYPE?"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			path := writeConfig(t, tt.yaml)
+			env := append([]string{"OCEAN__STATE_DIR=" + t.TempDir()}, tt.env...)
+			_, validateOut, _ := runCLI(t, env, "config", "validate", "--config", path)
+			code, _, errOut := runCLI(t, env, "run", "--config", path)
+			if code != exitUsage {
+				t.Errorf("run: exit %d, want %d\n%s", code, exitUsage, errOut)
+			}
+			for _, want := range tt.want {
+				if !strings.Contains(errOut, want) {
+					t.Errorf("run's stderr lacks %q:\n%s", want, errOut)
+				}
+				if !strings.Contains(validateOut, want) {
+					t.Errorf("validate's output lacks %q:\n%s", want, validateOut)
+				}
+			}
+			if strings.Contains(errOut, cliSecret) {
+				t.Errorf("stderr shows the secret:\n%s", errOut)
+			}
+		})
+	}
+}
+
+func TestConfigPrintFits120Columns(t *testing.T) {
+	t.Parallel()
+	env := append([]string{"OCEAN__INTEGRATION__CONFIG__THIRD_PARTY_LATENCY_MS=5", "OCEAN__CLIENT_TIMEOUT=5"}, cliEnv...)
+	code, out, errOut := runCLI(t, env, "config", "print")
+	if code != exitOK {
+		t.Fatalf("exit %d\n%s", code, errOut)
+	}
+	for _, line := range strings.Split(out, "\n") {
+		if n := utf8.RuneCountInString(line); n > 120 {
+			t.Errorf("line of %d columns: %q", n, line)
+		}
+	}
+	for _, want := range [][]string{
+		{"eventListener.brokers", `["b-1-public.publicclus…`, "default"},
+		{"clientTimeout", "5", "env OCEAN__CLIENT_TIMEOUT", "ignored: no built-in"},
+		{"(cut to 120 columns: --wide shows every value whole, --json as data)"},
+	} {
+		if !lineWith(out, want...) {
+			t.Errorf("no line with %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, cliSecret) {
+		t.Errorf("print shows the secret:\n%s", out)
+	}
+
+	code, out, _ = runCLI(t, env, "config", "print", "--wide")
+	brokers := `["b-1-public.publicclusterprod.t9rw6w.c1.kafka.eu-west-1.amazonaws.com:9196",` +
+		`"b-2-public.publicclusterprod.t9rw6w.c1.kafka.eu-west-1.amazonaws.com:9196",` +
+		`"b-3-public.publicclusterprod.t9rw6w.c1.kafka.eu-west-1.amazonaws.com:9196"]`
+	if code != exitOK || !lineWith(out, "eventListener.brokers", brokers) || !lineWith(out, "clientTimeout", "ignored: no built-in source makes third-party HTTP requests yet") ||
+		strings.Contains(out, "…") || strings.Contains(out, cliSecret) {
+		t.Errorf("--wide: exit %d\n%s", code, out)
 	}
 }

@@ -28,7 +28,7 @@ from it over its control socket (live progress included); otherwise from the sta
 database, opened read-only.`,
 	}
 	cmd.AddCommand(a.jobsListCommand(), a.jobsShowCommand())
-	return cmd
+	return groupCommand(cmd)
 }
 
 // jobStates are the states `--state` accepts.
@@ -153,7 +153,7 @@ func (a *app) followJob(ctx context.Context, b *backend, id uint64, asJSON bool,
 		}
 		if line := progressLine(j); line != lastLine && !j.State.Terminal() {
 			lastLine = line
-			_, err := fmt.Fprintf(out, "%s  %s\n", time.Now().Format(time.TimeOnly), line)
+			_, err := fmt.Fprintln(out, followLine(time.Now(), line))
 			return err
 		}
 		return nil
@@ -168,10 +168,36 @@ func (a *app) followJob(ctx context.Context, b *backend, id uint64, asJSON bool,
 	return writeJob(out, last, time.Now())
 }
 
-// progressLine is one line of --follow output: the job state, the kind in
-// progress and the totals.
+// progressLine is one line of --follow output: the job state, the kinds
+// done, the totals, then the kind in progress (or the reconciliation).
 func progressLine(j *store.Job) string {
-	return fmt.Sprintf("job %d %s  %s", j.ID, j.State, progress(j))
+	done := 0
+	var now []string
+	for _, k := range j.Kinds {
+		switch k.State {
+		case store.KindCompleted, store.KindFailed:
+			done++
+		case store.KindRunning:
+			now = append(now, fmt.Sprintf("%s-%d %d fetched, %d upserted", k.Kind, k.Index, k.Fetched, k.Upserted))
+		}
+	}
+	if r := j.Reconcile; r.State == store.ReconcileRunning {
+		now = append(now, fmt.Sprintf("reconciling: %d listed, %d stale, %d deleted", r.Listed, r.Stale, r.Deleted))
+	}
+	t := j.Totals
+	line := fmt.Sprintf("job %d %s  kinds %d/%d  total %d fetched, %d upserted, %d unchanged, %d failed",
+		j.ID, j.State, done, len(j.Kinds), t.Fetched, t.Upserted, t.Unchanged, t.Failed)
+	if len(now) > 0 {
+		line += "  now: " + strings.Join(now, "; ")
+	}
+	return line
+}
+
+// followLine is a --follow line with its time, cut to screenWidth: the
+// totals come first, so a cut takes only detail.
+func followLine(at time.Time, line string) string {
+	s, _ := cutRunes(at.Format(time.TimeOnly)+"  "+line, screenWidth)
+	return s
 }
 
 // progress says where a running job is: the kind in progress (or the
@@ -298,19 +324,31 @@ func writeJSONLine(w io.Writer, v any) error {
 	return json.NewEncoder(w).Encode(v)
 }
 
+// writeJobTable prints jobs in screenWidth columns: the note, which holds
+// a failed job's error, is cut to fit (`jobs show ID` has it whole).
 func writeJobTable(w io.Writer, list []*store.Job, now time.Time) error {
-	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tSTATE\tTRIGGER\tCREATED\tDURATION\tUPSERTED\tUNCHANGED\tFAILED\tNOTE")
+	rows := [][]string{{"ID", "STATE", "TRIGGER", "CREATED", "DURATION", "UPSERTED", "UNCHANGED", "FAILED", "NOTE"}}
 	for _, j := range list {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%s\n", j.ID, j.State, j.Trigger,
-			j.CreatedAt.Local().Format(time.DateTime), duration(j, now), j.Totals.Upserted, j.Totals.Unchanged, j.Totals.Failed, jobNote(j))
+		rows = append(rows, []string{strconv.FormatUint(j.ID, 10), string(j.State), string(j.Trigger),
+			j.CreatedAt.Local().Format(time.DateTime), duration(j, now), strconv.FormatInt(j.Totals.Upserted, 10),
+			strconv.FormatInt(j.Totals.Unchanged, 10), strconv.FormatInt(j.Totals.Failed, 10), jobNote(j)})
 	}
-	return tw.Flush()
+	_, err := writeTable(w, rows, screenWidth, shrink{col: len(rows[0]) - 1, min: 24})
+	return err
 }
 
 // jobNote says what the table's columns do not: dry run, resume,
-// supersession.
+// supersession, and why a job failed, was cancelled or interrupted.
 func jobNote(j *store.Job) string {
+	notes := jobNotes(j)
+	if j.Error != "" && j.State != store.JobSucceeded && j.SupersededBy == 0 {
+		first, _, _ := strings.Cut(j.Error, "\n")
+		notes = append(notes, first)
+	}
+	return strings.Join(notes, ", ")
+}
+
+func jobNotes(j *store.Job) []string {
 	var notes []string
 	if j.DryRun {
 		notes = append(notes, "dry run")
@@ -321,7 +359,7 @@ func jobNote(j *store.Job) string {
 	if j.SupersededBy != 0 {
 		notes = append(notes, fmt.Sprintf("superseded by %d", j.SupersededBy))
 	}
-	return strings.Join(notes, ", ")
+	return notes
 }
 
 func duration(j *store.Job, now time.Time) string {

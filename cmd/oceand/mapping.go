@@ -22,7 +22,7 @@ func (a *app) mappingCommand() *cobra.Command {
 		Short: "Work with mappings (port app configs) offline",
 	}
 	cmd.AddCommand(a.mappingTestCommand())
-	return cmd
+	return groupCommand(cmd)
 }
 
 // mappingTestOptions are the flags of `oceand mapping test`.

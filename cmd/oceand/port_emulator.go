@@ -50,7 +50,7 @@ The client id and secret default to OCEAN__PORT__CLIENT_ID and OCEAN__PORT__CLIE
 				return usageError{fmt.Errorf("--token-ttl must be at least 1s, got %s", tokenTTL)}
 			}
 			a.redactor.Add(clientSecret)
-			logger, err := logging.New(a.stderr, logging.Options{Format: a.logFormat, Level: a.logLevel, Redactor: a.redactor})
+			logger, err := logging.New(a.stderr, logging.Options{Format: a.logFormat, Level: a.logLevel, Redactor: a.redactor, NoColor: a.noColor()})
 			if err != nil {
 				return usageError{err}
 			}

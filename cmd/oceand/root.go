@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"oceand/buildinfo"
 	"oceand/config"
 	"oceand/logging"
 )
@@ -109,7 +110,9 @@ func (a *app) rootCommand() *cobra.Command {
 		a.versionCommand(),
 		a.portEmulatorCommand(),
 	)
-	return root
+	root.Version = buildinfo.Version
+	root.SetVersionTemplate(versionLine())
+	return groupCommand(root)
 }
 
 // loadOptions says where settings come from: config.yaml (or --config),
@@ -149,9 +152,19 @@ func (a *app) loadSettings() (*config.Settings, error) {
 
 // logger builds the daemon logger on stderr.
 func (a *app) logger(s *config.Settings) (*slog.Logger, error) {
-	l, err := logging.New(a.stderr, logging.Options{Format: s.LogFormat, Level: s.LogLevel, Redactor: a.redactor})
+	l, err := logging.New(a.stderr, logging.Options{Format: s.LogFormat, Level: s.LogLevel, Redactor: a.redactor, NoColor: a.noColor()})
 	if err != nil {
 		return nil, usageError{err}
 	}
 	return l, nil
+}
+
+// noColor reports whether NO_COLOR is set to a value (no-color.org).
+func (a *app) noColor() bool {
+	for _, kv := range a.environ {
+		if v, ok := strings.CutPrefix(kv, "NO_COLOR="); ok && v != "" {
+			return true
+		}
+	}
+	return false
 }

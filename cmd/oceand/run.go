@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -16,9 +17,11 @@ func (a *app) runCommand() *cobra.Command {
 		Long:  "Run the integration with the settings of config.yaml, .env and OCEAN__ variables.\nWith eventListener.type ONCE it runs one resync (or resumes an interrupted one) and exits 0\nonly if it succeeded. Otherwise it runs until SIGTERM or SIGINT, which stop the running\nresync within 5s (recorded \"interrupted\" and resumed at the next start).",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := a.loadSettings()
-			if err != nil {
-				return err
+			// The problems and warnings `config validate` would print.
+			s, problems, warnings := a.inspectSettings()
+			if len(problems) > 0 {
+				a.writeProblems(cmd.ErrOrStderr(), problems, warnings)
+				return exitError{code: exitUsage, err: fmt.Errorf("%s in the settings (see above; `oceand config validate` lists them too)", plural(len(problems), "problem"))}
 			}
 			if noControlSocket {
 				s.ControlSocket = false

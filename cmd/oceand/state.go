@@ -56,7 +56,7 @@ func writeState(w io.Writer, st *daemon.State, now time.Time) error {
 		row("last success", "none")
 	}
 	if j := st.LastJob; j != nil && (st.LastSuccess == nil || j.ID != st.LastSuccess.ID) {
-		row("last job", "job %d %s, %s%s", j.ID, j.State, when(j.FinishedAt, now), errorOf(j))
+		row("last job", "job %d %s%s, %s%s", j.ID, j.State, dryRunOf(j), when(j.FinishedAt, now), errorOf(j))
 	}
 	if j := st.Running; j != nil {
 		row("running", "job %d (%s), started %s; %s", j.ID, j.Trigger, when(j.StartedAt, now), progress(j))
@@ -120,4 +120,11 @@ func errorOf(j *store.Job) string {
 		return ""
 	}
 	return ": " + j.Error
+}
+
+func dryRunOf(j *store.Job) string {
+	if j.DryRun {
+		return " (dry run: nothing written)"
+	}
+	return ""
 }

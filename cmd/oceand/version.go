@@ -15,8 +15,13 @@ func (a *app) versionCommand() *cobra.Command {
 		Short: "Print the oceand version",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			fmt.Fprintf(cmd.OutOrStdout(), "oceand %s (revision %s, %s)\n", buildinfo.Version, buildinfo.Revision(), runtime.Version())
-			return nil
+			_, err := fmt.Fprint(cmd.OutOrStdout(), versionLine())
+			return err
 		},
 	}
+}
+
+// versionLine is what `oceand version` and `oceand --version` print.
+func versionLine() string {
+	return fmt.Sprintf("oceand %s (revision %s, %s)\n", buildinfo.Version, buildinfo.Revision(), runtime.Version())
 }
