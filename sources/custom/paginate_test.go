@@ -116,7 +116,7 @@ func TestPaginationStopRules(t *testing.T) {
 			sel:  map[string]any{"data_path": ".items"},
 			routes: func(a *api) {
 				a.pages("/items", "cursor", map[string]any{
-					"":  map[string]any{"items": objs(1, 2), "next_cursor": "c2"},
+					"":   map[string]any{"items": objs(1, 2), "next_cursor": "c2"},
 					"c2": map[string]any{"items": objs(3, 4), "next_cursor": ""},
 				})
 			},
@@ -129,7 +129,7 @@ func TestPaginationStopRules(t *testing.T) {
 			sel:  map[string]any{"data_path": ".items"},
 			routes: func(a *api) {
 				a.pages("/items", "cursor", map[string]any{
-					"":  map[string]any{"items": objs(1, 2), "next_cursor": "c2", "has_more": true},
+					"":   map[string]any{"items": objs(1, 2), "next_cursor": "c2", "has_more": true},
 					"c2": map[string]any{"items": objs(3), "next_cursor": "c3", "has_more": false},
 				})
 			},
@@ -161,7 +161,7 @@ func TestPaginationStopRules(t *testing.T) {
 			sel: map[string]any{"data_path": ".results"},
 			routes: func(a *api) {
 				a.pages("/items", "after", map[string]any{
-					"":   map[string]any{"results": objs(1, 2), "paging": map[string]any{"next": map[string]any{"after": "2"}}},
+					"":  map[string]any{"results": objs(1, 2), "paging": map[string]any{"next": map[string]any{"after": "2"}}},
 					"2": map[string]any{"results": objs(3)},
 				})
 			},
