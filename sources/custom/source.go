@@ -282,12 +282,16 @@ func (k *kindFetch) discover(ctx context.Context, p *pathParam, bound map[string
 		}
 		for _, v := range vals {
 			if err := each(v); err != nil {
-				return err
+				return &passThrough{err}
 			}
 		}
 		return nil
 	})
 	if err != nil {
+		var pt *passThrough
+		if errors.As(err, &pt) {
+			return pt.err // not this discovery's own failure
+		}
 		var ce *checkError
 		if errors.As(err, &ce) {
 			return err
@@ -301,6 +305,12 @@ func (k *kindFetch) discover(ctx context.Context, p *pathParam, bound map[string
 	}
 	return nil
 }
+
+// passThrough carries an error of what was done with a discovered value
+// through the discovery's walk unchanged.
+type passThrough struct{ err error }
+
+func (p *passThrough) Error() string { return p.err.Error() }
 
 // value applies filter (must give exactly true) and field to a record.
 // ok is false when the record is filtered out or field gives null.

@@ -1,0 +1,409 @@
+package custom
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"oceand/sources"
+)
+
+func TestFailureOnPage3FailsTheKindAfterPages1And2(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	a.route("/items", func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Query().Get("page") {
+		case "1":
+			writeJSON(w, map[string]any{"data": objs(1, 2), "has_more": true})
+		case "2":
+			writeJSON(w, map[string]any{"data": objs(3, 4), "has_more": true})
+		default:
+			http.Error(w, "internal error", http.StatusInternalServerError)
+		}
+	})
+	items, _, err := fetch(t, a.source(a.settings(PaginationPage)), "/items", map[string]any{"data_path": ".data"})
+	if err == nil {
+		t.Fatal("Fetch succeeded although page 3 failed")
+	}
+	for _, want := range []string{"kind /items", "GET ", "/items?page=3&size=2", "status 500"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("err = %v, want it to name %q", err, want)
+		}
+	}
+	if got := ids(items); !reflect.DeepEqual(got, []string{"1", "2", "3", "4"}) {
+		t.Errorf("items before the failure = %v, want pages 1-2", got)
+	}
+}
+
+func TestUndecodableBodyFailsTheKind(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	a.route("/items", func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte("<html>login</html>"))
+	})
+	_, _, err := fetch(t, a.source(a.settings(PaginationNone)), "/items", nil)
+	if err == nil || !strings.Contains(err.Error(), "not valid JSON") || !strings.Contains(err.Error(), "GET ") {
+		t.Fatalf("err = %v, want an undecodable-body error naming the request", err)
+	}
+	if strings.Contains(err.Error(), "login") {
+		t.Errorf("err = %v repeats the body", err)
+	}
+}
+
+func TestNestedPathParametersEscapingAndFilter(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	a.json("/teams", fixture(t, "teams-members/teams.json"))
+	// Team "r&d 100%" has a space, a % and a & in its id.
+	for _, team := range []string{"1", "2", "r&d%20100%25"} {
+		a.json("/teams/"+team+"/repos", map[string]any{"repos": []any{map[string]any{"name": "web"}, map[string]any{"name": "api v2"}}})
+		for _, repo := range []string{"web", "api%20v2"} {
+			a.json("/teams/"+team+"/repos/"+repo+"/issues", map[string]any{"issues": objs(7)})
+		}
+	}
+	sel := map[string]any{
+		"data_path": ".issues",
+		"path_parameters": map[string]any{
+			"team_id": map[string]any{"endpoint": "/teams", "data_path": ".teams", "field": ".id", "filter": `.status == "active"`},
+			"repo":    map[string]any{"endpoint": "/teams/{team_id}/repos", "data_path": ".repos", "field": ".name"},
+		},
+	}
+	items, _, err := fetch(t, a.source(a.settings(PaginationNone)), "/teams/{team_id}/repos/{repo}/issues", sel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, it := range items {
+		got = append(got, fmt.Sprintf("%v|%v|%v", it["__team_id"], it["__repo"], it["id"]))
+	}
+	want := []string{"1|api v2|7", "1|web|7", "2|api v2|7", "2|web|7", "r&d 100%|api v2|7", "r&d 100%|web|7"}
+	if !reflect.DeepEqual(sorted(got), want) {
+		t.Errorf("items = %v, want %v (archived team filtered, null id dropped, 2.0 sent as 2)", sorted(got), want)
+	}
+	if n := a.hitCount("/teams/r&d%20100%25/repos/api%20v2/issues"); n != 1 {
+		t.Errorf("escaped path requested %d times, want 1; requests: %v", n, a.requests())
+	}
+	if n := a.hitCount("/teams"); n != 1 {
+		t.Errorf("/teams requested %d times, want 1", n)
+	}
+}
+
+func TestCartesianOfTwoParametersAndQueryInKind(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	a.json("/orgs", []any{map[string]any{"login": "acme"}, map[string]any{"login": "umbrella"}})
+	a.json("/envs", map[string]any{"envs": []any{map[string]any{"n": 1}, map[string]any{"n": 2}}})
+	a.route("/orgs/acme/envs/1/deploys", answerQuery)
+	a.route("/orgs/acme/envs/2/deploys", answerQuery)
+	a.route("/orgs/umbrella/envs/1/deploys", answerQuery)
+	a.route("/orgs/umbrella/envs/2/deploys", answerQuery)
+	sel := map[string]any{
+		"query_params": map[string]any{"limit": 10.0},
+		"path_parameters": map[string]any{
+			"org": map[string]any{"endpoint": "/orgs", "field": ".login"},
+			"env": map[string]any{"endpoint": "/envs", "data_path": ".envs", "field": ".n"},
+		},
+	}
+	items, _, err := fetch(t, a.source(a.settings(PaginationNone)), "/orgs/{org}/envs/{env}/deploys?state=open&org={org}", sel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, it := range items {
+		got = append(got, fmt.Sprintf("%v/%v %v", it["__org"], it["__env"], it["query"]))
+	}
+	want := []string{
+		"acme/1 limit=10&org=acme&state=open", "acme/2 limit=10&org=acme&state=open",
+		"umbrella/1 limit=10&org=umbrella&state=open", "umbrella/2 limit=10&org=umbrella&state=open",
+	}
+	if !reflect.DeepEqual(sorted(got), want) {
+		t.Errorf("items = %v, want %v", sorted(got), want)
+	}
+	if n := a.hitCount("/envs"); n != 1 {
+		t.Errorf("/envs (no placeholders) requested %d times for the product, want 1", n)
+	}
+}
+
+// answerQuery answers one item holding the query string the server saw.
+func answerQuery(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, map[string]any{"id": r.URL.Path, "query": r.URL.Query().Encode()})
+}
+
+func TestSelectorErrors(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		kind string
+		sel  map[string]any
+		err  string
+	}{
+		{"/teams/{team_id}/members", nil, "kind /teams/{team_id}/members has placeholder {team_id} but selector.path_parameters has no \"team_id\" entry"},
+		{"/a/{x}", map[string]any{"path_parameters": map[string]any{"x": map[string]any{"endpoint": "/b/{y}", "field": ".id"}, "y": map[string]any{"endpoint": "/c/{x}", "field": ".id"}}}, "{x} depends on itself (x -> y -> x)"},
+		{"/a/{x}", map[string]any{"path_parameters": map[string]any{"x": map[string]any{"endpoint": "/b", "field": ".id", "feild": ".x"}}}, "selector.path_parameters.x.feild: unknown key"},
+		{"/a/{x}", map[string]any{"path_parameters": map[string]any{"x": map[string]any{"field": ".id"}}}, "selector.path_parameters.x.endpoint: required"},
+		{"/a/{x}", map[string]any{"path_parameters": map[string]any{"x": map[string]any{"endpoint": "/b"}}}, "selector.path_parameters.x.field: required"},
+		{"/a", map[string]any{"method": "FETCH"}, "selector.method: \"FETCH\" is not one of"},
+		{"/a", map[string]any{"data_path": ".a |"}, "selector.data_path"},
+		{"/a", map[string]any{"query_params": map[string]any{"q": map[string]any{}}}, "selector.query_params.q: an object is not a string"},
+	}
+	src := newSource(Settings{}, &plainClient{}, sources.Env{})
+	for _, tc := range cases {
+		err := src.Fetch(context.Background(), sources.Resource{Kind: tc.kind, Selector: tc.sel}, func([]map[string]any) error { return nil })
+		if err == nil || !strings.Contains(err.Error(), tc.err) {
+			t.Errorf("%s %v: err = %v, want %q", tc.kind, tc.sel, err, tc.err)
+		}
+	}
+}
+
+func TestDiscoveryFailureFailsTheKind(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	a.route("/teams", func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "nope", http.StatusBadGateway)
+	})
+	sel := map[string]any{"path_parameters": map[string]any{"id": map[string]any{"endpoint": "/teams", "field": ".id"}}}
+	_, _, err := fetch(t, a.source(a.settings(PaginationNone)), "/teams/{id}", sel)
+	if err == nil || !strings.Contains(err.Error(), "discovery of {id}") || !strings.Contains(err.Error(), "status 502") {
+		t.Fatalf("err = %v, want a failed discovery", err)
+	}
+	a.json("/teams", []any{map[string]any{"id": map[string]any{"x": 1}}})
+	_, _, err = fetch(t, a.source(a.settings(PaginationNone)), "/teams/{id}", sel)
+	if err == nil || !strings.Contains(err.Error(), "field .id: an object is not a string") {
+		t.Fatalf("err = %v, want the field's error", err)
+	}
+}
+
+func TestRequestMethodHeadersAndBody(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	var got []string
+	a.route("/search", func(w http.ResponseWriter, r *http.Request) {
+		b, err := io.ReadAll(r.Body)
+		if err != nil {
+			t.Error(err)
+		}
+		got = append(got, fmt.Sprintf("%s %s %s %s %s", r.Method, r.Header.Get("X-Team"), r.Header.Get("X-Global"), r.Header.Get("Content-Type"), b))
+		writeJSON(w, objs(1))
+	})
+	s := a.settings(PaginationNone)
+	s.CustomHeaders = map[string]string{"X-Team": "global", "X-Global": "g"}
+	src := a.source(s)
+	if _, _, err := fetch(t, src, "/search", map[string]any{"method": "post", "headers": map[string]any{"X-Team": "platform"}, "body": map[string]any{"q": "a"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := fetch(t, src, "/search", map[string]any{"body": map[string]any{}}); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{`POST platform g application/json {"q":"a"}`, `GET global g  `}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("requests = %q, want %q", got, want)
+	}
+}
+
+// TestEndpointCache: /teams is a kind of two resources and the discovery
+// endpoint of a third: it is requested once per resync, spooled under
+// stateDir/custom-cache, and the spool is gone after EndResync.
+func TestEndpointCache(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	a.route("/teams", func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Query().Get("cursor") {
+		case "":
+			writeJSON(w, map[string]any{"teams": objs(1, 2), "next_cursor": "b"})
+		default:
+			writeJSON(w, map[string]any{"teams": objs(3)})
+		}
+	})
+	for _, id := range []string{"1", "2", "3"} {
+		a.json("/teams/"+id+"/members", map[string]any{"teams": []any{map[string]any{"id": "m" + id}}})
+	}
+	state := t.TempDir()
+	stale := filepath.Join(state, cacheDirName, "stale.pages")
+	if err := os.MkdirAll(filepath.Dir(stale), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(stale, []byte("{}"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	src := newSource(a.settings(PaginationCursor), a.client(), sources.Env{StateDir: state})
+	teams := map[string]any{"data_path": ".teams"}
+	members := map[string]any{"data_path": ".teams", "path_parameters": map[string]any{
+		"id": map[string]any{"endpoint": "/teams", "data_path": ".teams", "field": ".id"},
+	}}
+	resources := []sources.Resource{
+		{Kind: "/teams", Index: 0, Selector: teams},
+		{Kind: "/teams", Index: 1, Selector: teams},
+		{Kind: "/teams/{id}/members", Index: 2, Selector: members},
+	}
+	for resync := 1; resync <= 2; resync++ {
+		if err := src.BeginResync(context.Background(), resources); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := os.Stat(stale); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("stale spool file of a crashed run still there: %v", err)
+		}
+		var all [][]string
+		for _, r := range resources {
+			items, _, err := fetch(t, src, r.Kind, r.Selector)
+			if err != nil {
+				t.Fatal(err)
+			}
+			all = append(all, sorted(ids(items)))
+		}
+		want := [][]string{{"1", "2", "3"}, {"1", "2", "3"}, {"m1", "m2", "m3"}}
+		if !reflect.DeepEqual(all, want) {
+			t.Errorf("resync %d: items = %v, want %v", resync, all, want)
+		}
+		if n := a.hitCount("/teams"); n != 2*resync {
+			t.Errorf("resync %d: /teams requested %d times in all, want 2 per resync (2 pages)", resync, n)
+		}
+		info, err := os.Stat(filepath.Join(state, cacheDirName))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.Mode().Perm() != 0o700 {
+			t.Errorf("cache dir mode %v, want 0700", info.Mode().Perm())
+		}
+		files, err := filepath.Glob(filepath.Join(state, cacheDirName, "*.pages"))
+		if err != nil || len(files) != 1 {
+			t.Errorf("spool files = %v, %v; want one", files, err)
+		}
+		if err := src.EndResync(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := os.Stat(filepath.Join(state, cacheDirName)); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("cache dir still there after EndResync: %v", err)
+		}
+	}
+	// Outside a resync nothing is cached.
+	if _, _, err := fetch(t, src, "/teams", teams); err != nil {
+		t.Fatal(err)
+	}
+	if n := a.hitCount("/teams"); n != 6 {
+		t.Errorf("/teams requested %d times, want 6", n)
+	}
+}
+
+// TestEndpointCacheFailureIsNotCached: a failed fetch of a cached endpoint
+// is not replayed as complete: the next use requests it again.
+func TestEndpointCacheFailureIsNotCached(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	var calls atomic.Int32
+	a.route("/teams", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("page") == "2" && calls.Add(1) == 1 {
+			http.Error(w, "flaky", http.StatusServiceUnavailable)
+			return
+		}
+		if r.URL.Query().Get("page") == "2" {
+			writeJSON(w, objs(3))
+			return
+		}
+		writeJSON(w, objs(1, 2))
+	})
+	src := a.source(a.settings(PaginationPage))
+	resources := []sources.Resource{{Kind: "/teams"}, {Kind: "/teams", Index: 1}}
+	if err := src.BeginResync(context.Background(), resources); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := src.EndResync(); err != nil {
+			t.Error(err)
+		}
+	}()
+	if _, _, err := fetch(t, src, "/teams", nil); err == nil || !strings.Contains(err.Error(), "status 503") {
+		t.Fatalf("first use: err = %v, want the 503", err)
+	}
+	items, _, err := fetch(t, src, "/teams", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := ids(items); !reflect.DeepEqual(got, []string{"1", "2", "3"}) {
+		t.Errorf("second use: items = %v, want all three", got)
+	}
+}
+
+// TestEmitIsSerialisedAndErrorsStopTheFetch: endpoints are fetched
+// concurrently but emit is never called from two goroutines at once, and
+// an emit error ends Fetch with that error.
+func TestEmitIsSerialisedAndErrorsStopTheFetch(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	var vals []any
+	for i := range 20 {
+		vals = append(vals, map[string]any{"id": i})
+		a.json(fmt.Sprintf("/x/%d", i), objs(i))
+	}
+	a.json("/ids", vals)
+	sel := map[string]any{"path_parameters": map[string]any{"id": map[string]any{"endpoint": "/ids", "field": ".id"}}}
+	s := a.settings(PaginationNone)
+	s.PageSize = 100
+	src := a.source(s)
+	var inEmit, overlaps, n atomic.Int32
+	err := src.Fetch(context.Background(), sources.Resource{Kind: "/x/{id}", Selector: sel}, func(items []map[string]any) error {
+		if inEmit.Add(1) > 1 {
+			overlaps.Add(1)
+		}
+		defer inEmit.Add(-1)
+		n.Add(int32(len(items)))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if overlaps.Load() > 0 || n.Load() != 20 {
+		t.Errorf("overlapping emits %d, items %d; want 0 and 20", overlaps.Load(), n.Load())
+	}
+	stop := errors.New("pipeline gone")
+	err = src.Fetch(context.Background(), sources.Resource{Kind: "/x/{id}", Selector: sel}, func([]map[string]any) error { return stop })
+	if !errors.Is(err, stop) {
+		t.Errorf("err = %v, want the emit error", err)
+	}
+}
+
+func TestCancelledContextStopsTheFetch(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	a.route("/items", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, map[string]any{"items": []any{map[string]any{"id": r.URL.Query().Get("offset")}}, "has_more": true})
+	})
+	ctx, cancel := context.WithCancelCause(context.Background())
+	cause := errors.New("superseded")
+	pages := 0
+	err := a.source(a.settings(PaginationOffset)).Fetch(ctx, sources.Resource{Kind: "/items", Selector: map[string]any{"data_path": ".items"}}, func([]map[string]any) error {
+		pages++
+		if pages == 3 {
+			cancel(cause)
+		}
+		return nil
+	})
+	if !errors.Is(err, cause) {
+		t.Errorf("err = %v, want the cancellation cause", err)
+	}
+	if pages != 3 {
+		t.Errorf("%d pages emitted, want 3", pages)
+	}
+}
+
+func TestDefinition(t *testing.T) {
+	t.Parallel()
+	d := Definition()
+	if d.Type != "custom" || d.New == nil {
+		t.Fatalf("definition = %+v", d)
+	}
+	var bps []any
+	if err := json.Unmarshal(d.Defaults.Blueprints, &bps); err != nil {
+		t.Fatalf("blueprints.json: %v", err)
+	}
+	if !strings.Contains(string(d.Defaults.PortAppConfig), "resources:") {
+		t.Error("port-app-config.yml has no resources key")
+	}
+}
