@@ -58,7 +58,7 @@ func TestConfigValidate(t *testing.T) {
 		},
 		{
 			name: "unknown source", yaml: "integration:\n  type: nosuch\n", env: cliEnv[:2], code: exitUsage,
-			want: []string{`integration.type "nosuch": no such source (available: [fake])`},
+			want: []string{`integration.type "nosuch": no such source (available: [custom fake])`},
 		},
 	}
 	for _, tt := range tests {
