@@ -47,7 +47,7 @@ func substitute(tmpl string, values map[string]string) string {
 	return out
 }
 
-var methods = map[string]bool{"GET": true, "POST": true, "PUT": true, "PATCH": true, "DELETE": true, "HEAD": true}
+var methods = map[string]bool{"GET": true, "POST": true, "PUT": true, "PATCH": true, "DELETE": true}
 
 func method(key string, v any) (string, error) {
 	if v == nil {
@@ -62,7 +62,7 @@ func method(key string, v any) (string, error) {
 		return "GET", nil
 	}
 	if !methods[m] {
-		return "", fmt.Errorf("%s: %q is not one of GET, POST, PUT, PATCH, DELETE, HEAD", key, s)
+		return "", fmt.Errorf("%s: %q is not one of GET, POST, PUT, PATCH, DELETE", key, s)
 	}
 	return m, nil
 }
