@@ -135,21 +135,21 @@ func (f *fetcher) pages(ctx context.Context, ep endpoint, onItems func([]map[str
 			return err
 		}
 		if sp != nil {
-			sp.endPage(requestURL(req))
+			sp.endPage(displayURL(requestURL(req)))
 		}
 		if prev != nil && *prev == info.hash {
-			return fmt.Errorf("%s %s: page %d is identical to page %d: the API ignores the pagination parameters, or pagination would loop", req.Method, requestURL(req), n, n-1)
+			return fmt.Errorf("%s %s: page %d is identical to page %d: the API ignores the pagination parameters, or pagination would loop", req.Method, displayURL(requestURL(req)), n, n-1)
 		}
 		prev = &info.hash
 		if info.null && n == 1 {
-			return fmt.Errorf("%s %s: %s gave null: no items where items were expected (check data_path)", req.Method, requestURL(req), ep.dataPath.where())
+			return fmt.Errorf("%s %s: %s gave null: no items where items were expected (check data_path)", req.Method, displayURL(requestURL(req)), ep.dataPath.where())
 		}
 		next, more, err := pg.next(req, info, header)
 		if err != nil {
-			return fmt.Errorf("%s %s: %w", req.Method, requestURL(req), err)
+			return fmt.Errorf("%s %s: %w", req.Method, displayURL(requestURL(req)), err)
 		}
 		if info.null && more {
-			return fmt.Errorf("%s %s: %s gave null on page %d, yet the API says more pages follow", req.Method, requestURL(req), ep.dataPath.where(), n)
+			return fmt.Errorf("%s %s: %s gave null on page %d, yet the API says more pages follow", req.Method, displayURL(requestURL(req)), ep.dataPath.where(), n)
 		}
 		if afterPage != nil {
 			if err := afterPage(); err != nil {
@@ -160,7 +160,7 @@ func (f *fetcher) pages(ctx context.Context, ep endpoint, onItems func([]map[str
 			return nil
 		}
 		if n >= maxPages {
-			return fmt.Errorf("stopped after maxPages=%d pages at URL %s; raise maxPages if the API is that large", maxPages, requestURL(req))
+			return fmt.Errorf("stopped after maxPages=%d pages at URL %s; raise maxPages if the API is that large", maxPages, displayURL(requestURL(req)))
 		}
 		req = next
 	}
@@ -175,13 +175,13 @@ func pageError(req Request, b *batcher, err error) error {
 	case errors.As(err, &emitErr):
 		return emitErr.err
 	case errors.Is(err, errNotJSON):
-		return fmt.Errorf("%s %s: %w", req.Method, requestURL(req), err)
+		return fmt.Errorf("%s %s: %w", req.Method, displayURL(requestURL(req)), err)
 	case b != nil && b.emitted > 0 && isReadError(err):
-		return fmt.Errorf("%s %s: reading the answer failed after %d items were handed on: %v", req.Method, requestURL(req), b.emitted, err)
+		return fmt.Errorf("%s %s: reading the answer failed after %d items were handed on: %v", req.Method, displayURL(requestURL(req)), b.emitted, err)
 	case isReadError(err):
 		return err
 	}
-	return fmt.Errorf("%s %s: %w", req.Method, requestURL(req), err)
+	return fmt.Errorf("%s %s: %w", req.Method, displayURL(requestURL(req)), err)
 }
 
 // isReadError says err came from reading the body, not from a check of

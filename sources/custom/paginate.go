@@ -274,7 +274,7 @@ func (l *linkPaginator) next(cur Request, p pageInfo, h http.Header) (Request, b
 	next := cur
 	next.URL, next.Query = u.String(), nil
 	if l.seen[next.URL] {
-		return Request{}, false, fmt.Errorf("the API returned a next URL already requested (%s): pagination would loop", next.URL)
+		return Request{}, false, fmt.Errorf("the API returned a next URL already requested (%s): pagination would loop", displayURL(next.URL))
 	}
 	l.seen[next.URL] = true
 	return next, true, nil

@@ -264,7 +264,7 @@ func (k *kindFetch) discover(ctx context.Context, p *pathParam, bound map[string
 		for _, it := range items {
 			v, ok, err := p.value(ctx, it)
 			if err != nil {
-				return &checkError{msg: fmt.Sprintf("discovery of {%s} at %s %s: %v", p.name, ep.req.Method, requestURL(ep.req), err)}
+				return &checkError{msg: fmt.Sprintf("discovery of {%s} at %s %s: %v", p.name, ep.req.Method, displayURL(requestURL(ep.req)), err)}
 			}
 			if ok {
 				page = append(page, v)

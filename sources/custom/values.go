@@ -7,6 +7,7 @@ import (
 	"math/big"
 	"net/http"
 	"net/url"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -133,4 +134,40 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// secretParam matches query parameter names whose values must not be
+// shown (api_key, token, signature…).
+var secretParam = regexp.MustCompile(`(?i)key|token|secret|passw|auth|sig|session|credential`)
+
+// displayURL is raw for error messages: the values of query parameters
+// that look like credentials are replaced. (The client redacts known
+// secrets by value too; this covers keys written into baseUrl, kind or a
+// server's next link.)
+func displayURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	u.User = nil
+	if u.RawQuery == "" {
+		return u.String()
+	}
+	q, err := url.ParseQuery(u.RawQuery)
+	if err != nil {
+		return u.Scheme + "://" + u.Host + u.EscapedPath() + "?(unparsable query)"
+	}
+	changed := false
+	for k, vs := range q {
+		if secretParam.MatchString(k) {
+			for i := range vs {
+				vs[i] = "REDACTED"
+			}
+			changed = true
+		}
+	}
+	if changed {
+		u.RawQuery = q.Encode()
+	}
+	return u.String()
 }
