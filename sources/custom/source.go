@@ -54,6 +54,11 @@ type Source struct {
 	mu sync.Mutex
 }
 
+var (
+	_ sources.Source       = (*Source)(nil)
+	_ sources.ResyncScoped = (*Source)(nil)
+)
+
 // New builds the source and its HTTP client.
 func New(s Settings, env sources.Env) (*Source, error) {
 	c, err := NewClient(s, env)

@@ -421,3 +421,16 @@ func TestDisplayURLHidesCredentials(t *testing.T) {
 		}
 	}
 }
+
+func TestFetchEmitsBatchesOfAtMostPageSize(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	a.json("/items", map[string]any{"total": 5, "items": objs(1, 2, 3, 4, 5)})
+	items, batches, err := fetch(t, a.source(a.settings(PaginationNone)), "/items", map[string]any{"data_path": ".items"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(batches, []int{2, 2, 1}) || len(items) != 5 {
+		t.Errorf("batches = %v (%d items), want [2 2 1] for pageSize 2", batches, len(items))
+	}
+}
