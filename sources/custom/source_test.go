@@ -347,20 +347,18 @@ func TestEmitIsSerialisedAndErrorsStopTheFetch(t *testing.T) {
 	s := a.settings(PaginationNone)
 	s.PageSize = 100
 	src := a.source(s)
-	var inEmit, overlaps, n atomic.Int32
+	// Plain, unsynchronised state: go test -race reports emits from two
+	// goroutines that are not serialised.
+	var got []string
 	err := src.Fetch(context.Background(), sources.Resource{Kind: "/x/{id}", Selector: sel}, func(items []map[string]any) error {
-		if inEmit.Add(1) > 1 {
-			overlaps.Add(1)
-		}
-		defer inEmit.Add(-1)
-		n.Add(int32(len(items)))
+		got = append(got, ids(items)...)
 		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if overlaps.Load() > 0 || n.Load() != 20 {
-		t.Errorf("overlapping emits %d, items %d; want 0 and 20", overlaps.Load(), n.Load())
+	if len(got) != 20 {
+		t.Errorf("items %d, want 20", len(got))
 	}
 	stop := errors.New("pipeline gone")
 	err = src.Fetch(context.Background(), sources.Resource{Kind: "/x/{id}", Selector: sel}, func([]map[string]any) error { return stop })
