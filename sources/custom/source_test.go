@@ -410,8 +410,8 @@ func TestDisplayURLHidesCredentials(t *testing.T) {
 	t.Parallel()
 	cases := map[string]string{
 		"https://api.example/items?api_key=s3cr3t&state=open": "https://api.example/items?api_key=REDACTED&state=open",
-		"https://u:pw@api.example/a%20b?X-Amz-Signature=abc":   "https://api.example/a%20b?X-Amz-Signature=REDACTED",
-		"https://api.example/items?page=2":                     "https://api.example/items?page=2",
+		"https://u:pw@api.example/a%20b?X-Amz-Signature=abc":  "https://api.example/a%20b?X-Amz-Signature=REDACTED",
+		"https://api.example/items?page=2":                    "https://api.example/items?page=2",
 	}
 	for in, want := range cases {
 		if got := displayURL(in); got != want {
