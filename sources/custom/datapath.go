@@ -448,7 +448,8 @@ func (dp *dataPath) whole(ctx context.Context, dec *json.Decoder, b *batcher, in
 			return checkf("%s gave %s, not a list or an object", dp.where(), describe(v))
 		}
 	}
-	if outputs == 0 || nulls == outputs {
+	// No output (.items[] on []) is no items; only null outputs are null.
+	if outputs > 0 && nulls == outputs {
 		info.null = true
 	}
 	return nil

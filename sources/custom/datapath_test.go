@@ -127,6 +127,8 @@ func TestDataPathResults(t *testing.T) {
 		{".items", `{"items":[{"a":1}]`, 0, false, "not valid JSON"},
 		{".items", `{"items":[]} trailing`, 0, false, "not valid JSON"},
 		{".items[]", `{"items":[{"a":1},{"a":2}]}`, 2, false, ""},
+		{".items[]", `{"items":[]}`, 0, false, ""},
+		{".items | .[0]", `{"items":[]}`, 0, true, ""},
 		{".items[] | select(.a > 1)", `{"items":[{"a":1},{"a":2}]}`, 1, false, ""},
 		{".items | error(\"boom\")", `{"items":[]}`, 0, false, "boom"},
 		{".x", `{"x":"s"}`, 0, false, "gave a string"},
