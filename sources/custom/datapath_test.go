@@ -183,3 +183,32 @@ func TestReadErrorIsReturnedForRetry(t *testing.T) {
 type failingReader struct{ err error }
 
 func (f *failingReader) Read([]byte) (int, error) { return 0, f.err }
+
+// BenchmarkReadPage decodes a page of 100 items of about 1 KB with a plain
+// data_path (streamed) and with a jq one (decoded whole).
+func BenchmarkReadPage(b *testing.B) {
+	var sb strings.Builder
+	sb.WriteString(`{"items": [`)
+	for i := range 100 {
+		if i > 0 {
+			sb.WriteString(",")
+		}
+		fmt.Fprintf(&sb, `{"id": %d, "name": "item %d", "bio": %q}`, i, i, strings.Repeat("lorem ipsum ", 80))
+	}
+	sb.WriteString(`], "has_more": true}`)
+	body := sb.String()
+	for _, expr := range []string{".items", ".items | map(.)"} {
+		dp, err := compileDataPath(expr)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(expr, func(b *testing.B) {
+			b.SetBytes(int64(len(body)))
+			for b.Loop() {
+				if _, _, err := dp.read(context.Background(), strings.NewReader(body), 100, func([]map[string]any) error { return nil }); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

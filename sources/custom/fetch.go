@@ -109,7 +109,7 @@ func (f *fetcher) pages(ctx context.Context, ep endpoint, onItems func([]map[str
 		req.Query = url.Values{}
 	}
 	pg.first(req.Query)
-	var prev *[32]byte
+	var prev *uint64
 	for n := 1; ; n++ {
 		if err := context.Cause(ctx); err != nil {
 			return err
