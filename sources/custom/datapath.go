@@ -138,7 +138,8 @@ type batcher struct {
 	size    int
 	buf     []map[string]any
 	emit    func([]map[string]any) error
-	emitted int
+	// emitted counts the page's items; handedOn those given to emit.
+	emitted, handedOn int
 }
 
 func (b *batcher) add(v any, where func() string) error {
@@ -163,6 +164,7 @@ func (b *batcher) flush() error {
 	if b.emit == nil {
 		return nil
 	}
+	b.handedOn += len(out)
 	if err := b.emit(out); err != nil {
 		return &emitError{err}
 	}

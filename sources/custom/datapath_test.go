@@ -174,7 +174,7 @@ func TestReadErrorIsReturnedForRetry(t *testing.T) {
 	if got := pageError(req, b, err); !errors.Is(got, boom) {
 		t.Errorf("nothing handed on yet: pageError = %v, want the read error (retried)", got)
 	}
-	b.emitted = 1
+	b.handedOn = 1
 	if got := pageError(req, b, err); errors.Is(got, boom) || !strings.Contains(got.Error(), "after 1 items were handed on") {
 		t.Errorf("items handed on: pageError = %v, want an error the client does not retry", got)
 	}

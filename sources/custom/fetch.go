@@ -176,8 +176,8 @@ func pageError(req Request, b *batcher, err error) error {
 		return emitErr.err
 	case errors.Is(err, errNotJSON):
 		return fmt.Errorf("%s %s: %w", req.Method, displayURL(requestURL(req)), err)
-	case b != nil && b.emitted > 0 && isReadError(err):
-		return fmt.Errorf("%s %s: reading the answer failed after %d items were handed on: %v", req.Method, displayURL(requestURL(req)), b.emitted, err)
+	case b != nil && b.handedOn > 0 && isReadError(err):
+		return fmt.Errorf("%s %s: reading the answer failed after %d items were handed on: %v", req.Method, displayURL(requestURL(req)), b.handedOn, err)
 	case isReadError(err):
 		return err
 	}

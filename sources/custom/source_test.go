@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -431,4 +432,97 @@ func TestFetchEmitsBatchesOfAtMostPageSize(t *testing.T) {
 	if !reflect.DeepEqual(batches, []int{2, 2, 1}) || len(items) != 5 {
 		t.Errorf("batches = %v (%d items), want [2 2 1] for pageSize 2", batches, len(items))
 	}
+}
+
+// retryingClient answers every request with body, but the first attempt
+// breaks off after cut bytes; it retries when the handler returns the read
+// error, as the HTTP half's Client does.
+type retryingClient struct {
+	plainClient
+	body     string
+	cut      int
+	attempts atomic.Int32
+}
+
+var errConnReset = errors.New("connection reset by peer")
+
+func (c *retryingClient) Do(ctx context.Context, r Request, handle func(*Response) error) error {
+	for attempt := 1; ; attempt++ {
+		c.attempts.Add(1)
+		var body io.Reader = strings.NewReader(c.body)
+		if attempt == 1 {
+			body = io.MultiReader(strings.NewReader(c.body[:c.cut]), &failingReader{err: errConnReset})
+		}
+		err := handle(&Response{Status: 200, Header: http.Header{}, Body: body})
+		if errors.Is(err, errConnReset) && attempt < 3 {
+			continue
+		}
+		return err
+	}
+}
+
+// TestReadErrorRetry: a body that breaks off before any item was handed on
+// is read again (and the spool rewound: the replay decodes); one that
+// breaks off after items were handed on fails the kind instead of handing
+// them on twice.
+func TestReadErrorRetry(t *testing.T) {
+	t.Parallel()
+	body := `{"items": [{"id": 1}, {"id": 2}, {"id": 3}]}`
+	newClient := func(cut int) *retryingClient {
+		c := &retryingClient{body: body, cut: cut}
+		c.base = mustURL(t, "http://api.example")
+		return c
+	}
+	sel := map[string]any{"data_path": ".items"}
+
+	// Cached: the first use fills the spool, a retry included.
+	c := newClient(strings.Index(body, `{"id": 3}`))
+	src := newSource(Settings{BaseURL: c.base, PageSize: 1}, c, sources.Env{StateDir: t.TempDir()})
+	res := []sources.Resource{{Kind: "/items", Selector: sel}, {Kind: "/items", Index: 1, Selector: sel}}
+	if err := src.BeginResync(context.Background(), res); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range res {
+		items, _, err := fetch(t, src, r.Kind, r.Selector)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := ids(items); !reflect.DeepEqual(got, []string{"1", "2", "3"}) {
+			t.Errorf("cached: items = %v", got)
+		}
+	}
+	if n := c.attempts.Load(); n != 2 {
+		t.Errorf("cached: %d attempts, want 2 (one retry, the second use from the spool)", n)
+	}
+	if err := src.EndResync(); err != nil {
+		t.Fatal(err)
+	}
+
+	// Not cached, items already handed on: no retry.
+	c = newClient(strings.Index(body, `{"id": 3}`))
+	src = newSource(Settings{BaseURL: c.base, PageSize: 1}, c, sources.Env{})
+	items, _, err := fetch(t, src, "/items", sel)
+	if err == nil || !strings.Contains(err.Error(), "reading the answer failed after 2 items were handed on") {
+		t.Errorf("err = %v, want a failure without retry", err)
+	}
+	if got := ids(items); !reflect.DeepEqual(got, []string{"1", "2"}) || c.attempts.Load() != 1 {
+		t.Errorf("items = %v after %d attempts, want [1 2] after 1", got, c.attempts.Load())
+	}
+
+	// Not cached, nothing handed on yet: retried.
+	c = newClient(5)
+	src = newSource(Settings{BaseURL: c.base, PageSize: 1}, c, sources.Env{})
+	items, _, err = fetch(t, src, "/items", sel)
+	if err != nil || !reflect.DeepEqual(ids(items), []string{"1", "2", "3"}) || c.attempts.Load() != 2 {
+		t.Errorf("items = %v, err %v after %d attempts; want all three after 2", ids(items), err, c.attempts.Load())
+	}
+}
+
+func mustURL(t *testing.T, s string) *url.URL {
+	t.Helper()
+	u, err := url.Parse(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
 }
