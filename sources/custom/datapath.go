@@ -135,9 +135,9 @@ var pageSeed = maphash.MakeSeed()
 
 // batcher hands items to emit in batches of at most size.
 type batcher struct {
-	size    int
-	buf     []map[string]any
-	emit    func([]map[string]any) error
+	size int
+	buf  []map[string]any
+	emit func([]map[string]any) error
 	// emitted counts the page's items; handedOn those given to emit.
 	emitted, handedOn int
 }
