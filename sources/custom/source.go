@@ -156,8 +156,8 @@ type kindFetch struct {
 	emitMu sync.Mutex
 }
 
-func (k *kindFetch) run(ctx context.Context, workers int, emit func([]map[string]any) error) error {
-	ctx, cancel := context.WithCancelCause(ctx)
+func (k *kindFetch) run(parent context.Context, workers int, emit func([]map[string]any) error) error {
+	ctx, cancel := context.WithCancelCause(parent)
 	defer cancel(nil)
 	var (
 		wg       sync.WaitGroup
@@ -184,8 +184,9 @@ func (k *kindFetch) run(ctx context.Context, workers int, emit func([]map[string
 		return nil
 	})
 	wg.Wait()
-	once.Do(func() {}) // firstErr is final
 	switch {
+	case parent.Err() != nil:
+		return context.Cause(parent) // superseded or stopping: say so, not what it broke
 	case firstErr != nil:
 		return firstErr
 	case expandErr != nil:
