@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"oceand/mapping"
 	"oceand/sources"
 )
 
@@ -402,8 +403,12 @@ func TestDefinition(t *testing.T) {
 	if err := json.Unmarshal(d.Defaults.Blueprints, &bps); err != nil {
 		t.Fatalf("blueprints.json: %v", err)
 	}
-	if !strings.Contains(string(d.Defaults.PortAppConfig), "resources:") {
-		t.Error("port-app-config.yml has no resources key")
+	cfg, err := mapping.ParseYAML(d.Defaults.PortAppConfig)
+	if err != nil {
+		t.Fatalf("port-app-config.yml: %v", err)
+	}
+	if len(cfg.Resources) != 0 {
+		t.Errorf("default mapping has %d resources; Ocean's custom ships none", len(cfg.Resources))
 	}
 }
 
