@@ -165,7 +165,7 @@ func TestReadErrorIsReturnedForRetry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := io.MultiReader(strings.NewReader(`{"items":[{"a":1},`), &failingReader{err: boom})
+	r := io.MultiReader(strings.NewReader(`{"items":[{"a":1},`), &brokenReader{err: boom})
 	_, b, err := dp.read(context.Background(), r, 100, nil)
 	if !errors.Is(err, boom) || !isReadError(err) {
 		t.Fatalf("err = %v, want the read error", err)
@@ -180,9 +180,9 @@ func TestReadErrorIsReturnedForRetry(t *testing.T) {
 	}
 }
 
-type failingReader struct{ err error }
+type brokenReader struct{ err error }
 
-func (f *failingReader) Read([]byte) (int, error) { return 0, f.err }
+func (f *brokenReader) Read([]byte) (int, error) { return 0, f.err }
 
 // BenchmarkReadPage decodes a page of 100 items of about 1 KB with a plain
 // data_path (streamed) and with a jq one (decoded whole).

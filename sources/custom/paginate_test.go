@@ -9,7 +9,7 @@ import (
 
 func TestPaginationStopRules(t *testing.T) {
 	t.Parallel()
-	type routes func(a *api)
+	type routes func(a *fakeAPI)
 	cases := []struct {
 		name     string
 		typ      string
@@ -24,8 +24,8 @@ func TestPaginationStopRules(t *testing.T) {
 			name: "none: one request with query_params",
 			typ:  PaginationNone,
 			sel:  map[string]any{"data_path": ".items", "query_params": map[string]any{"active": "true", "n": 5.0}},
-			routes: func(a *api) {
-				a.json("/items", map[string]any{"items": objs(1, 2, 3), "has_more": true})
+			routes: func(a *fakeAPI) {
+				a.json("/items", map[string]any{"items": idObjects(1, 2, 3), "has_more": true})
 			},
 			want:     []string{"1", "2", "3"},
 			requests: []string{"GET /items?active=true&n=5"},
@@ -34,10 +34,10 @@ func TestPaginationStopRules(t *testing.T) {
 			name: "offset: wrapped, no has-more field: stops on the empty page",
 			typ:  PaginationOffset,
 			sel:  map[string]any{"data_path": ".items"},
-			routes: func(a *api) {
+			routes: func(a *fakeAPI) {
 				a.pages("/items", "offset", map[string]any{
-					"0": map[string]any{"items": objs(1, 2)},
-					"2": map[string]any{"items": objs(3, 4)},
+					"0": map[string]any{"items": idObjects(1, 2)},
+					"2": map[string]any{"items": idObjects(3, 4)},
 					"4": map[string]any{"items": []any{}},
 				})
 			},
@@ -47,8 +47,8 @@ func TestPaginationStopRules(t *testing.T) {
 		{
 			name: "offset: bare list stops when fewer than pageSize",
 			typ:  PaginationOffset,
-			routes: func(a *api) {
-				a.pages("/items", "offset", map[string]any{"0": objs(1, 2), "2": objs(3)})
+			routes: func(a *fakeAPI) {
+				a.pages("/items", "offset", map[string]any{"0": idObjects(1, 2), "2": idObjects(3)})
 			},
 			want:     []string{"1", "2", "3"},
 			requests: []string{"GET /items?limit=2&offset=0", "GET /items?limit=2&offset=2"},
@@ -60,10 +60,10 @@ func TestPaginationStopRules(t *testing.T) {
 				s.PaginationParam, s.SizeParam, s.HasMorePath = "startAt", "maxResults", "meta.more"
 			},
 			sel: map[string]any{"data_path": ".issues"},
-			routes: func(a *api) {
+			routes: func(a *fakeAPI) {
 				a.pages("/items", "startAt", map[string]any{
-					"0": map[string]any{"issues": objs(1, 2), "meta": map[string]any{"more": true}},
-					"2": map[string]any{"issues": objs(3, 4), "meta": map[string]any{"more": false}},
+					"0": map[string]any{"issues": idObjects(1, 2), "meta": map[string]any{"more": true}},
+					"2": map[string]any{"issues": idObjects(3, 4), "meta": map[string]any{"more": false}},
 				})
 			},
 			want:     []string{"1", "2", "3", "4"},
@@ -76,10 +76,10 @@ func TestPaginationStopRules(t *testing.T) {
 				s.LastPagePath = "last"
 			},
 			sel: map[string]any{"data_path": ".data"},
-			routes: func(a *api) {
+			routes: func(a *fakeAPI) {
 				a.pages("/items", "page", map[string]any{
-					"1": map[string]any{"data": objs(1, 2), "last": false},
-					"2": map[string]any{"data": objs(3, 4), "last": true},
+					"1": map[string]any{"data": idObjects(1, 2), "last": false},
+					"2": map[string]any{"data": idObjects(3, 4), "last": true},
 				})
 			},
 			want:     []string{"1", "2", "3", "4"},
@@ -92,10 +92,10 @@ func TestPaginationStopRules(t *testing.T) {
 				s.StartPage = 0
 			},
 			sel: map[string]any{"data_path": ".data"},
-			routes: func(a *api) {
+			routes: func(a *fakeAPI) {
 				a.pages("/items", "page", map[string]any{
-					"0": map[string]any{"data": objs(1, 2), "next_page": 1},
-					"1": map[string]any{"data": objs(3, 4), "next_page": nil},
+					"0": map[string]any{"data": idObjects(1, 2), "next_page": 1},
+					"1": map[string]any{"data": idObjects(3, 4), "next_page": nil},
 				})
 			},
 			want:     []string{"1", "2", "3", "4"},
@@ -104,8 +104,8 @@ func TestPaginationStopRules(t *testing.T) {
 		{
 			name: "page: bare list, full last page: the empty page ends it",
 			typ:  PaginationPage,
-			routes: func(a *api) {
-				a.pages("/items", "page", map[string]any{"1": objs(1, 2), "2": objs(3, 4), "3": []any{}})
+			routes: func(a *fakeAPI) {
+				a.pages("/items", "page", map[string]any{"1": idObjects(1, 2), "2": idObjects(3, 4), "3": []any{}})
 			},
 			want:     []string{"1", "2", "3", "4"},
 			requests: []string{"GET /items?page=1&size=2", "GET /items?page=2&size=2", "GET /items?page=3&size=2"},
@@ -114,10 +114,10 @@ func TestPaginationStopRules(t *testing.T) {
 			name: "cursor: no has-more field, decided from the cursor",
 			typ:  PaginationCursor,
 			sel:  map[string]any{"data_path": ".items"},
-			routes: func(a *api) {
+			routes: func(a *fakeAPI) {
 				a.pages("/items", "cursor", map[string]any{
-					"":   map[string]any{"items": objs(1, 2), "next_cursor": "c2"},
-					"c2": map[string]any{"items": objs(3, 4), "next_cursor": ""},
+					"":   map[string]any{"items": idObjects(1, 2), "next_cursor": "c2"},
+					"c2": map[string]any{"items": idObjects(3, 4), "next_cursor": ""},
 				})
 			},
 			want:     []string{"1", "2", "3", "4"},
@@ -127,10 +127,10 @@ func TestPaginationStopRules(t *testing.T) {
 			name: "cursor: has_more false stops although a cursor is there",
 			typ:  PaginationCursor,
 			sel:  map[string]any{"data_path": ".items"},
-			routes: func(a *api) {
+			routes: func(a *fakeAPI) {
 				a.pages("/items", "cursor", map[string]any{
-					"":   map[string]any{"items": objs(1, 2), "next_cursor": "c2", "has_more": true},
-					"c2": map[string]any{"items": objs(3), "next_cursor": "c3", "has_more": false},
+					"":   map[string]any{"items": idObjects(1, 2), "next_cursor": "c2", "has_more": true},
+					"c2": map[string]any{"items": idObjects(3), "next_cursor": "c3", "has_more": false},
 				})
 			},
 			want:     []string{"1", "2", "3"},
@@ -143,10 +143,10 @@ func TestPaginationStopRules(t *testing.T) {
 				s.CursorPath = "response_metadata.next_cursor"
 			},
 			sel: map[string]any{"data_path": ".members"},
-			routes: func(a *api) {
+			routes: func(a *fakeAPI) {
 				a.pages("/items", "cursor", map[string]any{
-					"":             fixture(t, "slack-cursor/page1.json"),
-					"dXNlcjpVMDM=": fixture(t, "slack-cursor/page2.json"),
+					"":             apiFixture(t, "slack-cursor/page1.json"),
+					"dXNlcjpVMDM=": apiFixture(t, "slack-cursor/page2.json"),
 				})
 			},
 			want:     []string{"U01", "U02", "U03"},
@@ -159,10 +159,10 @@ func TestPaginationStopRules(t *testing.T) {
 				s.PaginationParam, s.CursorPath, s.HasMorePath = "after", "paging.next.after", "paging.next"
 			},
 			sel: map[string]any{"data_path": ".results"},
-			routes: func(a *api) {
+			routes: func(a *fakeAPI) {
 				a.pages("/items", "after", map[string]any{
-					"":  map[string]any{"results": objs(1, 2), "paging": map[string]any{"next": map[string]any{"after": "2"}}},
-					"2": map[string]any{"results": objs(3)},
+					"":  map[string]any{"results": idObjects(1, 2), "paging": map[string]any{"next": map[string]any{"after": "2"}}},
+					"2": map[string]any{"results": idObjects(3)},
 				})
 			},
 			want:     []string{"1", "2", "3"},
@@ -171,8 +171,8 @@ func TestPaginationStopRules(t *testing.T) {
 		{
 			name: "cursor: bare list stops after the first page",
 			typ:  PaginationCursor,
-			routes: func(a *api) {
-				a.json("/items", objs(1, 2))
+			routes: func(a *fakeAPI) {
+				a.json("/items", idObjects(1, 2))
 			},
 			want:     []string{"1", "2"},
 			requests: []string{"GET /items?limit=2"},
@@ -181,11 +181,11 @@ func TestPaginationStopRules(t *testing.T) {
 			name: "cursor: a repeated cursor is an error",
 			typ:  PaginationCursor,
 			sel:  map[string]any{"data_path": ".items"},
-			routes: func(a *api) {
+			routes: func(a *fakeAPI) {
 				a.pages("/items", "cursor", map[string]any{
-					"":  map[string]any{"items": objs(1, 2), "next_cursor": "a"},
-					"a": map[string]any{"items": objs(3, 4), "next_cursor": "b"},
-					"b": map[string]any{"items": objs(5, 6), "next_cursor": "a"},
+					"":  map[string]any{"items": idObjects(1, 2), "next_cursor": "a"},
+					"a": map[string]any{"items": idObjects(3, 4), "next_cursor": "b"},
+					"b": map[string]any{"items": idObjects(5, 6), "next_cursor": "a"},
 				})
 			},
 			err: "/items?cursor=b&limit=2: the API returned a cursor it already returned",
@@ -197,13 +197,13 @@ func TestPaginationStopRules(t *testing.T) {
 				s.BaseURL = s.BaseURL.JoinPath("v1.0")
 			},
 			sel: map[string]any{"data_path": ".value", "query_params": map[string]any{"$top": "2"}},
-			routes: func(a *api) {
+			routes: func(a *fakeAPI) {
 				a.route("/v1.0/users", func(w http.ResponseWriter, r *http.Request) {
 					if r.URL.Query().Get("$skiptoken") == "X2" {
-						writeJSON(w, fixture(t, "odata/page2.json"))
+						answerJSON(w, apiFixture(t, "odata/page2.json"))
 						return
 					}
-					writeJSON(w, fixture(t, "odata/page1.json"))
+					answerJSON(w, apiFixture(t, "odata/page1.json"))
 				})
 			},
 			want:     []string{"1", "2", "3"},
@@ -216,14 +216,14 @@ func TestPaginationStopRules(t *testing.T) {
 				s.NextLinkPath = "links.next"
 			},
 			sel: map[string]any{"data_path": ".data"},
-			routes: func(a *api) {
+			routes: func(a *fakeAPI) {
 				a.route("/items", func(w http.ResponseWriter, r *http.Request) {
 					next := "http://" + r.Host + "/items?page=2"
 					if r.URL.Query().Get("page") == "2" {
-						writeJSON(w, map[string]any{"data": objs(3), "links": map[string]any{"next": "/items?page=2"}})
+						answerJSON(w, map[string]any{"data": idObjects(3), "links": map[string]any{"next": "/items?page=2"}})
 						return
 					}
-					writeJSON(w, map[string]any{"data": objs(1, 2), "links": map[string]any{"next": next}})
+					answerJSON(w, map[string]any{"data": idObjects(1, 2), "links": map[string]any{"next": next}})
 				})
 			},
 			err: "the API returned a next URL already requested",
@@ -232,19 +232,19 @@ func TestPaginationStopRules(t *testing.T) {
 			name: "header_link: several rels, quoted params, relative URL",
 			typ:  PaginationHeaderLink,
 			sel:  map[string]any{"query_params": map[string]any{"per_page": 2}},
-			routes: func(a *api) {
+			routes: func(a *fakeAPI) {
 				a.route("/repos", func(w http.ResponseWriter, r *http.Request) {
 					switch r.URL.Query().Get("page") {
 					case "":
 						w.Header().Add("Link", `</repos?page=2&per_page=2>; rel="next"; title="a, b; c", </repos?page=3&per_page=2>; rel="last"`)
-						writeJSON(w, objs(1, 2))
+						answerJSON(w, idObjects(1, 2))
 					case "2":
 						w.Header().Add("Link", `</repos?page=1&per_page=2>; rel="prev first"`)
 						w.Header().Add("Link", `<?page=3&per_page=2>; rel="next"`)
-						writeJSON(w, objs(3, 4))
+						answerJSON(w, idObjects(3, 4))
 					default:
 						w.Header().Add("Link", `</repos?page=2&per_page=2>; rel="prev"`)
-						writeJSON(w, objs(5))
+						answerJSON(w, idObjects(5))
 					}
 				})
 			},
@@ -254,8 +254,8 @@ func TestPaginationStopRules(t *testing.T) {
 		{
 			name: "an identical page is an error naming the URL",
 			typ:  PaginationPage,
-			routes: func(a *api) {
-				a.json("/items", objs(1, 2)) // ignores page
+			routes: func(a *fakeAPI) {
+				a.json("/items", idObjects(1, 2)) // ignores page
 			},
 			err: "/items?page=2&size=2: page 2 is identical to page 1",
 		},
@@ -266,9 +266,9 @@ func TestPaginationStopRules(t *testing.T) {
 				s.MaxPages = 3
 			},
 			sel: map[string]any{"data_path": ".items"},
-			routes: func(a *api) {
+			routes: func(a *fakeAPI) {
 				a.route("/items", func(w http.ResponseWriter, r *http.Request) {
-					writeJSON(w, map[string]any{"items": []any{map[string]any{"id": r.URL.Query().Get("offset")}}, "has_more": true})
+					answerJSON(w, map[string]any{"items": []any{map[string]any{"id": r.URL.Query().Get("offset")}}, "has_more": true})
 				})
 			},
 			err: "stopped after maxPages=3 pages at URL ",
@@ -277,8 +277,8 @@ func TestPaginationStopRules(t *testing.T) {
 			name: "data_path null on the first page is an error",
 			typ:  PaginationNone,
 			sel:  map[string]any{"data_path": ".itmes"},
-			routes: func(a *api) {
-				a.json("/items", map[string]any{"items": objs(1)})
+			routes: func(a *fakeAPI) {
+				a.json("/items", map[string]any{"items": idObjects(1)})
 			},
 			err: "data_path .itmes gave null",
 		},
@@ -286,9 +286,9 @@ func TestPaginationStopRules(t *testing.T) {
 			name: "data_path null on a later page that ends the walk is the end",
 			typ:  PaginationCursor,
 			sel:  map[string]any{"data_path": ".items"},
-			routes: func(a *api) {
+			routes: func(a *fakeAPI) {
 				a.pages("/items", "cursor", map[string]any{
-					"":  map[string]any{"items": objs(1, 2), "cursor": "b"},
+					"":  map[string]any{"items": idObjects(1, 2), "cursor": "b"},
 					"b": map[string]any{"items": nil},
 				})
 			},
@@ -299,9 +299,9 @@ func TestPaginationStopRules(t *testing.T) {
 			name: "data_path null while the API says more pages follow is an error",
 			typ:  PaginationCursor,
 			sel:  map[string]any{"data_path": ".items"},
-			routes: func(a *api) {
+			routes: func(a *fakeAPI) {
 				a.pages("/items", "cursor", map[string]any{
-					"":  map[string]any{"items": objs(1, 2), "cursor": "b"},
+					"":  map[string]any{"items": idObjects(1, 2), "cursor": "b"},
 					"b": map[string]any{"items": nil, "cursor": "c"},
 				})
 			},
@@ -311,7 +311,7 @@ func TestPaginationStopRules(t *testing.T) {
 			name: "a scalar at data_path is an error",
 			typ:  PaginationNone,
 			sel:  map[string]any{"data_path": ".count"},
-			routes: func(a *api) {
+			routes: func(a *fakeAPI) {
 				a.json("/items", map[string]any{"count": 3})
 			},
 			err: "data_path .count gave a number, not a list or an object",
@@ -320,7 +320,7 @@ func TestPaginationStopRules(t *testing.T) {
 			name: "an object at data_path is one item; a jq data_path",
 			typ:  PaginationNone,
 			sel:  map[string]any{"data_path": ".data | .owner"},
-			routes: func(a *api) {
+			routes: func(a *fakeAPI) {
 				a.json("/items", map[string]any{"data": map[string]any{"owner": map[string]any{"id": "o1"}}})
 			},
 			want:     []string{"o1"},
@@ -330,7 +330,7 @@ func TestPaginationStopRules(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			a := newAPI(t)
+			a := newFakeAPI(t)
 			tc.routes(a)
 			s := a.settings(tc.typ)
 			if tc.settings != nil {
@@ -340,7 +340,7 @@ func TestPaginationStopRules(t *testing.T) {
 			for path := range a.routes {
 				kind = strings.TrimPrefix(path, strings.TrimSuffix(s.BaseURL.Path, "/"))
 			}
-			items, _, err := fetch(t, a.source(s), kind, tc.sel)
+			items, _, err := fetchKind(t, a.source(s), kind, tc.sel)
 			if tc.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.err) {
 					t.Fatalf("err = %v, want one containing %q", err, tc.err)
@@ -353,7 +353,7 @@ func TestPaginationStopRules(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := ids(items); !reflect.DeepEqual(got, tc.want) {
+			if got := itemIDs(items); !reflect.DeepEqual(got, tc.want) {
 				t.Errorf("items = %v, want %v", got, tc.want)
 			}
 			if got := a.requests(); !reflect.DeepEqual(got, tc.requests) {

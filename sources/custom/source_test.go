@@ -21,18 +21,18 @@ import (
 
 func TestFailureOnPage3FailsTheKindAfterPages1And2(t *testing.T) {
 	t.Parallel()
-	a := newAPI(t)
+	a := newFakeAPI(t)
 	a.route("/items", func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Query().Get("page") {
 		case "1":
-			writeJSON(w, map[string]any{"data": objs(1, 2), "has_more": true})
+			answerJSON(w, map[string]any{"data": idObjects(1, 2), "has_more": true})
 		case "2":
-			writeJSON(w, map[string]any{"data": objs(3, 4), "has_more": true})
+			answerJSON(w, map[string]any{"data": idObjects(3, 4), "has_more": true})
 		default:
 			http.Error(w, "internal error", http.StatusInternalServerError)
 		}
 	})
-	items, _, err := fetch(t, a.source(a.settings(PaginationPage)), "/items", map[string]any{"data_path": ".data"})
+	items, _, err := fetchKind(t, a.source(a.settings(PaginationPage)), "/items", map[string]any{"data_path": ".data"})
 	if err == nil {
 		t.Fatal("Fetch succeeded although page 3 failed")
 	}
@@ -41,18 +41,18 @@ func TestFailureOnPage3FailsTheKindAfterPages1And2(t *testing.T) {
 			t.Errorf("err = %v, want it to name %q", err, want)
 		}
 	}
-	if got := ids(items); !reflect.DeepEqual(got, []string{"1", "2", "3", "4"}) {
+	if got := itemIDs(items); !reflect.DeepEqual(got, []string{"1", "2", "3", "4"}) {
 		t.Errorf("items before the failure = %v, want pages 1-2", got)
 	}
 }
 
 func TestUndecodableBodyFailsTheKind(t *testing.T) {
 	t.Parallel()
-	a := newAPI(t)
+	a := newFakeAPI(t)
 	a.route("/items", func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte("<html>login</html>"))
 	})
-	_, _, err := fetch(t, a.source(a.settings(PaginationNone)), "/items", nil)
+	_, _, err := fetchKind(t, a.source(a.settings(PaginationNone)), "/items", nil)
 	if err == nil || !strings.Contains(err.Error(), "not valid JSON") || !strings.Contains(err.Error(), "GET ") {
 		t.Fatalf("err = %v, want an undecodable-body error naming the request", err)
 	}
@@ -63,13 +63,13 @@ func TestUndecodableBodyFailsTheKind(t *testing.T) {
 
 func TestNestedPathParametersEscapingAndFilter(t *testing.T) {
 	t.Parallel()
-	a := newAPI(t)
-	a.json("/teams", fixture(t, "teams-members/teams.json"))
+	a := newFakeAPI(t)
+	a.json("/teams", apiFixture(t, "teams-members/teams.json"))
 	// Team "r&d 100%" has a space, a % and a & in its id.
 	for _, team := range []string{"1", "2", "r&d%20100%25"} {
 		a.json("/teams/"+team+"/repos", map[string]any{"repos": []any{map[string]any{"name": "web"}, map[string]any{"name": "api v2"}}})
 		for _, repo := range []string{"web", "api%20v2"} {
-			a.json("/teams/"+team+"/repos/"+repo+"/issues", map[string]any{"issues": objs(7)})
+			a.json("/teams/"+team+"/repos/"+repo+"/issues", map[string]any{"issues": idObjects(7)})
 		}
 	}
 	sel := map[string]any{
@@ -79,7 +79,7 @@ func TestNestedPathParametersEscapingAndFilter(t *testing.T) {
 			"repo":    map[string]any{"endpoint": "/teams/{team_id}/repos", "data_path": ".repos", "field": ".name"},
 		},
 	}
-	items, _, err := fetch(t, a.source(a.settings(PaginationNone)), "/teams/{team_id}/repos/{repo}/issues", sel)
+	items, _, err := fetchKind(t, a.source(a.settings(PaginationNone)), "/teams/{team_id}/repos/{repo}/issues", sel)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,8 +88,8 @@ func TestNestedPathParametersEscapingAndFilter(t *testing.T) {
 		got = append(got, fmt.Sprintf("%v|%v|%v", it["__team_id"], it["__repo"], it["id"]))
 	}
 	want := []string{"1|api v2|7", "1|web|7", "2|api v2|7", "2|web|7", "r&d 100%|api v2|7", "r&d 100%|web|7"}
-	if !reflect.DeepEqual(sorted(got), want) {
-		t.Errorf("items = %v, want %v (archived team filtered, null id dropped, 2.0 sent as 2)", sorted(got), want)
+	if !reflect.DeepEqual(sortedCopy(got), want) {
+		t.Errorf("items = %v, want %v (archived team filtered, null id dropped, 2.0 sent as 2)", sortedCopy(got), want)
 	}
 	if n := a.hitCount("/teams/r&d%20100%25/repos/api%20v2/issues"); n != 1 {
 		t.Errorf("escaped path requested %d times, want 1; requests: %v", n, a.requests())
@@ -101,7 +101,7 @@ func TestNestedPathParametersEscapingAndFilter(t *testing.T) {
 
 func TestCartesianOfTwoParametersAndQueryInKind(t *testing.T) {
 	t.Parallel()
-	a := newAPI(t)
+	a := newFakeAPI(t)
 	a.json("/orgs", []any{map[string]any{"login": "acme"}, map[string]any{"login": "umbrella"}})
 	a.json("/envs", map[string]any{"envs": []any{map[string]any{"n": 1}, map[string]any{"n": 2}}})
 	a.route("/orgs/acme/envs/1/deploys", answerQuery)
@@ -115,7 +115,7 @@ func TestCartesianOfTwoParametersAndQueryInKind(t *testing.T) {
 			"env": map[string]any{"endpoint": "/envs", "data_path": ".envs", "field": ".n"},
 		},
 	}
-	items, _, err := fetch(t, a.source(a.settings(PaginationNone)), "/orgs/{org}/envs/{env}/deploys?state=open&org={org}", sel)
+	items, _, err := fetchKind(t, a.source(a.settings(PaginationNone)), "/orgs/{org}/envs/{env}/deploys?state=open&org={org}", sel)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,8 +127,8 @@ func TestCartesianOfTwoParametersAndQueryInKind(t *testing.T) {
 		"acme/1 limit=10&org=acme&state=open", "acme/2 limit=10&org=acme&state=open",
 		"umbrella/1 limit=10&org=umbrella&state=open", "umbrella/2 limit=10&org=umbrella&state=open",
 	}
-	if !reflect.DeepEqual(sorted(got), want) {
-		t.Errorf("items = %v, want %v", sorted(got), want)
+	if !reflect.DeepEqual(sortedCopy(got), want) {
+		t.Errorf("items = %v, want %v", sortedCopy(got), want)
 	}
 	if n := a.hitCount("/envs"); n != 1 {
 		t.Errorf("/envs (no placeholders) requested %d times for the product, want 1", n)
@@ -137,7 +137,7 @@ func TestCartesianOfTwoParametersAndQueryInKind(t *testing.T) {
 
 // answerQuery answers one item holding the query string the server saw.
 func answerQuery(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, map[string]any{"id": r.URL.Path, "query": r.URL.Query().Encode()})
+	answerJSON(w, map[string]any{"id": r.URL.Path, "query": r.URL.Query().Encode()})
 }
 
 func TestSelectorErrors(t *testing.T) {
@@ -167,17 +167,17 @@ func TestSelectorErrors(t *testing.T) {
 
 func TestDiscoveryFailureFailsTheKind(t *testing.T) {
 	t.Parallel()
-	a := newAPI(t)
+	a := newFakeAPI(t)
 	a.route("/teams", func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "nope", http.StatusBadGateway)
 	})
 	sel := map[string]any{"path_parameters": map[string]any{"id": map[string]any{"endpoint": "/teams", "field": ".id"}}}
-	_, _, err := fetch(t, a.source(a.settings(PaginationNone)), "/teams/{id}", sel)
+	_, _, err := fetchKind(t, a.source(a.settings(PaginationNone)), "/teams/{id}", sel)
 	if err == nil || !strings.Contains(err.Error(), "discovery of {id}") || !strings.Contains(err.Error(), "status 502") {
 		t.Fatalf("err = %v, want a failed discovery", err)
 	}
 	a.json("/teams", []any{map[string]any{"id": map[string]any{"x": 1}}})
-	_, _, err = fetch(t, a.source(a.settings(PaginationNone)), "/teams/{id}", sel)
+	_, _, err = fetchKind(t, a.source(a.settings(PaginationNone)), "/teams/{id}", sel)
 	if err == nil || !strings.Contains(err.Error(), "field .id: an object is not a string") {
 		t.Fatalf("err = %v, want the field's error", err)
 	}
@@ -185,7 +185,7 @@ func TestDiscoveryFailureFailsTheKind(t *testing.T) {
 
 func TestRequestMethodHeadersAndBody(t *testing.T) {
 	t.Parallel()
-	a := newAPI(t)
+	a := newFakeAPI(t)
 	var got []string
 	a.route("/search", func(w http.ResponseWriter, r *http.Request) {
 		b, err := io.ReadAll(r.Body)
@@ -193,15 +193,15 @@ func TestRequestMethodHeadersAndBody(t *testing.T) {
 			t.Error(err)
 		}
 		got = append(got, fmt.Sprintf("%s %s %s %s %s", r.Method, r.Header.Get("X-Team"), r.Header.Get("X-Global"), r.Header.Get("Content-Type"), b))
-		writeJSON(w, objs(1))
+		answerJSON(w, idObjects(1))
 	})
 	s := a.settings(PaginationNone)
 	s.CustomHeaders = map[string]string{"X-Team": "global", "X-Global": "g"}
 	src := a.source(s)
-	if _, _, err := fetch(t, src, "/search", map[string]any{"method": "post", "headers": map[string]any{"X-Team": "platform"}, "body": map[string]any{"q": "a"}}); err != nil {
+	if _, _, err := fetchKind(t, src, "/search", map[string]any{"method": "post", "headers": map[string]any{"X-Team": "platform"}, "body": map[string]any{"q": "a"}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := fetch(t, src, "/search", map[string]any{"body": map[string]any{}}); err != nil {
+	if _, _, err := fetchKind(t, src, "/search", map[string]any{"body": map[string]any{}}); err != nil {
 		t.Fatal(err)
 	}
 	want := []string{`POST platform g application/json {"q":"a"}`, `GET global g  `}
@@ -215,13 +215,13 @@ func TestRequestMethodHeadersAndBody(t *testing.T) {
 // stateDir/custom-cache, and the spool is gone after EndResync.
 func TestEndpointCache(t *testing.T) {
 	t.Parallel()
-	a := newAPI(t)
+	a := newFakeAPI(t)
 	a.route("/teams", func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Query().Get("cursor") {
 		case "":
-			writeJSON(w, map[string]any{"teams": objs(1, 2), "next_cursor": "b"})
+			answerJSON(w, map[string]any{"teams": idObjects(1, 2), "next_cursor": "b"})
 		default:
-			writeJSON(w, map[string]any{"teams": objs(3)})
+			answerJSON(w, map[string]any{"teams": idObjects(3)})
 		}
 	})
 	for _, id := range []string{"1", "2", "3"} {
@@ -254,11 +254,11 @@ func TestEndpointCache(t *testing.T) {
 		}
 		var all [][]string
 		for _, r := range resources {
-			items, _, err := fetch(t, src, r.Kind, r.Selector)
+			items, _, err := fetchKind(t, src, r.Kind, r.Selector)
 			if err != nil {
 				t.Fatal(err)
 			}
-			all = append(all, sorted(ids(items)))
+			all = append(all, sortedCopy(itemIDs(items)))
 		}
 		want := [][]string{{"1", "2", "3"}, {"1", "2", "3"}, {"m1", "m2", "m3"}}
 		if !reflect.DeepEqual(all, want) {
@@ -286,7 +286,7 @@ func TestEndpointCache(t *testing.T) {
 		}
 	}
 	// Outside a resync nothing is cached.
-	if _, _, err := fetch(t, src, "/teams", teams); err != nil {
+	if _, _, err := fetchKind(t, src, "/teams", teams); err != nil {
 		t.Fatal(err)
 	}
 	if n := a.hitCount("/teams"); n != 6 {
@@ -298,7 +298,7 @@ func TestEndpointCache(t *testing.T) {
 // is not replayed as complete: the next use requests it again.
 func TestEndpointCacheFailureIsNotCached(t *testing.T) {
 	t.Parallel()
-	a := newAPI(t)
+	a := newFakeAPI(t)
 	var calls atomic.Int32
 	a.route("/teams", func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Query().Get("page") == "2" && calls.Add(1) == 1 {
@@ -306,10 +306,10 @@ func TestEndpointCacheFailureIsNotCached(t *testing.T) {
 			return
 		}
 		if r.URL.Query().Get("page") == "2" {
-			writeJSON(w, objs(3))
+			answerJSON(w, idObjects(3))
 			return
 		}
-		writeJSON(w, objs(1, 2))
+		answerJSON(w, idObjects(1, 2))
 	})
 	src := a.source(a.settings(PaginationPage))
 	resources := []sources.Resource{{Kind: "/teams"}, {Kind: "/teams", Index: 1}}
@@ -321,14 +321,14 @@ func TestEndpointCacheFailureIsNotCached(t *testing.T) {
 			t.Error(err)
 		}
 	}()
-	if _, _, err := fetch(t, src, "/teams", nil); err == nil || !strings.Contains(err.Error(), "status 503") {
+	if _, _, err := fetchKind(t, src, "/teams", nil); err == nil || !strings.Contains(err.Error(), "status 503") {
 		t.Fatalf("first use: err = %v, want the 503", err)
 	}
-	items, _, err := fetch(t, src, "/teams", nil)
+	items, _, err := fetchKind(t, src, "/teams", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := ids(items); !reflect.DeepEqual(got, []string{"1", "2", "3"}) {
+	if got := itemIDs(items); !reflect.DeepEqual(got, []string{"1", "2", "3"}) {
 		t.Errorf("second use: items = %v, want all three", got)
 	}
 }
@@ -338,11 +338,11 @@ func TestEndpointCacheFailureIsNotCached(t *testing.T) {
 // an emit error ends Fetch with that error.
 func TestEmitIsSerialisedAndErrorsStopTheFetch(t *testing.T) {
 	t.Parallel()
-	a := newAPI(t)
+	a := newFakeAPI(t)
 	var vals []any
 	for i := range 20 {
 		vals = append(vals, map[string]any{"id": i})
-		a.json(fmt.Sprintf("/x/%d", i), objs(i))
+		a.json(fmt.Sprintf("/x/%d", i), idObjects(i))
 	}
 	a.json("/ids", vals)
 	sel := map[string]any{"path_parameters": map[string]any{"id": map[string]any{"endpoint": "/ids", "field": ".id"}}}
@@ -353,7 +353,7 @@ func TestEmitIsSerialisedAndErrorsStopTheFetch(t *testing.T) {
 	// goroutines that are not serialised.
 	var got []string
 	err := src.Fetch(context.Background(), sources.Resource{Kind: "/x/{id}", Selector: sel}, func(items []map[string]any) error {
-		got = append(got, ids(items)...)
+		got = append(got, itemIDs(items)...)
 		return nil
 	})
 	if err != nil {
@@ -371,9 +371,9 @@ func TestEmitIsSerialisedAndErrorsStopTheFetch(t *testing.T) {
 
 func TestCancelledContextStopsTheFetch(t *testing.T) {
 	t.Parallel()
-	a := newAPI(t)
+	a := newFakeAPI(t)
 	a.route("/items", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, map[string]any{"items": []any{map[string]any{"id": r.URL.Query().Get("offset")}}, "has_more": true})
+		answerJSON(w, map[string]any{"items": []any{map[string]any{"id": r.URL.Query().Get("offset")}}, "has_more": true})
 	})
 	ctx, cancel := context.WithCancelCause(context.Background())
 	cause := errors.New("superseded")
@@ -428,9 +428,9 @@ func TestDisplayURLHidesCredentials(t *testing.T) {
 
 func TestFetchEmitsBatchesOfAtMostPageSize(t *testing.T) {
 	t.Parallel()
-	a := newAPI(t)
-	a.json("/items", map[string]any{"total": 5, "items": objs(1, 2, 3, 4, 5)})
-	items, batches, err := fetch(t, a.source(a.settings(PaginationNone)), "/items", map[string]any{"data_path": ".items"})
+	a := newFakeAPI(t)
+	a.json("/items", map[string]any{"total": 5, "items": idObjects(1, 2, 3, 4, 5)})
+	items, batches, err := fetchKind(t, a.source(a.settings(PaginationNone)), "/items", map[string]any{"data_path": ".items"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -456,7 +456,7 @@ func (c *retryingClient) Do(ctx context.Context, r Request, handle func(*Respons
 		c.attempts.Add(1)
 		var body io.Reader = strings.NewReader(c.body)
 		if attempt == 1 {
-			body = io.MultiReader(strings.NewReader(c.body[:c.cut]), &failingReader{err: errConnReset})
+			body = io.MultiReader(strings.NewReader(c.body[:c.cut]), &brokenReader{err: errConnReset})
 		}
 		err := handle(&Response{Status: 200, Header: http.Header{}, Body: body})
 		if errors.Is(err, errConnReset) && attempt < 3 {
@@ -475,7 +475,7 @@ func TestReadErrorRetry(t *testing.T) {
 	body := `{"items": [{"id": 1}, {"id": 2}, {"id": 3}]}`
 	newClient := func(cut int) *retryingClient {
 		c := &retryingClient{body: body, cut: cut}
-		c.base = mustURL(t, "http://api.example")
+		c.base = parseTestURL(t, "http://api.example")
 		return c
 	}
 	sel := map[string]any{"data_path": ".items"}
@@ -488,11 +488,11 @@ func TestReadErrorRetry(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, r := range res {
-		items, _, err := fetch(t, src, r.Kind, r.Selector)
+		items, _, err := fetchKind(t, src, r.Kind, r.Selector)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := ids(items); !reflect.DeepEqual(got, []string{"1", "2", "3"}) {
+		if got := itemIDs(items); !reflect.DeepEqual(got, []string{"1", "2", "3"}) {
 			t.Errorf("cached: items = %v", got)
 		}
 	}
@@ -506,24 +506,24 @@ func TestReadErrorRetry(t *testing.T) {
 	// Not cached, items already handed on: no retry.
 	c = newClient(strings.Index(body, `{"id": 3}`))
 	src = newSource(Settings{BaseURL: c.base, PageSize: 1}, c, sources.Env{})
-	items, _, err := fetch(t, src, "/items", sel)
+	items, _, err := fetchKind(t, src, "/items", sel)
 	if err == nil || !strings.Contains(err.Error(), "reading the answer failed after 2 items were handed on") {
 		t.Errorf("err = %v, want a failure without retry", err)
 	}
-	if got := ids(items); !reflect.DeepEqual(got, []string{"1", "2"}) || c.attempts.Load() != 1 {
+	if got := itemIDs(items); !reflect.DeepEqual(got, []string{"1", "2"}) || c.attempts.Load() != 1 {
 		t.Errorf("items = %v after %d attempts, want [1 2] after 1", got, c.attempts.Load())
 	}
 
 	// Not cached, nothing handed on yet: retried.
 	c = newClient(5)
 	src = newSource(Settings{BaseURL: c.base, PageSize: 1}, c, sources.Env{})
-	items, _, err = fetch(t, src, "/items", sel)
-	if err != nil || !reflect.DeepEqual(ids(items), []string{"1", "2", "3"}) || c.attempts.Load() != 2 {
-		t.Errorf("items = %v, err %v after %d attempts; want all three after 2", ids(items), err, c.attempts.Load())
+	items, _, err = fetchKind(t, src, "/items", sel)
+	if err != nil || !reflect.DeepEqual(itemIDs(items), []string{"1", "2", "3"}) || c.attempts.Load() != 2 {
+		t.Errorf("items = %v, err %v after %d attempts; want all three after 2", itemIDs(items), err, c.attempts.Load())
 	}
 }
 
-func mustURL(t *testing.T, s string) *url.URL {
+func parseTestURL(t *testing.T, s string) *url.URL {
 	t.Helper()
 	u, err := url.Parse(s)
 	if err != nil {

@@ -82,7 +82,7 @@ func (c *plainClient) Do(ctx context.Context, r Request, handle func(*Response) 
 
 // api is an httptest server whose routes answer by path (and query); it
 // counts the requests it gets.
-type api struct {
+type fakeAPI struct {
 	t   *testing.T
 	srv *httptest.Server
 
@@ -92,9 +92,9 @@ type api struct {
 	log    []string
 }
 
-func newAPI(t *testing.T) *api {
+func newFakeAPI(t *testing.T) *fakeAPI {
 	t.Helper()
-	a := &api{t: t, hits: map[string]int{}, routes: map[string]http.HandlerFunc{}}
+	a := &fakeAPI{t: t, hits: map[string]int{}, routes: map[string]http.HandlerFunc{}}
 	a.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		a.mu.Lock()
 		a.hits[r.URL.EscapedPath()]++
@@ -112,43 +112,43 @@ func newAPI(t *testing.T) *api {
 }
 
 // route answers path with h.
-func (a *api) route(path string, h http.HandlerFunc) {
+func (a *fakeAPI) route(path string, h http.HandlerFunc) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.routes[path] = h
 }
 
 // json answers path with v.
-func (a *api) json(path string, v any) {
-	a.route(path, func(w http.ResponseWriter, r *http.Request) { writeJSON(w, v) })
+func (a *fakeAPI) json(path string, v any) {
+	a.route(path, func(w http.ResponseWriter, r *http.Request) { answerJSON(w, v) })
 }
 
 // pages answers path with pages[query value of param], for a paginated
 // endpoint; a missing page is a 404.
-func (a *api) pages(path, param string, pages map[string]any) {
+func (a *fakeAPI) pages(path, param string, pages map[string]any) {
 	a.route(path, func(w http.ResponseWriter, r *http.Request) {
 		p, ok := pages[r.URL.Query().Get(param)]
 		if !ok {
 			http.Error(w, "no page "+r.URL.RawQuery, http.StatusNotFound)
 			return
 		}
-		writeJSON(w, p)
+		answerJSON(w, p)
 	})
 }
 
-func (a *api) hitCount(path string) int {
+func (a *fakeAPI) hitCount(path string) int {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return a.hits[path]
 }
 
-func (a *api) requests() []string {
+func (a *fakeAPI) requests() []string {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return append([]string(nil), a.log...)
 }
 
-func writeJSON(w http.ResponseWriter, v any) {
+func answerJSON(w http.ResponseWriter, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	if raw, ok := v.(json.RawMessage); ok {
 		w.Write(raw) // the client may have gone: nothing to do about it
@@ -160,7 +160,7 @@ func writeJSON(w http.ResponseWriter, v any) {
 }
 
 // settings returns settings for a, with its URL as baseUrl.
-func (a *api) settings(pagination string) Settings {
+func (a *fakeAPI) settings(pagination string) Settings {
 	u, err := url.Parse(a.srv.URL)
 	if err != nil {
 		a.t.Fatal(err)
@@ -168,17 +168,17 @@ func (a *api) settings(pagination string) Settings {
 	return Settings{BaseURL: u, PaginationType: pagination, PageSize: 2, StartPage: 1, MaxConcurrentRequests: 4}
 }
 
-func (a *api) client() *plainClient {
+func (a *fakeAPI) client() *plainClient {
 	u, _ := url.Parse(a.srv.URL)
 	return &plainClient{base: u, hc: a.srv.Client()}
 }
 
-func (a *api) source(s Settings) *Source {
+func (a *fakeAPI) source(s Settings) *Source {
 	return newSource(s, a.client(), sources.Env{StateDir: a.t.TempDir()})
 }
 
 // fetch runs Fetch and returns the items and the batches' sizes.
-func fetch(t *testing.T, src *Source, kind string, sel map[string]any) ([]map[string]any, []int, error) {
+func fetchKind(t *testing.T, src *Source, kind string, sel map[string]any) ([]map[string]any, []int, error) {
 	t.Helper()
 	var items []map[string]any
 	var batches []int
@@ -194,7 +194,7 @@ func fetch(t *testing.T, src *Source, kind string, sel map[string]any) ([]map[st
 }
 
 // ids lists the "id" of items, as text.
-func ids(items []map[string]any) []string {
+func itemIDs(items []map[string]any) []string {
 	out := make([]string, 0, len(items))
 	for _, it := range items {
 		out = append(out, fmt.Sprint(it["id"]))
@@ -202,14 +202,14 @@ func ids(items []map[string]any) []string {
 	return out
 }
 
-func sorted(s []string) []string {
+func sortedCopy(s []string) []string {
 	out := append([]string(nil), s...)
 	sort.Strings(out)
 	return out
 }
 
 // fixture reads testdata/apis/<name> at the top of the repository.
-func fixture(t *testing.T, name string) json.RawMessage {
+func apiFixture(t *testing.T, name string) json.RawMessage {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "apis", name))
 	if err != nil {
@@ -218,8 +218,8 @@ func fixture(t *testing.T, name string) json.RawMessage {
 	return json.RawMessage(b)
 }
 
-// obj builds items {"id": n} for n in ids.
-func objs(ids ...int) []any {
+// idObjects builds items {"id": n} for n in ids.
+func idObjects(ids ...int) []any {
 	out := make([]any, 0, len(ids))
 	for _, id := range ids {
 		out = append(out, map[string]any{"id": id})
