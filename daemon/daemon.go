@@ -32,6 +32,7 @@ import (
 	"oceand/resync"
 	"oceand/scheduler"
 	"oceand/sources"
+	"oceand/sources/custom"
 	"oceand/sources/fake"
 	"oceand/store"
 )
@@ -47,7 +48,7 @@ const DefaultStopTimeout = 5 * time.Second
 
 // Builtin returns the registry of sources compiled into oceand.
 func Builtin() *sources.Registry {
-	return sources.NewRegistry(fake.Definition())
+	return sources.NewRegistry(fake.Definition(), custom.Definition())
 }
 
 // Options are the daemon's injected dependencies.

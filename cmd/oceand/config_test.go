@@ -59,7 +59,7 @@ func TestConfigValidate(t *testing.T) {
 		},
 		{
 			name: "unknown source", yaml: "integration:\n  type: nosuch\n", env: cliEnv[:2], code: exitUsage,
-			want: []string{`config.yaml:2:9: integration.type: "nosuch": no such source (available: fake)`},
+			want: []string{`config.yaml:2:9: integration.type: "nosuch": no such source (available: custom, fake)`},
 		},
 		// What a start refuses, validate refuses.
 		{
