@@ -7,6 +7,7 @@ import (
 
 	"oceand/buildinfo"
 	"oceand/config"
+	"oceand/listeners"
 	"oceand/scheduler"
 	"oceand/store"
 )
@@ -31,7 +32,11 @@ type State struct {
 	Schedule     *Schedule  `json:"schedule,omitempty"`
 	// Superseded is the run of superseded jobs with none completed since.
 	Superseded store.Streak `json:"superseded"`
-	Warnings   []string     `json:"warnings,omitempty"`
+	// Port is what the running daemon last saw of Port; Poll the
+	// polling listener's last polls. Both only from a running daemon.
+	Port     *PortStatus           `json:"port,omitempty"`
+	Poll     *listeners.PollStatus `json:"poll,omitempty"`
+	Warnings []string              `json:"warnings,omitempty"`
 }
 
 // DaemonInfo describes the running daemon.
@@ -142,6 +147,15 @@ func (d *Daemon) liveState() (*State, error) {
 	out.Daemon = &DaemonInfo{PID: os.Getpid(), Version: buildinfo.Version, Listener: d.settings.EventListener.Type, StartedAt: d.startedAt}
 	out.ResyncPolicy = string(d.engine.Policy())
 	out.Running = d.engine.Running()
+	if d.watch != nil {
+		out.Port = d.watch.Status()
+	}
+	d.healthMu.Lock()
+	poll := d.poll
+	d.healthMu.Unlock()
+	if poll != nil {
+		out.Poll = poll.Status()
+	}
 	if d.sched != nil && d.sched.Enabled() {
 		out.Schedule = &Schedule{Spec: d.sched.Describe()}
 		if next, ok := d.sched.NextRun(); ok {
