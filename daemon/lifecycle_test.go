@@ -45,6 +45,7 @@ type running struct {
 	client *daemon.Client
 	cancel context.CancelFunc
 	done   chan error
+	ready  chan struct{}
 }
 
 // start runs a daemon until stop; it returns once the daemon is ready.
