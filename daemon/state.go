@@ -21,6 +21,9 @@ type State struct {
 	Type        string `json:"type"`
 	// Daemon is nil when no daemon answers.
 	Daemon *DaemonInfo `json:"daemon,omitempty"`
+	// NoControlSocket: a daemon runs (it holds the database) but serves
+	// no control socket; the rest was read from a copy of the database.
+	NoControlSocket bool `json:"noControlSocket,omitempty"`
 	// ConfigHash is the integration config hash the polling listener last
 	// saw.
 	ConfigHash   string     `json:"configHash,omitempty"`
@@ -121,6 +124,18 @@ func ReadState(st *store.Store, s *config.Settings) (*State, error) {
 	return out, nil
 }
 
+// ReadStateOfSilentDaemon reads the state from a copy of the database of
+// a daemon that runs without its control socket.
+func ReadStateOfSilentDaemon(st *store.Store, s *config.Settings) (*State, error) {
+	out, err := ReadState(st, s)
+	if err != nil {
+		return nil, err
+	}
+	out.NoControlSocket = true
+	out.warn()
+	return out, nil
+}
+
 func (s *State) warn() {
 	s.Warnings = nil
 	if n := s.Superseded.Superseded; n >= supersedeWarning {
@@ -131,7 +146,11 @@ func (s *State) warn() {
 		s.Warnings = append(s.Warnings, fmt.Sprintf("%d resyncs in a row were superseded before completing; none has completed %s "+
 			"(consider resyncPolicy queue, or fewer triggers)", n, since))
 	}
-	if s.Daemon == nil && s.Running != nil {
+	if s.NoControlSocket {
+		s.Warnings = append(s.Warnings, "the daemon serves no control socket (--no-control-socket): this state is read from a copy of its database, "+
+			"without live progress; resync and cancel need the socket")
+	}
+	if s.Daemon == nil && !s.NoControlSocket && s.Running != nil {
 		s.Warnings = append(s.Warnings, fmt.Sprintf("job %d is recorded running but no daemon is running: "+
 			"oceand was killed; the next start resumes it", s.Running.ID))
 	}

@@ -45,6 +45,8 @@ func writeState(w io.Writer, st *daemon.State, now time.Time) error {
 	row("integration", "%s (%s)", orDash(st.Integration), orDash(st.Type))
 	if d := st.Daemon; d != nil {
 		row("daemon", "running: pid %d, version %s, %s listener, up %s", d.PID, d.Version, d.Listener, now.Sub(d.StartedAt).Round(time.Second))
+	} else if st.NoControlSocket {
+		row("daemon", "running without its control socket (--no-control-socket)")
 	} else {
 		row("daemon", "not running")
 	}
