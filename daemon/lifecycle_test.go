@@ -268,12 +268,17 @@ func TestStaleSocketIsReplaced(t *testing.T) {
 	if err := os.MkdirAll(b.stateDir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("unix", daemon.SocketPath(b.stateDir))
-	if err != nil {
+	// A daemon that died left its socket behind.
+	if err := daemon.ViaShortPath(daemon.SocketPath(b.stateDir), func(short string) error {
+		ln, err := net.Listen("unix", short)
+		if err != nil {
+			return err
+		}
+		ln.(*net.UnixListener).SetUnlinkOnClose(false)
+		return ln.Close()
+	}); err != nil {
 		t.Fatal(err)
 	}
-	ln.(*net.UnixListener).SetUnlinkOnClose(false)
-	ln.Close() // a daemon that died left its socket behind
 
 	r := start(t, b.settingsWith(t, map[string]any{"entity_amount": 5, "single_department_run": true},
 		map[string]string{"event_listener.type": config.ListenerPolling, "event_listener.resync_on_start": "false"}))
