@@ -53,16 +53,16 @@ func prepareStateDir(dir string, logger *slog.Logger) error {
 }
 
 // trustedPeer checks that the process serving the socket of stateDir runs as
-// the user that owns stateDir: the daemon's user. Another user's server
-// there (a socket swapped in a directory others can write) is not
-// believed.
+// the user that owns stateDir (the daemon's user) or as this user. Another
+// user's server there (a socket swapped in a directory others can write)
+// is not believed.
 func trustedPeer(stateDir string, uid int) error {
 	fi, err := os.Stat(stateDir)
 	if err != nil {
 		return fmt.Errorf("stateDir: %w", err)
 	}
 	owner, ok := ownerUID(fi)
-	if !ok || uid == owner {
+	if !ok || uid == owner || uid == currentUID() {
 		return nil
 	}
 	return fmt.Errorf("%w: the process serving %s runs as uid %d, but stateDir %s belongs to uid %d; not trusting its answers",
