@@ -5,10 +5,11 @@
 //
 // Start-up order matters: the store is opened first (its lock keeps a
 // second daemon out) and the engine recovers a crashed job before anything
-// can queue; the control socket answers while the integration registers
-// with Port; the start trigger is queued before the runner starts, so it
+// can queue; the control socket and the HTTP server (health, webhook)
+// answer while the integration registers with Port, which is retried while
+// Port is unreachable; the start trigger is queued before the runner starts, so it
 // merges into a pending resume instead of superseding it. Shutdown runs in
-// reverse: the listener and the scheduler stop queueing, then the running
+// reverse: the listeners and the scheduler stop queueing, then the running
 // job is stopped (recorded interrupted, reported aborted to Port) within
 // the stop timeout.
 package daemon
@@ -301,6 +302,7 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 	}
 	// The HTTP server answers before registration: /health/live at once,
 	// /health/ready "not ready" with the reason until all is well.
+	var httpServer *listeners.HTTPServer
 	if !once && (s.EventListener.Type == config.ListenerWebhook || s.ServeHealth) {
 		h := &listeners.HTTPServer{
 			Addr:    net.JoinHostPort(s.EventListener.BindAddress, strconv.Itoa(s.Application.Port)),
@@ -316,6 +318,7 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 			return fmt.Errorf("start the HTTP server: %w", err)
 		}
 		defer h.Stop()
+		httpServer = h
 	}
 	if err := st.Update(func(tx *store.Tx) error {
 		if err := tx.SetValue(store.KeyIdentifier, []byte(s.Integration.Identifier)); err != nil {
@@ -355,6 +358,11 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 			err = serr
 		}
 	}()
+	if httpServer != nil {
+		// Stopped before the engine, like the listeners: no webhook
+		// reaches a stopping engine (Stop is idempotent).
+		defer httpServer.Stop()
+	}
 
 	if once {
 		d.ready()

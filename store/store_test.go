@@ -100,8 +100,8 @@ func TestEntityIndex(t *testing.T) {
 	if err := st.DeleteEntities([]store.EntityKey{b}); err != nil {
 		t.Fatal(err)
 	}
-	if _, found, _ := st.LookupEntities([]store.EntityKey{b}); found[0] {
-		t.Error("entity still indexed after delete")
+	if _, found, err := st.LookupEntities([]store.EntityKey{b}); err != nil || found[0] {
+		t.Errorf("entity still indexed after delete (%v)", err)
 	}
 }
 
