@@ -21,11 +21,17 @@ const maxSocketPath = 103
 // part like any path, so the socket file itself stays at path; the
 // stand-in is gone when fn returns.
 func viaShortPath(path string, fn func(short string) error) error {
+	return viaShortPathWith(path, runtime.GOOS == "linux", fn)
+}
+
+// viaShortPathWith is viaShortPath; procFD says whether to try
+// /proc/self/fd first (tests take the symlink way on Linux too).
+func viaShortPathWith(path string, procFD bool, fn func(short string) error) error {
 	if len(path) <= maxSocketPath {
 		return fn(path)
 	}
 	dir, name := filepath.Split(path)
-	if runtime.GOOS == "linux" {
+	if procFD {
 		if d, err := os.Open(dir); err == nil {
 			short := "/proc/self/fd/" + strconv.Itoa(int(d.Fd())) + "/" + name
 			if _, serr := os.Stat(filepath.Dir(short)); serr == nil && len(short) <= maxSocketPath {

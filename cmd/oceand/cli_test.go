@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -159,5 +160,20 @@ func TestCLIReadsTheDatabaseOfADaemonWithoutSocket(t *testing.T) {
 	if code != exitFailure || !strings.Contains(errOut, "serves no control socket") || !strings.Contains(errOut, "resync and cancel need the socket") ||
 		strings.Contains(errOut, "no oceand daemon is running") {
 		t.Errorf("resync against a daemon without socket: exit %d\n%s", code, errOut)
+	}
+}
+
+func TestCLIReachesADaemonUnderADeepStateDir(t *testing.T) {
+	t.Parallel()
+	// stateDir/oceand.sock is longer than a unix socket path may be.
+	dir := filepath.Join(t.TempDir(), strings.Repeat("s", 70), strings.Repeat("t", 40))
+	startDaemon(t, dir, map[string]string{"event_listener.resync_on_start": "false"})
+	code, out, errOut := runCLI(t, nil, "state", "--state-dir", dir)
+	if code != exitOK || !strings.Contains(out, "running: pid") {
+		t.Fatalf("state over the socket of a deep stateDir: exit %d\n%s\n%s", code, out, errOut)
+	}
+	code, out, errOut = runCLI(t, nil, "resync", "--dry-run", "--wait", "--state-dir", dir)
+	if code != exitOK || !strings.Contains(out, "queued dry run: job 1") {
+		t.Errorf("resync --dry-run --wait over a deep stateDir: exit %d\n%s\n%s", code, out, errOut)
 	}
 }
