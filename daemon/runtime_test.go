@@ -431,3 +431,19 @@ func TestIntegrationDeletedInPortIsRegisteredAgain(t *testing.T) {
 		}
 	})
 }
+
+func TestBadCredentialsEndTheStartAtOnce(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	s := b.settingsWith(t, map[string]any{"entity_amount": 5}, map[string]string{
+		"event_listener.type": config.ListenerPolling, "port.client_secret": "wrong-secret"})
+	d, err := daemon.New(s, daemon.Options{RegisterRetry: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// No retry round: an hour's wait would outlast the test.
+	err = d.Run(t.Context())
+	if err == nil || !strings.Contains(err.Error(), "register integration") || !strings.Contains(err.Error(), "401") {
+		t.Fatalf("Run = %v, want the registration's 401 at once", err)
+	}
+}
