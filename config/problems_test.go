@@ -119,7 +119,7 @@ func TestErrorMessages(t *testing.T) {
 				`config.yaml:3:11: logLevel: must be debug, info, warning, warn, error or critical, got "loud"`,
 			}},
 		{"listen port", input{env: append([]string{"APPLICATION__PORT=70000"}, valid...)},
-			[]string{"env APPLICATION__PORT: application.port: must be a TCP port (1-65535), got 70000"}},
+			[]string{"env APPLICATION__PORT: application.port: must be a TCP port (1-65535, or 0 for any free one), got 70000"}},
 		{"unclosed quote in .env", input{dotenv: "OCEAN__STATE_DIR=\"/x\n", env: valid},
 			[]string{".env:1 OCEAN__STATE_DIR: quoted value is never closed; ignored"}},
 		{"every problem at once", input{yaml: "eventListener:\n  interval: soon\n  type: nope\nport:\n  baseUrl: ftp://x\n"},

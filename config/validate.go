@@ -66,8 +66,9 @@ func (s *Settings) Validate() error {
 	oneOf("resync_policy", s.ResyncPolicy, "supersede", "queue", "skip")
 	oneOf("log_format", s.LogFormat, "auto", "text", "json")
 	oneOf("log_level", strings.ToLower(s.LogLevel), "debug", "info", "warning", "warn", "error", "critical")
-	if s.Application.Port < 1 || s.Application.Port > 65535 {
-		bad("application.port", "must be a TCP port (1-65535), got %d", s.Application.Port)
+	// 0 lets the system pick a free port (the address is logged): tests.
+	if s.Application.Port < 0 || s.Application.Port > 65535 {
+		bad("application.port", "must be a TCP port (1-65535, or 0 for any free one), got %d", s.Application.Port)
 	}
 	for _, b := range headerBounds {
 		v := root.FieldByIndex(m.schema.lookupPath(b.path).index).String()

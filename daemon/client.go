@@ -25,8 +25,9 @@ var ErrNoDaemon = errors.New("no oceand daemon answers on the control socket")
 
 // Client talks to a running daemon over its control socket.
 type Client struct {
-	socket string
-	http   *http.Client
+	socket   string
+	stateDir string
+	http     *http.Client
 }
 
 // requestTimeout bounds every call but Follow: a daemon that accepts the
@@ -35,20 +36,45 @@ const requestTimeout = 10 * time.Second
 
 // NewClient returns a client of the daemon of stateDir. It does not
 // connect: the first call does, and fails with ErrNoDaemon if nothing
-// answers.
+// answers. Every connection is checked to be served by the user that owns
+// stateDir (the daemon's user) or by this user; another user's server is
+// refused with ErrUntrustedSocket.
 func NewClient(stateDir string) *Client {
-	path := SocketPath(stateDir)
-	dialer := &net.Dialer{Timeout: time.Second}
-	return &Client{socket: path, http: &http.Client{Transport: &http.Transport{
-		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			return dialer.DialContext(ctx, "unix", path)
-		},
-	}}}
+	c := &Client{socket: SocketPath(stateDir), stateDir: stateDir}
+	c.http = &http.Client{Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) { return c.dial(ctx) },
+	}}
+	return c
+}
+
+// dial connects to the socket (through a short stand-in path when its own
+// is too long for a unix socket) and checks who serves it.
+func (c *Client) dial(ctx context.Context) (net.Conn, error) {
+	var conn net.Conn
+	err := viaShortPath(c.socket, func(short string) error {
+		var err error
+		conn, err = (&net.Dialer{Timeout: time.Second}).DialContext(ctx, "unix", short)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	uid, err := peerUID(conn.(*net.UnixConn))
+	if errors.Is(err, errNoPeerCred) {
+		return conn, nil
+	}
+	if err == nil {
+		err = trustedPeer(c.stateDir, uid)
+	}
+	if err != nil {
+		return nil, errors.Join(err, conn.Close())
+	}
+	return conn, nil
 }
 
 // Ping checks that a daemon listens on the socket; ErrNoDaemon if none.
 func (c *Client) Ping(ctx context.Context) error {
-	conn, err := (&net.Dialer{Timeout: time.Second}).DialContext(ctx, "unix", c.socket)
+	conn, err := c.dial(ctx)
 	if err != nil {
 		return c.connErr(err)
 	}
@@ -176,6 +202,9 @@ func (c *Client) call(ctx context.Context, method, path string, body, out any) e
 
 // connErr turns "nothing listens" into ErrNoDaemon.
 func (c *Client) connErr(err error) error {
+	if errors.Is(err, ErrUntrustedSocket) {
+		return err
+	}
 	if errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ECONNREFUSED) {
 		return fmt.Errorf("%w (%s)", ErrNoDaemon, c.socket)
 	}
@@ -205,7 +234,10 @@ func apiError(resp *http.Response) error {
 	var body struct {
 		Error string `json:"error"`
 	}
-	data, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if err != nil {
+		return &APIError{Status: resp.StatusCode, Message: fmt.Sprintf("control socket: %s (reading the answer: %v)", resp.Status, err)}
+	}
 	if json.Unmarshal(data, &body) != nil || body.Error == "" {
 		body.Error = fmt.Sprintf("control socket: %s: %s", resp.Status, bytes.TrimSpace(data))
 	}

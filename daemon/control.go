@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -30,10 +32,6 @@ import (
 //
 // Errors are {"error": "..."} with a 4xx or 5xx status.
 
-// maxSocketPath is the longest unix socket path every platform accepts
-// (sun_path is 104 bytes on macOS and the BSDs, 108 on Linux).
-const maxSocketPath = 103
-
 // ResyncRequest is the body of POST /v1/resync.
 type ResyncRequest struct {
 	Reason string `json:"reason"`
@@ -51,6 +49,7 @@ type controlServer struct {
 	srv    *http.Server
 	cancel context.CancelFunc
 	done   chan struct{}
+	logger *slog.Logger
 }
 
 // startControl listens on the control socket. A socket file left by a
@@ -58,10 +57,6 @@ type controlServer struct {
 // other daemon can be serving it.
 func (d *Daemon) startControl() (*controlServer, error) {
 	path := SocketPath(d.settings.StateDir)
-	if len(path) > maxSocketPath {
-		return nil, fmt.Errorf("control socket %s: path is %d bytes, longer than unix sockets allow (%d); use a shorter stateDir or --no-control-socket",
-			path, len(path), maxSocketPath)
-	}
 	if fi, err := os.Lstat(path); err == nil {
 		if fi.Mode()&fs.ModeSocket == 0 {
 			return nil, fmt.Errorf("control socket %s: the file exists and is not a socket; remove it", path)
@@ -71,16 +66,26 @@ func (d *Daemon) startControl() (*controlServer, error) {
 		}
 		d.logger.Debug("removed a stale control socket", "path", path)
 	}
-	ln, err := net.Listen("unix", path)
-	if err != nil {
+	// A deep stateDir is bound through a short stand-in path; the socket
+	// file is created at path all the same.
+	var ln *net.UnixListener
+	if err := viaShortPath(path, func(short string) error {
+		l, err := net.Listen("unix", short)
+		if err != nil {
+			return err
+		}
+		ln = l.(*net.UnixListener)
+		return nil
+	}); err != nil {
 		return nil, fmt.Errorf("control socket: %w", err)
 	}
+	// The stand-in is gone: stop removes the file by its real path.
+	ln.SetUnlinkOnClose(false)
 	if err := os.Chmod(path, 0o600); err != nil {
-		ln.Close()
-		return nil, fmt.Errorf("control socket: %w", err)
+		return nil, errors.Join(fmt.Errorf("control socket: %w", err), ln.Close(), os.Remove(path))
 	}
 	base, cancel := context.WithCancel(context.Background())
-	c := &controlServer{path: path, cancel: cancel, done: make(chan struct{})}
+	c := &controlServer{path: path, cancel: cancel, done: make(chan struct{}), logger: d.logger}
 	c.srv = &http.Server{
 		Handler:           d.controlRoutes(),
 		ReadHeaderTimeout: 5 * time.Second,
@@ -101,9 +106,13 @@ func (c *controlServer) stop() {
 	c.cancel()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	_ = c.srv.Shutdown(ctx)
+	if err := c.srv.Shutdown(ctx); err != nil {
+		c.logger.Warn("control socket: requests still open at shutdown were cut", "err", err)
+	}
 	<-c.done
-	_ = os.Remove(c.path)
+	if err := os.Remove(c.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		c.logger.Warn("could not remove the control socket", "path", c.path, "err", err)
+	}
 }
 
 func (d *Daemon) controlRoutes() http.Handler {
@@ -209,7 +218,10 @@ func (d *Daemon) handleFollow(w http.ResponseWriter, r *http.Request) {
 		if j, err = d.engine.Job(id); err != nil {
 			return // pruned meanwhile: the stream just ends
 		}
-		data, _ := json.Marshal(j)
+		data, err := json.Marshal(j)
+		if err != nil {
+			return // headers are sent: ending the stream is the only way to say it
+		}
 		if string(data) != string(last) {
 			if err := enc.Encode(json.RawMessage(data)); err != nil {
 				return
@@ -239,10 +251,19 @@ func jobID(w http.ResponseWriter, r *http.Request) (uint64, bool) {
 	return id, true
 }
 
+// decode reads exactly one JSON value: anything after it but white space
+// is refused, so a garbled request is never half-obeyed.
 func decode(w http.ResponseWriter, r *http.Request, v any) bool {
 	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
-	if err := json.NewDecoder(r.Body).Decode(v); err != nil {
+	dec := json.NewDecoder(r.Body)
+	if err := dec.Decode(v); err != nil {
 		replyError(w, http.StatusBadRequest, fmt.Errorf("request body: %w", err))
+		return false
+	}
+	end := dec.InputOffset()
+	var extra json.RawMessage
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		replyError(w, http.StatusBadRequest, fmt.Errorf("request body: unexpected data after the JSON value, at byte %d: one JSON object is expected", end))
 		return false
 	}
 	return true
@@ -258,14 +279,29 @@ func reply(w http.ResponseWriter, status int, v any, err error) {
 	case err != nil:
 		replyError(w, http.StatusInternalServerError, err)
 	default:
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(status)
-		_ = json.NewEncoder(w).Encode(v)
+		writeBody(w, status, v)
 	}
 }
 
 func replyError(w http.ResponseWriter, status int, err error) {
+	writeBody(w, status, map[string]string{"error": err.Error()})
+}
+
+// writeBody answers v as JSON. It is encoded before anything is sent, so a
+// value that cannot be encoded becomes a 500 rather than a cut answer.
+func writeBody(w http.ResponseWriter, status int, v any) {
+	data, err := json.Marshal(v)
+	if err != nil {
+		status = http.StatusInternalServerError
+		data, err = json.Marshal(map[string]string{"error": "encode the answer: " + err.Error()})
+		if err != nil {
+			panic(err) // a map of strings always encodes
+		}
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(map[string]string{"error": err.Error()})
+	// A failed write means the client hung up: nobody is left to tell.
+	if _, err := w.Write(append(data, '\n')); err != nil {
+		return
+	}
 }

@@ -5,10 +5,11 @@
 //
 // Start-up order matters: the store is opened first (its lock keeps a
 // second daemon out) and the engine recovers a crashed job before anything
-// can queue; the control socket answers while the integration registers
-// with Port; the start trigger is queued before the runner starts, so it
+// can queue; the control socket and the HTTP server (health, webhook)
+// answer while the integration registers with Port, which is retried while
+// Port is unreachable; the start trigger is queued before the runner starts, so it
 // merges into a pending resume instead of superseding it. Shutdown runs in
-// reverse: the listener and the scheduler stop queueing, then the running
+// reverse: the listeners and the scheduler stop queueing, then the running
 // job is stopped (recorded interrupted, reported aborted to Port) within
 // the stop timeout.
 package daemon
@@ -18,8 +19,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"path/filepath"
+	"strconv"
+	"sync"
 	"time"
 
 	"oceand/buildinfo"
@@ -71,7 +75,17 @@ type Options struct {
 	// Ready, when set, is closed once jobs run and the control socket
 	// answers (tests and embedders wait on it).
 	Ready chan struct{}
+	// RegisterRetry is the wait between registration attempts while Port
+	// is unreachable at start. Default DefaultRegisterRetry.
+	RegisterRetry time.Duration
+	// PortRetryWaitMax caps the Port client's backoff between attempts;
+	// zero is the client's default (tests shorten it).
+	PortRetryWaitMax time.Duration
 }
+
+// DefaultRegisterRetry is how long start-up waits before registering again
+// when Port could not be reached.
+const DefaultRegisterRetry = time.Minute
 
 // Daemon is one running oceand.
 type Daemon struct {
@@ -86,6 +100,19 @@ type Daemon struct {
 	engine  *jobs.Engine
 	sched   *scheduler.Scheduler
 	lastJob *store.Job
+
+	// watch sees every attempt to reach Port; poll is the polling
+	// listener, when that is the type.
+	watch *portWatch
+	poll  *listeners.Polling
+	// regMu serializes registrations after start (re-registering an
+	// integration deleted in Port).
+	regMu sync.Mutex
+
+	healthMu       sync.Mutex
+	registered     bool
+	registerErr    error
+	listenerHealth func() error
 }
 
 // New checks the settings and prepares a daemon; Run starts it.
@@ -101,6 +128,9 @@ func New(settings *config.Settings, opts Options) (*Daemon, error) {
 	}
 	if opts.StopTimeout <= 0 {
 		opts.StopTimeout = DefaultStopTimeout
+	}
+	if opts.RegisterRetry <= 0 {
+		opts.RegisterRetry = DefaultRegisterRetry
 	}
 	// The source receives integration.config as its spec makes it:
 	// typed, defaulted, checked.
@@ -135,6 +165,9 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 	once := s.EventListener.Type == config.ListenerOnce
 	d.reportSettings()
 
+	if err := prepareStateDir(s.StateDir, d.logger); err != nil {
+		return err
+	}
 	st, err := store.Open(StatePath(s.StateDir), store.Options{NoSync: d.opts.StoreNoSync})
 	if errors.Is(err, store.ErrLocked) {
 		return fmt.Errorf("another oceand is running on %s: %w", s.StateDir, err)
@@ -157,6 +190,21 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return fmt.Errorf("integration.config: %w", err)
 	}
+	// Every attempt to reach Port goes through the watch: an outage is
+	// logged and shown at its first failed attempt.
+	hc := d.opts.HTTPClient
+	if hc == nil {
+		hc = port.NewHTTPClient(time.Minute)
+	} else {
+		c := *hc
+		hc = &c
+	}
+	next := hc.Transport
+	if next == nil {
+		next = http.DefaultTransport
+	}
+	d.watch = &portWatch{next: next, now: d.opts.Now, logger: d.logger.With("component", "port")}
+	hc.Transport = d.watch
 	pc, err := port.New(port.Config{
 		BaseURL:               s.Port.BaseURL,
 		ClientID:              s.Port.ClientID,
@@ -166,7 +214,8 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 		IntegrationIdentifier: s.Integration.Identifier,
 		MaxConcurrentRequests: s.Port.MaxConcurrentRequests,
 		Logger:                d.logger.With("component", "port"),
-		HTTPClient:            d.opts.HTTPClient,
+		HTTPClient:            hc,
+		RetryWaitMax:          d.opts.PortRetryWaitMax,
 		Now:                   d.opts.Now,
 		OnToken:               func(tok string) { d.addSecrets(tok) },
 	})
@@ -215,6 +264,16 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 		ProgressInterval: d.opts.ProgressInterval,
 		StopTimeout:      d.opts.StopTimeout,
 		Run: func(ctx context.Context, j *store.Job, p *jobs.Progress) error {
+			err := rs.Run(ctx, j, p)
+			if !integrationMissing(err) {
+				return err
+			}
+			// Port lost the integration (deleted, or its data reset):
+			// the resync failed reading the mapping, before writing
+			// anything. Register as at start, then run it again.
+			if rerr := d.reRegister(ctx, err); rerr != nil {
+				return errors.Join(err, rerr)
+			}
 			return rs.Run(ctx, j, p)
 		},
 	})
@@ -234,6 +293,26 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 		}
 		defer ctl.stop()
 	}
+	// The HTTP server answers before registration: /health/live at once,
+	// /health/ready "not ready" with the reason until all is well.
+	var httpServer *listeners.HTTPServer
+	if !once && (s.EventListener.Type == config.ListenerWebhook || s.ServeHealth) {
+		h := &listeners.HTTPServer{
+			Addr:    net.JoinHostPort(s.EventListener.BindAddress, strconv.Itoa(s.Application.Port)),
+			Secret:  s.EventListener.WebhookSecret,
+			Ready:   d.readiness,
+			Logger:  d.logger.With("component", "listener"),
+			Version: buildinfo.Version,
+		}
+		if s.EventListener.Type == config.ListenerWebhook {
+			h.Queue = engineQueue{engine}
+		}
+		if err := h.Start(ctx); err != nil {
+			return fmt.Errorf("start the HTTP server: %w", err)
+		}
+		defer h.Stop()
+		httpServer = h
+	}
 	if err := st.Update(func(tx *store.Tx) error {
 		if err := tx.SetValue(store.KeyIdentifier, []byte(s.Integration.Identifier)); err != nil {
 			return err
@@ -242,7 +321,7 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 	}); err != nil {
 		return fmt.Errorf("store the integration: %w", err)
 	}
-	if err := d.register(ctx); err != nil {
+	if err := d.registerUntilDone(ctx, once); err != nil {
 		return fmt.Errorf("register integration: %w", err)
 	}
 
@@ -272,6 +351,11 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 			err = serr
 		}
 	}()
+	if httpServer != nil {
+		// Stopped before the engine, like the listeners: no webhook
+		// reaches a stopping engine (Stop is idempotent).
+		defer httpServer.Stop()
+	}
 
 	if once {
 		d.ready()
@@ -288,17 +372,24 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 	}
 	defer d.sched.Stop()
 	if d.sched.Enabled() {
-		next, _ := d.sched.NextRun()
-		d.logger.Info("scheduled resyncs", "schedule", d.sched.Describe(), "next", next)
+		if next, ok := d.sched.NextRun(); ok {
+			d.logger.Info("scheduled resyncs", "schedule", d.sched.Describe(), "next", next)
+		} else {
+			d.logger.Info("scheduled resyncs", "schedule", d.sched.Describe())
+		}
 	}
 	l, err := newListener(ctx, ListenerDeps{
 		Settings: s, Queue: engine, Port: pc, Store: st, AddSecrets: d.addSecrets,
 		Logger: d.logger.With("component", "listener"), Now: d.opts.Now,
+		OnMissing: d.integrationLost,
 	})
 	if err != nil {
 		return err
 	}
 	if l != nil {
+		d.healthMu.Lock()
+		d.listenerHealth, d.poll = l.health, l.poll
+		d.healthMu.Unlock()
 		if err := l.Start(ctx); err != nil {
 			return fmt.Errorf("start %s listener: %w", s.EventListener.Type, err)
 		}
@@ -308,6 +399,29 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 	d.logger.Info("oceand is running", "integration", s.Integration.Identifier, "listener", s.EventListener.Type, "policy", engine.Policy())
 	<-ctx.Done()
 	d.logger.Info("stopping", "cause", context.Cause(ctx))
+	return nil
+}
+
+// integrationLost is the polling listener finding the integration gone
+// from Port: register it again and, as at start, queue the start resync.
+func (d *Daemon) integrationLost(ctx context.Context, cause error) error {
+	if err := d.reRegister(ctx, cause); err != nil {
+		return err
+	}
+	if !d.settings.EventListener.ResyncOnStart {
+		return nil
+	}
+	state, err := listeners.StartState(ctx, d.port)
+	if err != nil {
+		return fmt.Errorf("read the integration registered again: %w", err)
+	}
+	out, err := d.engine.Enqueue(jobs.Request{Trigger: jobs.TriggerStart, Reason: "the integration was registered again in Port", State: state})
+	if err != nil {
+		return err
+	}
+	if out.Job != nil {
+		d.logger.Info("queued a resync for the integration registered again", "job", out.Job.ID)
+	}
 	return nil
 }
 

@@ -2,6 +2,7 @@ package daemon_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/http/httptest"
 	"testing"
 
@@ -29,6 +30,16 @@ func setup(t *testing.T) *testBundle {
 func (b *testBundle) settings(t *testing.T, integrationConfig map[string]any) *config.Settings {
 	t.Helper()
 	return b.settingsWith(t, integrationConfig, nil)
+}
+
+// mustJSON encodes v or fails the test.
+func mustJSON(t testing.TB, v any) []byte {
+	t.Helper()
+	data, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
 }
 
 func runOnce(t *testing.T, s *config.Settings) (*store.Job, error) {

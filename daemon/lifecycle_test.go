@@ -2,7 +2,6 @@ package daemon_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"net"
 	"os"
@@ -20,7 +19,7 @@ import (
 // (dotted snake_case keys) over the ONCE defaults of settings.
 func (b *testBundle) settingsWith(t testing.TB, integrationConfig map[string]any, flags map[string]string) *config.Settings {
 	t.Helper()
-	cfg, _ := json.Marshal(integrationConfig)
+	cfg := mustJSON(t, integrationConfig)
 	all := map[string]string{
 		"port.base_url":          b.url,
 		"port.client_id":         "test-id",
@@ -46,6 +45,7 @@ type running struct {
 	client *daemon.Client
 	cancel context.CancelFunc
 	done   chan error
+	ready  chan struct{}
 }
 
 // start runs a daemon until stop; it returns once the daemon is ready.
@@ -183,7 +183,10 @@ func TestStopInterruptsTheJobAndTheNextStartResumesIt(t *testing.T) {
 	}
 	var first *store.Job
 	withState(t, b.stateDir, func(st *store.Store) {
-		first, _ = st.GetJob(1)
+		var err error
+		if first, err = st.GetJob(1); err != nil {
+			t.Fatal(err)
+		}
 		if first.State != store.JobInterrupted || first.Kinds[0].State != store.KindCompleted {
 			t.Fatalf("job 1 after stop = %s, kinds %+v", first.State, first.Kinds)
 		}
@@ -238,7 +241,8 @@ func TestScheduledRunIsReportedToPort(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	s := b.settingsWith(t, map[string]any{"entity_amount": 5, "single_department_run": true},
-		map[string]string{"event_listener.type": config.ListenerWebhook, "event_listener.app_host": "http://localhost:8000", "scheduled_resync_interval": "60"})
+		map[string]string{"event_listener.type": config.ListenerWebhook, "event_listener.app_host": "http://localhost:8000", "scheduled_resync_interval": "60",
+			"application.port": "0"})
 	r := start(t, s)
 	r.waitJob(t, 1)
 	st, err := r.client.State(t.Context())
@@ -249,7 +253,10 @@ func TestScheduledRunIsReportedToPort(t *testing.T) {
 		t.Fatalf("schedule = %+v", st.Schedule)
 	}
 	rs := b.emu.Integration("test-integration")["resyncState"].(map[string]any)
-	next, _ := time.Parse(time.RFC3339Nano, rs["nextResync"].(string))
+	next, err := time.Parse(time.RFC3339Nano, rs["nextResync"].(string))
+	if err != nil {
+		t.Fatalf("Port's nextResync: %v", err)
+	}
 	if !next.Equal(*st.Schedule.NextRun) || rs["intervalInMinuets"] != float64(60) || rs["status"] != "completed" {
 		t.Errorf("Port resync state = %v, want nextResync %v", rs, st.Schedule.NextRun)
 	}
@@ -261,12 +268,17 @@ func TestStaleSocketIsReplaced(t *testing.T) {
 	if err := os.MkdirAll(b.stateDir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("unix", daemon.SocketPath(b.stateDir))
-	if err != nil {
+	// A daemon that died left its socket behind.
+	if err := daemon.ViaShortPath(daemon.SocketPath(b.stateDir), func(short string) error {
+		ln, err := net.Listen("unix", short)
+		if err != nil {
+			return err
+		}
+		ln.(*net.UnixListener).SetUnlinkOnClose(false)
+		return ln.Close()
+	}); err != nil {
 		t.Fatal(err)
 	}
-	ln.(*net.UnixListener).SetUnlinkOnClose(false)
-	ln.Close() // a daemon that died left its socket behind
 
 	r := start(t, b.settingsWith(t, map[string]any{"entity_amount": 5, "single_department_run": true},
 		map[string]string{"event_listener.type": config.ListenerPolling, "event_listener.resync_on_start": "false"}))
@@ -288,7 +300,7 @@ func TestSocketPathThatIsNotASocketIsAnError(t *testing.T) {
 	if err == nil || daemon.IsJobFailure(err) {
 		t.Fatalf("Run = %v, want a start-up error about the socket file", err)
 	}
-	if data, _ := os.ReadFile(filepath.Join(b.stateDir, daemon.SocketFile)); string(data) != "mine" {
+	if data, err := os.ReadFile(filepath.Join(b.stateDir, daemon.SocketFile)); err != nil || string(data) != "mine" {
 		t.Error("the file at the socket path was changed")
 	}
 }

@@ -6,13 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
-	"oceand/buildinfo"
 	"oceand/config"
 	"oceand/jobs"
 	"oceand/listeners"
@@ -43,6 +40,9 @@ type ListenerDeps struct {
 	AddSecrets func(...string)
 	Logger     *slog.Logger
 	Now        func() time.Time
+	// OnMissing registers the integration again when the polling
+	// listener finds it gone from Port.
+	OnMissing func(ctx context.Context, cause error) error
 }
 
 // engineQueue adapts the job engine to listeners.Requester.
@@ -56,9 +56,14 @@ func (q engineQueue) Request(_ context.Context, t listeners.Trigger) (uint64, er
 	return res.Job.ID, nil
 }
 
-// listenerSet is the running listener and, when one runs, the HTTP server.
+// listenerSet is the running listener, with its health for
+// /health/ready and, for POLLING, the poller (its status is shown by
+// `oceand state`). The HTTP server is the daemon's: it starts before
+// registration.
 type listenerSet struct {
-	parts []Listener
+	parts  []Listener
+	health func() error
+	poll   *listeners.Polling
 }
 
 func (l *listenerSet) Start(ctx context.Context) error {
@@ -83,40 +88,28 @@ func (l *listenerSet) Stop() {
 // needs none. ONCE is handled by Run. The start-up resync (resyncOnStart)
 // is queued by the daemon for every type before the listener starts; a
 // listener does not queue it again.
-func newListener(ctx context.Context, deps ListenerDeps) (Listener, error) {
+func newListener(ctx context.Context, deps ListenerDeps) (*listenerSet, error) {
 	s := deps.Settings
 	queue := engineQueue{deps.Queue}
 	set := &listenerSet{}
-	var ready func() error
 	switch s.EventListener.Type {
 	case config.ListenerPolling:
 		p := &listeners.Polling{
 			Port: deps.Port, Queue: queue, State: deps.Store,
-			Interval: time.Duration(s.EventListener.Interval) * time.Second,
-			Logger:   deps.Logger,
+			Interval:  time.Duration(s.EventListener.Interval) * time.Second,
+			Logger:    deps.Logger,
+			Now:       deps.Now,
+			OnMissing: deps.OnMissing,
 		}
 		set.parts = append(set.parts, p)
-		ready = p.Healthy
+		set.health, set.poll = p.Healthy, p
 	case config.ListenerKafka:
 		k, err := newKafka(ctx, deps, queue)
 		if err != nil {
 			return nil, err
 		}
 		set.parts = append(set.parts, k)
-		ready = k.Healthy
-	}
-	if s.EventListener.Type == config.ListenerWebhook || s.ServeHealth {
-		h := &listeners.HTTPServer{
-			Addr:    net.JoinHostPort(s.EventListener.BindAddress, strconv.Itoa(s.Application.Port)),
-			Secret:  s.EventListener.WebhookSecret,
-			Ready:   ready,
-			Logger:  deps.Logger,
-			Version: buildinfo.Version,
-		}
-		if s.EventListener.Type == config.ListenerWebhook {
-			h.Queue = queue
-		}
-		set.parts = append(set.parts, h)
+		set.health = k.Healthy
 	}
 	if len(set.parts) == 0 {
 		return nil, nil

@@ -21,15 +21,18 @@ import (
 func patchMapping(t *testing.T, b *testBundle, mutate func(m map[string]any)) {
 	t.Helper()
 	integ := b.emu.Integration("test-integration")
-	raw, _ := json.Marshal(integ["config"])
+	raw := mustJSON(t, integ["config"])
 	var m map[string]any
 	if err := json.Unmarshal(raw, &m); err != nil {
 		t.Fatal(err)
 	}
 	mutate(m)
-	body, _ := json.Marshal(map[string]any{"config": m})
+	body := mustJSON(t, map[string]any{"config": m})
 	tok := emulatorToken(t, b)
-	req, _ := http.NewRequest(http.MethodPatch, b.url+"/v1/integration/test-integration/config", strings.NewReader(string(body)))
+	req, err := http.NewRequest(http.MethodPatch, b.url+"/v1/integration/test-integration/config", strings.NewReader(string(body)))
+	if err != nil {
+		t.Fatal(err)
+	}
 	req.Header.Set("Authorization", "Bearer "+tok)
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)

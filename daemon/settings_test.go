@@ -79,7 +79,10 @@ func TestIgnoredSettingsAreReportedOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	var logs bytes.Buffer
-	logger, _ := logging.New(&logs, logging.Options{Format: "json"})
+	logger, err := logging.New(&logs, logging.Options{Format: "json"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	d, err := daemon.New(s, daemon.Options{Logger: logger})
 	if err != nil {
 		t.Fatal(err)

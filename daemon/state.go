@@ -7,6 +7,7 @@ import (
 
 	"oceand/buildinfo"
 	"oceand/config"
+	"oceand/listeners"
 	"oceand/scheduler"
 	"oceand/store"
 )
@@ -20,6 +21,9 @@ type State struct {
 	Type        string `json:"type"`
 	// Daemon is nil when no daemon answers.
 	Daemon *DaemonInfo `json:"daemon,omitempty"`
+	// NoControlSocket: a daemon runs (it holds the database) but serves
+	// no control socket; the rest was read from a copy of the database.
+	NoControlSocket bool `json:"noControlSocket,omitempty"`
 	// ConfigHash is the integration config hash the polling listener last
 	// saw.
 	ConfigHash   string     `json:"configHash,omitempty"`
@@ -31,7 +35,11 @@ type State struct {
 	Schedule     *Schedule  `json:"schedule,omitempty"`
 	// Superseded is the run of superseded jobs with none completed since.
 	Superseded store.Streak `json:"superseded"`
-	Warnings   []string     `json:"warnings,omitempty"`
+	// Port is what the running daemon last saw of Port; Poll the
+	// polling listener's last polls. Both only from a running daemon.
+	Port     *PortStatus           `json:"port,omitempty"`
+	Poll     *listeners.PollStatus `json:"poll,omitempty"`
+	Warnings []string              `json:"warnings,omitempty"`
 }
 
 // DaemonInfo describes the running daemon.
@@ -139,6 +147,18 @@ func lastSuccess(st *store.Store) (*store.Job, error) {
 	return nil, nil
 }
 
+// ReadStateOfSilentDaemon reads the state from a copy of the database of
+// a daemon that runs without its control socket.
+func ReadStateOfSilentDaemon(st *store.Store, s *config.Settings) (*State, error) {
+	out, err := ReadState(st, s)
+	if err != nil {
+		return nil, err
+	}
+	out.NoControlSocket = true
+	out.warn()
+	return out, nil
+}
+
 func (s *State) warn() {
 	s.Warnings = nil
 	if n := s.Superseded.Superseded; n >= supersedeWarning {
@@ -149,7 +169,11 @@ func (s *State) warn() {
 		s.Warnings = append(s.Warnings, fmt.Sprintf("%d resyncs in a row were superseded before completing; none has completed %s "+
 			"(consider resyncPolicy queue, or fewer triggers)", n, since))
 	}
-	if s.Daemon == nil && s.Running != nil {
+	if s.NoControlSocket {
+		s.Warnings = append(s.Warnings, "the daemon serves no control socket (--no-control-socket): this state is read from a copy of its database, "+
+			"without live progress; resync and cancel need the socket")
+	}
+	if s.Daemon == nil && !s.NoControlSocket && s.Running != nil {
 		s.Warnings = append(s.Warnings, fmt.Sprintf("job %d is recorded running but no daemon is running: "+
 			"oceand was killed; the next start resumes it", s.Running.ID))
 	}
@@ -165,6 +189,15 @@ func (d *Daemon) liveState() (*State, error) {
 	out.Daemon = &DaemonInfo{PID: os.Getpid(), Version: buildinfo.Version, Listener: d.settings.EventListener.Type, StartedAt: d.startedAt}
 	out.ResyncPolicy = string(d.engine.Policy())
 	out.Running = d.engine.Running()
+	if d.watch != nil {
+		out.Port = d.watch.Status()
+	}
+	d.healthMu.Lock()
+	poll := d.poll
+	d.healthMu.Unlock()
+	if poll != nil {
+		out.Poll = poll.Status()
+	}
 	if d.sched != nil && d.sched.Enabled() {
 		out.Schedule = &Schedule{Spec: d.sched.Describe()}
 		if next, ok := d.sched.NextRun(); ok {

@@ -37,15 +37,61 @@ type Polling struct {
 	// MaxBackoff caps the wait between polls while Port is unreachable.
 	// Default 5 minutes (or Interval when that is longer).
 	MaxBackoff time.Duration
-	Logger     *slog.Logger
+	// OnMissing, when set, is called when Port answers that the
+	// integration does not exist (deleted in Port, or Port's data reset):
+	// the daemon registers it again. The poll succeeds if it does.
+	OnMissing func(ctx context.Context, cause error) error
+	Logger    *slog.Logger
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
 
 	mu       sync.Mutex
 	cancel   context.CancelFunc
 	done     chan struct{}
 	lastErr  error
-	lastPoll time.Time
+	lastPoll time.Time // last poll that reached Port
+	lastTry  time.Time // last poll, whatever its outcome
+	since    time.Time // first failure of the current outage
+	lastLog  time.Time
 	failures int
 }
+
+// PollStatus is what `oceand state` shows of the polling listener.
+type PollStatus struct {
+	LastPoll     *time.Time `json:"lastPoll,omitempty"`
+	LastSuccess  *time.Time `json:"lastSuccess,omitempty"`
+	LastError    string     `json:"lastError,omitempty"`
+	FailingSince *time.Time `json:"failingSince,omitempty"`
+	Failures     int        `json:"failures,omitempty"`
+}
+
+// Status is a snapshot of the last polls.
+func (p *Polling) Status() *PollStatus {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	st := &PollStatus{Failures: p.failures}
+	at := func(t time.Time) *time.Time {
+		if t.IsZero() {
+			return nil
+		}
+		return &t
+	}
+	st.LastPoll, st.LastSuccess, st.FailingSince = at(p.lastTry), at(p.lastPoll), at(p.since)
+	if p.lastErr != nil {
+		st.LastError = p.lastErr.Error()
+	}
+	return st
+}
+
+func (p *Polling) now() time.Time {
+	if p.Now == nil {
+		return time.Now()
+	}
+	return p.Now()
+}
+
+// pollLogEvery is how often a lasting polling failure is logged again.
+const pollLogEvery = time.Minute
 
 // Start begins polling in the background; the first poll runs at once.
 func (p *Polling) Start(ctx context.Context) error {
@@ -93,7 +139,10 @@ func (p *Polling) Healthy() error {
 	if p.lastPoll.IsZero() && p.lastErr == nil {
 		return errors.New("no poll has completed yet")
 	}
-	return p.lastErr
+	if p.lastErr != nil {
+		return fmt.Errorf("polls failing since %s (%d in a row): %w", p.since.UTC().Format(time.RFC3339), p.failures, p.lastErr)
+	}
+	return nil
 }
 
 func (p *Polling) loop(ctx context.Context, wait time.Duration) {
@@ -114,24 +163,23 @@ func (p *Polling) loop(ctx context.Context, wait time.Duration) {
 	}
 }
 
-// record notes a poll's outcome, logs outages once (not per tick), and
-// returns how long to wait before the next poll.
+// record notes a poll's outcome, logs an outage at its first failed poll,
+// then once a minute while it lasts, and returns how long to wait before
+// the next poll.
 func (p *Polling) record(err error) time.Duration {
+	now := p.now()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.lastErr = err
+	p.lastErr, p.lastTry = err, now
 	if err == nil {
 		if p.failures > 0 {
-			p.log().Info("Port is reachable again; polling resumed", "failed_polls", p.failures)
+			p.log().Info("Port is reachable again; polling resumed", "failed_polls", p.failures, "since", p.since)
 		}
-		p.failures = 0
-		p.lastPoll = time.Now()
+		p.failures, p.since = 0, time.Time{}
+		p.lastPoll = now
 		return p.Interval
 	}
 	p.failures++
-	if p.failures == 1 {
-		p.log().Warn("cannot poll Port; retrying with backoff (logged once per outage)", "err", err)
-	}
 	maxWait := p.MaxBackoff
 	if maxWait == 0 {
 		maxWait = max(5*time.Minute, p.Interval)
@@ -140,7 +188,16 @@ func (p *Polling) record(err error) time.Duration {
 	for i := 1; i < p.failures && wait < maxWait; i++ {
 		wait *= 2
 	}
-	return min(wait, maxWait)
+	wait = min(wait, maxWait)
+	switch {
+	case p.failures == 1:
+		p.since, p.lastLog = now, now
+		p.log().Warn("cannot poll Port; retrying with backoff (logged again every minute while it lasts)", "err", err, "next_poll_in", wait)
+	case now.Sub(p.lastLog) >= pollLogEvery:
+		p.lastLog = now
+		p.log().Warn("still cannot poll Port; retrying with backoff", "since", p.since, "failed_polls", p.failures, "err", err, "next_poll_in", wait)
+	}
+	return wait
 }
 
 // Poll checks Port once and queues a resync if the mapping changed or a
@@ -149,6 +206,12 @@ func (p *Polling) record(err error) time.Duration {
 // start-up resync (resyncOnStart) covers them.
 func (p *Polling) Poll(ctx context.Context) error {
 	integ, err := p.Port.GetIntegration(ctx)
+	if errors.Is(err, port.ErrNotFound) && p.OnMissing != nil {
+		if merr := p.OnMissing(ctx, err); merr != nil {
+			return fmt.Errorf("read integration: %w; %w", err, merr)
+		}
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("read integration: %w", err)
 	}
@@ -198,7 +261,12 @@ func (p *Polling) Poll(ctx context.Context) error {
 		t.State[KeyConfigHash] = []byte(hash)
 	}
 	if !reqAt.IsZero() {
-		mark, _ := time.Parse(time.RFC3339Nano, string(storedMark))
+		mark, err := time.Parse(time.RFC3339Nano, string(storedMark))
+		if err != nil {
+			// An unreadable watermark cannot hold a request back.
+			p.log().Warn("the stored resync request watermark is unreadable; taking Port's request as new", "watermark", string(storedMark), "err", err)
+			mark = time.Time{}
+		}
 		if reqAt.After(mark) {
 			if t.Kind == "" {
 				t.Kind = TriggerPollRequest

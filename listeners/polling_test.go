@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -159,25 +160,28 @@ func (f *flakyPort) GetResyncRequest(ctx context.Context) (*port.ResyncRequest, 
 	return nil, nil
 }
 
-// countingHandler counts log records at Warn or above.
+// countingHandler counts log records at Warn or above and keeps all
+// messages.
 type countingHandler struct {
 	mu    sync.Mutex
 	warns int
+	msgs  []string
 }
 
 func (h *countingHandler) Enabled(context.Context, slog.Level) bool { return true }
 func (h *countingHandler) Handle(_ context.Context, r slog.Record) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
 	if r.Level >= slog.LevelWarn {
-		h.mu.Lock()
 		h.warns++
-		h.mu.Unlock()
 	}
+	h.msgs = append(h.msgs, r.Message)
 	return nil
 }
 func (h *countingHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
 func (h *countingHandler) WithGroup(string) slog.Handler      { return h }
 
-func TestPollingBacksOffDuringAnOutageAndLogsOnce(t *testing.T) {
+func TestPollingBacksOffDuringAnOutageAndLogsEveryMinute(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		fp := &flakyPort{fails: 4}
@@ -205,8 +209,14 @@ func TestPollingBacksOffDuringAnOutageAndLogsOnce(t *testing.T) {
 				t.Fatalf("poll times = %v, want %v", offsets, want)
 			}
 		}
-		if logs.warns != 1 {
-			t.Errorf("outage logged %d times, want once", logs.warns)
+		// Logged at the first failure (0s), again at 70s (a minute
+		// later), and the recovery at 110s.
+		logs.mu.Lock()
+		defer logs.mu.Unlock()
+		if logs.warns != 2 || len(logs.msgs) != 3 ||
+			!strings.HasPrefix(logs.msgs[0], "cannot poll Port") || !strings.HasPrefix(logs.msgs[1], "still cannot poll Port") ||
+			!strings.HasPrefix(logs.msgs[2], "Port is reachable again") {
+			t.Errorf("outage logged %d times as %q, want the first failure, once a minute later, then the recovery", logs.warns, logs.msgs)
 		}
 		if err := p.Healthy(); err != nil {
 			t.Errorf("healthy after recovery: %v", err)

@@ -46,12 +46,12 @@ func New(w io.Writer, opts Options) (*slog.Logger, error) {
 		if isTerminal(w) {
 			h = tint.NewTextHandler(w, &tint.Options{Level: level, TimeFormat: time.DateTime, NoColor: opts.NoColor})
 		} else {
-			h = slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level})
+			h = newJSONHandler(w, level)
 		}
 	case "text":
 		h = tint.NewTextHandler(w, &tint.Options{Level: level, TimeFormat: time.DateTime, NoColor: opts.NoColor || !isTerminal(w)})
 	case "json":
-		h = slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level})
+		h = newJSONHandler(w, level)
 	default:
 		return nil, fmt.Errorf("logFormat: must be auto, text or json, got %q", opts.Format)
 	}
@@ -59,6 +59,18 @@ func New(w io.Writer, opts Options) (*slog.Logger, error) {
 		h = &redactingHandler{next: h, r: opts.Redactor}
 	}
 	return slog.New(h), nil
+}
+
+// newJSONHandler writes JSON lines. Durations are written as Go duration
+// strings ("1m30s"), not as slog's default integer nanoseconds, which no
+// reader takes for a duration.
+func newJSONHandler(w io.Writer, level slog.Level) slog.Handler {
+	return slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level, ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+		if a.Value.Kind() == slog.KindDuration {
+			return slog.String(a.Key, a.Value.Duration().String())
+		}
+		return a
+	}})
 }
 
 // ParseLevel reads a level name as Ocean's APPLICATION__LOG_LEVEL spells it.

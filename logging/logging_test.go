@@ -2,12 +2,14 @@ package logging_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"oceand/logging"
 )
@@ -101,5 +103,25 @@ func TestParseLevel(t *testing.T) {
 	}
 	if _, err := logging.ParseLevel("loud"); err == nil {
 		t.Error("ParseLevel(loud) succeeded")
+	}
+}
+
+func TestJSONLogsWriteDurationsAsStrings(t *testing.T) {
+	t.Parallel()
+	for _, format := range []string{"json", "auto"} { // auto is JSON off a terminal
+		var buf bytes.Buffer
+		l, err := logging.New(&buf, logging.Options{Format: format, Redactor: logging.NewRedactor("s3cr3t")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		l.With("startup", 1500*time.Millisecond).Info("polled", "next_poll_in", 90*time.Second, slog.Group("g", "wait", 2*time.Minute))
+		var rec map[string]any
+		if err := json.Unmarshal(buf.Bytes(), &rec); err != nil {
+			t.Fatalf("%s: %v: %s", format, err, buf.Bytes())
+		}
+		g, _ := rec["g"].(map[string]any)
+		if rec["next_poll_in"] != "1m30s" || rec["startup"] != "1.5s" || g["wait"] != "2m0s" {
+			t.Errorf("%s: durations = %v, %v, %v; want strings", format, rec["next_poll_in"], rec["startup"], g["wait"])
+		}
 	}
 }

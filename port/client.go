@@ -123,15 +123,7 @@ func New(cfg Config) (*Client, error) {
 	}
 	hc := cfg.HTTPClient
 	if hc == nil {
-		tr := http.DefaultTransport.(*http.Transport).Clone()
-		tr.MaxIdleConnsPerHost = 32
-		// A bulk upsert (20 entities) is tens of KiB. With the default
-		// 4 KiB write buffer net/http hands the rest of each body to the
-		// connection's ReadFrom, which allocates a copy buffer of the
-		// body's size per request; a buffer that holds the whole body
-		// writes it in one go.
-		tr.WriteBufferSize = 64 << 10
-		hc = &http.Client{Transport: tr, Timeout: cfg.Timeout}
+		hc = NewHTTPClient(cfg.Timeout)
 	}
 	c := &Client{
 		cfg:        cfg,
@@ -157,6 +149,21 @@ func New(cfg Config) (*Client, error) {
 	rc.ErrorHandler = retryablehttp.PassthroughErrorHandler
 	c.http = rc
 	return c, nil
+}
+
+// NewHTTPClient is the HTTP client New uses when Config.HTTPClient is nil;
+// timeout bounds one attempt. Callers that wrap its transport (to watch
+// every attempt) start from it.
+func NewHTTPClient(timeout time.Duration) *http.Client {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = 32
+	// A bulk upsert (20 entities) is tens of KiB. With the default
+	// 4 KiB write buffer net/http hands the rest of each body to the
+	// connection's ReadFrom, which allocates a copy buffer of the
+	// body's size per request; a buffer that holds the whole body
+	// writes it in one go.
+	tr.WriteBufferSize = 64 << 10
+	return &http.Client{Transport: tr, Timeout: timeout}
 }
 
 // UserAgent is the User-Agent of non-entity requests.

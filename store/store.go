@@ -63,6 +63,8 @@ type Store struct {
 	db     *bolt.DB
 	path   string
 	schema uint64
+	// remove is the temporary copy OpenCopy made, removed by Close.
+	remove string
 }
 
 // Open opens (creating when writable) the state database at path. A
@@ -112,8 +114,17 @@ func (s *Store) Path() string { return s.path }
 // only for a read-only open of a file no daemon has migrated yet).
 func (s *Store) Schema() uint64 { return s.schema }
 
-// Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+// Close closes the database (and removes the copy OpenCopy made).
+func (s *Store) Close() error {
+	err := s.db.Close()
+	if s.remove != "" {
+		err = errors.Join(err, os.Remove(s.remove))
+	}
+	return err
+}
+
+// IsCopy reports whether the store is a copy made by OpenCopy.
+func (s *Store) IsCopy() bool { return s.remove != "" }
 
 // Check verifies the database's internal consistency (bbolt's tx.Check).
 func (s *Store) Check() error {

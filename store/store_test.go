@@ -1,7 +1,9 @@
 package store_test
 
 import (
+	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -98,7 +100,48 @@ func TestEntityIndex(t *testing.T) {
 	if err := st.DeleteEntities([]store.EntityKey{b}); err != nil {
 		t.Fatal(err)
 	}
-	if _, found, _ := st.LookupEntities([]store.EntityKey{b}); found[0] {
-		t.Error("entity still indexed after delete")
+	if _, found, err := st.LookupEntities([]store.EntityKey{b}); err != nil || found[0] {
+		t.Errorf("entity still indexed after delete (%v)", err)
+	}
+}
+
+func TestOpenCopyReadsADatabaseAWriterHolds(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "oceand.db")
+	w := mustOpen(t, path)
+	for i := range 50 {
+		if err := w.SetValue("k", []byte(strconv.Itoa(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	copies := func() []string {
+		t.Helper()
+		m, err := filepath.Glob(filepath.Join(os.TempDir(), "oceand-state-*.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	before := len(copies())
+	c, err := store.OpenCopy(path)
+	if err != nil {
+		t.Fatalf("copy while the writer holds the file: %v", err)
+	}
+	got, err := c.GetValue("k")
+	if err != nil || string(got) != "49" || !c.IsCopy() {
+		t.Errorf("value in the copy = %q, %v (copy %v)", got, err, c.IsCopy())
+	}
+	if err := c.Check(); err != nil {
+		t.Errorf("the copy is not consistent: %v", err)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if left := copies(); len(left) != before {
+		t.Errorf("copies before %d, after Close %v", before, left)
+	}
+	// The writer goes on unaffected.
+	if err := w.SetValue("k", []byte("after")); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -60,7 +61,11 @@ func startDaemon(t testing.TB, dir string, flags map[string]string) (stop func()
 		}
 		return runErr
 	}
-	t.Cleanup(func() { _ = stop() })
+	t.Cleanup(func() {
+		if err := stop(); err != nil {
+			t.Errorf("daemon: %v", err)
+		}
+	})
 	return stop
 }
 
@@ -134,12 +139,41 @@ func TestCLIWithAndWithoutADaemon(t *testing.T) {
 	}
 }
 
-func TestCLIDoesNotHangOnADaemonWithoutSocket(t *testing.T) {
+func TestCLIReadsTheDatabaseOfADaemonWithoutSocket(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	startDaemon(t, dir, map[string]string{"control_socket": "false", "event_listener.resync_on_start": "false"})
-	code, _, errOut := runCLI(t, nil, "jobs", "list", "--state-dir", dir)
-	if code != exitFailure || !strings.Contains(errOut, "does not answer on its control socket") {
-		t.Errorf("jobs list against a daemon without socket: exit %d\n%s", code, errOut)
+	code, out, errOut := runCLI(t, nil, "jobs", "list", "--state-dir", dir)
+	if code != exitOK || !strings.Contains(errOut, "serves no control socket") || !strings.Contains(errOut, "read from a copy of its database") {
+		t.Errorf("jobs list against a daemon without socket: exit %d\n%s\n%s", code, out, errOut)
+	}
+	code, out, errOut = runCLI(t, nil, "state", "--json", "--state-dir", dir)
+	var st daemon.State
+	if code != exitOK || json.Unmarshal([]byte(out), &st) != nil || !st.NoControlSocket || st.Integration != "cli-test" {
+		t.Errorf("state --json against a daemon without socket: exit %d\n%s\n%s", code, out, errOut)
+	}
+	code, out, errOut = runCLI(t, nil, "state", "--state-dir", dir)
+	if code != exitOK || !strings.Contains(out, "running without its control socket") || strings.Contains(out, "not running") {
+		t.Errorf("state against a daemon without socket: exit %d\n%s\n%s", code, out, errOut)
+	}
+	code, _, errOut = runCLI(t, nil, "resync", "--state-dir", dir)
+	if code != exitFailure || !strings.Contains(errOut, "serves no control socket") || !strings.Contains(errOut, "resync and cancel need the socket") ||
+		strings.Contains(errOut, "no oceand daemon is running") {
+		t.Errorf("resync against a daemon without socket: exit %d\n%s", code, errOut)
+	}
+}
+
+func TestCLIReachesADaemonUnderADeepStateDir(t *testing.T) {
+	t.Parallel()
+	// stateDir/oceand.sock is longer than a unix socket path may be.
+	dir := filepath.Join(t.TempDir(), strings.Repeat("s", 70), strings.Repeat("t", 40))
+	startDaemon(t, dir, map[string]string{"event_listener.resync_on_start": "false"})
+	code, out, errOut := runCLI(t, nil, "state", "--state-dir", dir)
+	if code != exitOK || !strings.Contains(out, "running: pid") {
+		t.Fatalf("state over the socket of a deep stateDir: exit %d\n%s\n%s", code, out, errOut)
+	}
+	code, out, errOut = runCLI(t, nil, "resync", "--dry-run", "--wait", "--state-dir", dir)
+	if code != exitOK || !strings.Contains(out, "queued dry run: job 1") {
+		t.Errorf("resync --dry-run --wait over a deep stateDir: exit %d\n%s\n%s", code, out, errOut)
 	}
 }

@@ -144,6 +144,9 @@ func (a *app) followJob(ctx context.Context, b *backend, id uint64, asJSON bool,
 		if err != nil || j.State.Terminal() {
 			return err
 		}
+		if b.store.IsCopy() {
+			return fmt.Errorf("job %d is %s; following it needs the daemon's control socket (it runs with --no-control-socket)", id, j.State)
+		}
 		return fmt.Errorf("job %d is %s but no daemon is running on %s: it moves on when oceand starts", id, j.State, b.stateDir)
 	}
 	var lastLine string
@@ -246,10 +249,17 @@ func (a *app) backend(ctx context.Context) (*backend, error) {
 		return nil, err
 	}
 	st, err := store.Open(daemon.StatePath(s.StateDir), store.Options{ReadOnly: true, Timeout: 500 * time.Millisecond})
+	if errors.Is(err, store.ErrLocked) {
+		// A daemon runs without its control socket: read a copy of its
+		// database.
+		st, err = store.OpenCopy(daemon.StatePath(s.StateDir))
+		if err != nil {
+			return nil, fmt.Errorf("a daemon holds %s and serves no control socket (--no-control-socket); reading a copy of its database failed: %w",
+				daemon.StatePath(s.StateDir), err)
+		}
+		fmt.Fprintf(a.stderr, "note: the daemon on %s serves no control socket (--no-control-socket): this is read from a copy of its database; live progress and triggers need the socket\n", s.StateDir)
+	}
 	switch {
-	case errors.Is(err, store.ErrLocked):
-		return nil, fmt.Errorf("a daemon holds %s but does not answer on its control socket (started with --no-control-socket?): %w",
-			daemon.StatePath(s.StateDir), err)
 	case errors.Is(err, fs.ErrNotExist):
 		return nil, fmt.Errorf("no oceand state in %s: no daemon has run with this stateDir (see --state-dir)", s.StateDir)
 	case err != nil:
@@ -268,11 +278,26 @@ func (a *app) daemonClient(ctx context.Context) (*daemon.Client, error) {
 	}
 	c := daemon.NewClient(s.StateDir)
 	if err := c.Ping(ctx); errors.Is(err, daemon.ErrNoDaemon) {
+		if daemonHoldsState(s.StateDir) {
+			return nil, fmt.Errorf("the daemon on %s serves no control socket (started with --no-control-socket): resync and cancel need the socket; restart it without --no-control-socket, or ask for a resync in Port", s.StateDir)
+		}
 		return nil, fmt.Errorf("%w on %s: start one with `oceand run` (a one-off resync: eventListener.type ONCE)", errNeedsDaemon, s.StateDir)
 	} else if err != nil {
 		return nil, err
 	}
 	return c, nil
+}
+
+// daemonHoldsState reports whether a daemon holds the state database's
+// lock (it runs, with or without its control socket).
+func daemonHoldsState(stateDir string) bool {
+	st, err := store.Open(daemon.StatePath(stateDir), store.Options{ReadOnly: true, Timeout: 200 * time.Millisecond})
+	if err == nil {
+		if cerr := st.Close(); cerr != nil {
+			return false
+		}
+	}
+	return errors.Is(err, store.ErrLocked)
 }
 
 func (b *backend) close() {
@@ -310,6 +335,9 @@ func (b *backend) report(ctx context.Context, id uint64) (*store.JobReport, erro
 func (b *backend) state(ctx context.Context) (*daemon.State, error) {
 	if b.client != nil {
 		return b.client.State(ctx)
+	}
+	if b.store.IsCopy() {
+		return daemon.ReadStateOfSilentDaemon(b.store, b.settings)
 	}
 	return daemon.ReadState(b.store, b.settings)
 }

@@ -2,7 +2,10 @@ package main
 
 import (
 	"fmt"
+	"log/slog"
 	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -35,9 +38,31 @@ func (a *app) runCommand() *cobra.Command {
 			if err != nil {
 				return usageError{err}
 			}
+			stopHangups := logHangups(logger)
+			defer stopHangups()
 			return d.Run(cmd.Context())
 		},
 	}
 	cmd.Flags().BoolVar(&noControlSocket, "no-control-socket", false, "do not serve the CLI on stateDir/oceand.sock (setting controlSocket)")
 	return cmd
+}
+
+// logHangups keeps SIGHUP (a closed terminal, or a habit of asking daemons
+// to reload) from ending the daemon silently with status 129: it is logged
+// and the daemon runs on. oceand reads its settings only at start.
+func logHangups(logger *slog.Logger) (stop func()) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range hup {
+			logger.Warn("received SIGHUP: oceand does not reload its settings and keeps running; restart it to apply changed settings (SIGTERM stops it)")
+		}
+	}()
+	return func() {
+		signal.Stop(hup)
+		close(hup)
+		<-done
+	}
 }

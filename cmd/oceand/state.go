@@ -45,8 +45,27 @@ func writeState(w io.Writer, st *daemon.State, now time.Time) error {
 	row("integration", "%s (%s)", orDash(st.Integration), orDash(st.Type))
 	if d := st.Daemon; d != nil {
 		row("daemon", "running: pid %d, version %s, %s listener, up %s", d.PID, d.Version, d.Listener, now.Sub(d.StartedAt).Round(time.Second))
+	} else if st.NoControlSocket {
+		row("daemon", "running without its control socket (--no-control-socket)")
 	} else {
 		row("daemon", "not running")
+	}
+	if p := st.Port; p != nil {
+		if p.Reachable {
+			row("port", "reachable%s", lastOK(p.LastOK, now))
+		} else {
+			row("port", "UNREACHABLE since %s, %d failed attempts: %s", when(p.FailingSince, now), p.FailedAttempts, p.LastError)
+		}
+	}
+	if p := st.Poll; p != nil {
+		switch {
+		case p.LastPoll == nil:
+			row("last poll", "none yet")
+		case p.LastError != "":
+			row("last poll", "%s FAILED (%d in a row, failing since %s): %s", when(p.LastPoll, now), p.Failures, when(p.FailingSince, now), p.LastError)
+		default:
+			row("last poll", "%s, ok", when(p.LastPoll, now))
+		}
 	}
 	row("resync policy", "%s", orDash(st.ResyncPolicy))
 	row("config hash", "%s", orDash(st.ConfigHash))
@@ -86,6 +105,13 @@ func writeState(w io.Writer, st *daemon.State, now time.Time) error {
 		fmt.Fprintf(w, "\nwarning: %s\n", warning)
 	}
 	return nil
+}
+
+func lastOK(t *time.Time, now time.Time) string {
+	if t == nil {
+		return ""
+	}
+	return ", last answer " + when(t, now)
 }
 
 func orDash(s string) string {
