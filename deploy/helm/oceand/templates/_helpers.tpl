@@ -62,7 +62,7 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- if not (has .Values.mode (list "deployment" "cronjob")) }}
 {{- fail (printf "mode must be deployment or cronjob, not %q" .Values.mode) }}
 {{- end }}
-{{- $_ := required "integration.type is required (a built-in source: fake, custom)" .Values.integration.type }}
+{{- $_ := required "integration.type is required (a source built into oceand, e.g. fake)" .Values.integration.type }}
 {{- if and (eq .Values.mode "deployment") (eq (include "oceand.listenerType" .) "ONCE") }}
 {{- fail "eventListener.type ONCE exits after one resync, and a Deployment would restart it forever: use mode: cronjob" }}
 {{- end }}
