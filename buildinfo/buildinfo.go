@@ -9,9 +9,18 @@ import "runtime/debug"
 // version and in the User-Agent of every request.
 const Version = "0.1.0"
 
-// Revision returns the VCS revision the binary was built from, or "unknown"
-// when the build carries no VCS stamp (go run, tests).
+// revision is set at link time by builds that carry no VCS stamp, such as
+// the Dockerfile's (its context has no .git):
+// -ldflags "-X oceand/buildinfo.revision=<commit>".
+var revision string
+
+// Revision returns the VCS revision the binary was built from: the one set
+// at link time, else the Go toolchain's VCS stamp, else "unknown" (go run,
+// tests, -buildvcs=false).
 func Revision() string {
+	if revision != "" {
+		return revision
+	}
 	info, ok := debug.ReadBuildInfo()
 	if !ok {
 		return "unknown"
