@@ -275,11 +275,8 @@ func (p *settingsParser) integer(key string, def, minimum int) int {
 	if !ok {
 		return def
 	}
-	f := p.number(key, math.NaN())
-	if math.IsNaN(f) {
-		return def
-	}
-	if f != math.Trunc(f) || f > math.MaxInt32 {
+	f, ok := toNumber(v)
+	if !ok || f != math.Trunc(f) || math.Abs(f) > math.MaxInt32 {
 		p.problem(key, "must be an integer, got %s", describe(v))
 		return def
 	}
@@ -565,7 +562,7 @@ func (p *settingsParser) customAuthTemplate(key string) *CustomAuthRequestTempla
 	}
 	c, err := compileTemplate(key, t)
 	if err != nil {
-		p.problem(key, "%s", err)
+		p.problems = append(p.problems, err.Error()) // it names the template's key
 		return t
 	}
 	t.compiled = c
