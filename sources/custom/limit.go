@@ -117,6 +117,9 @@ func (l *hostLimits) observe(host string, resp *http.Response) {
 	case okL && limit > 0 && remaining < limit*lowBudget:
 		h.spacing = time.Duration(float64(reset.Sub(now)) / remaining)
 		h.spacingUntil = reset
+		if next := now.Add(h.spacing); next.After(h.next) {
+			h.next = next
+		}
 	}
 }
 
