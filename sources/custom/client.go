@@ -232,7 +232,7 @@ func (c *Client) send(ctx context.Context, method string, u *url.URL, r Request,
 		return false, 0, err
 	}
 	target := *u
-	target.RawQuery = joinQuery(u.RawQuery, out.query.Encode())
+	target.RawQuery = setQuery(u.RawQuery, out.query)
 	ctx, info := withAttempts(ctx, retryable)
 	var body any
 	if out.body != nil {
@@ -254,7 +254,7 @@ func (c *Client) send(ctx context.Context, method string, u *url.URL, r Request,
 		return handle(&Response{
 			Status: resp.StatusCode,
 			Header: resp.Header,
-			URL:    resp.Request.URL,
+			URL:    withoutQuery(resp.Request.URL, out.query),
 			Body:   &responseBody{body: resp.Body, url: shown},
 		})
 	})
@@ -368,6 +368,44 @@ func (c *Client) requestURL(r Request) (*url.URL, error) {
 		u.RawQuery = joinQuery(u.RawQuery, r.Query.Encode())
 	}
 	return u, nil
+}
+
+// setQuery sets the parameters of set in the raw query string raw: those
+// of raw with the same names are dropped, the others kept as written.
+func setQuery(raw string, set url.Values) string {
+	if len(set) == 0 {
+		return raw
+	}
+	return joinQuery(withoutParams(raw, set), set.Encode())
+}
+
+// withoutQuery is u without the parameters named in drop (those the auth
+// added), so that a caller reusing it (a next link) never carries them.
+func withoutQuery(u *url.URL, drop url.Values) *url.URL {
+	if len(drop) == 0 || u == nil {
+		return u
+	}
+	c := *u
+	c.RawQuery = withoutParams(u.RawQuery, drop)
+	return &c
+}
+
+func withoutParams(raw string, drop url.Values) string {
+	if raw == "" {
+		return ""
+	}
+	parts := strings.Split(raw, "&")
+	kept := parts[:0]
+	for _, p := range parts {
+		name, _, _ := strings.Cut(p, "=")
+		if n, err := url.QueryUnescape(name); err == nil {
+			name = n
+		}
+		if _, found := drop[name]; !found {
+			kept = append(kept, p)
+		}
+	}
+	return strings.Join(kept, "&")
 }
 
 func joinQuery(a, b string) string {

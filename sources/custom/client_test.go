@@ -10,6 +10,7 @@ import (
 	"log"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -573,4 +574,67 @@ func TestSecretsNeverLogged(t *testing.T) {
 			c.CloseIdleConnections()
 		}
 	})
+}
+
+func TestForbiddenRateLimitRetriedAfterReset(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		var arrivals []time.Time
+		api := newMemAPI(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			arrivals = append(arrivals, time.Now())
+			if len(arrivals) == 1 {
+				// GitHub's primary rate limit: a 403 with the budget spent.
+				w.Header().Set("X-RateLimit-Remaining", "0")
+				w.Header().Set("X-RateLimit-Reset", fmt.Sprint(time.Now().Add(20*time.Second).Unix()))
+				w.WriteHeader(http.StatusForbidden)
+				return
+			}
+			fmt.Fprint(w, "{}")
+		}))
+		defer api.Close()
+		c, env := api.client(t, nil)
+		defer c.CloseIdleConnections()
+		if _, err := get(context.Background(), c, "/x"); err != nil || len(arrivals) != 2 {
+			t.Fatalf("err %v after %d calls", err, len(arrivals))
+		}
+		if d := arrivals[1].Sub(arrivals[0]); d < 19*time.Second || d > 21*time.Second {
+			t.Errorf("retried after %s, want the reset's 20s", d)
+		}
+		if !strings.Contains(env.Logs(), "rate limited by the API") {
+			t.Errorf("the pause is not logged:\n%s", env.Logs())
+		}
+	})
+}
+
+func TestAuthQueryParameterNotCarriedOver(t *testing.T) {
+	t.Parallel()
+	var queries []string
+	api := newMemAPI(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		queries = append(queries, r.URL.RawQuery)
+		fmt.Fprint(w, "{}")
+	}))
+	defer api.Close()
+	c, _ := api.client(t, map[string]any{"authType": "api_key", "apiKey": "key-1234", "apiKeyQueryParam": "api_key"})
+	u, err := c.Resolve("/items?b=2&a=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var next *url.URL
+	err = c.Do(t.Context(), Request{URL: u.String()}, func(r *Response) error {
+		next = r.URL
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if next.RawQuery != "b=2&a=1" {
+		t.Errorf("Response.URL = %s, want it without the key", next)
+	}
+	// A next link that echoes the key does not send it twice.
+	if err := c.Do(t.Context(), Request{URL: u.String() + "&api_key=key-1234&page=2"}, func(*Response) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if queries[0] != "b=2&a=1&api_key=key-1234" || queries[1] != "b=2&a=1&page=2&api_key=key-1234" {
+		t.Errorf("queries sent: %q", queries)
+	}
 }

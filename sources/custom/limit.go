@@ -88,32 +88,36 @@ func (l *hostLimits) wait(ctx context.Context, host string) error {
 	}
 }
 
-// observe reads the pacing signals of an answer from host.
-func (l *hostLimits) observe(host string, resp *http.Response) {
+// observe reads the pacing signals of an answer from host. It returns how
+// long every request to the host now waits, when the answer started or
+// extended a pause.
+func (l *hostLimits) observe(host string, resp *http.Response) (paused time.Duration) {
 	h := l.host(host)
 	now := l.now()
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
-		if d, ok := serverWait(resp.Header, now); ok {
-			if until := now.Add(d); until.After(h.pausedUntil) {
-				h.pausedUntil = until
-			}
+	pause := func(until time.Time) {
+		if until.After(h.pausedUntil) {
+			h.pausedUntil = until
+			paused = until.Sub(now)
 		}
-		return
+	}
+	if rateLimited(resp) || resp.StatusCode == http.StatusServiceUnavailable {
+		if d, ok := serverWait(resp.Header, now); ok {
+			pause(now.Add(d))
+		}
+		return paused
 	}
 	remaining, okR := headerNumber(resp.Header, "X-RateLimit-Remaining")
 	limit, okL := headerNumber(resp.Header, "X-RateLimit-Limit")
 	reset, okReset := rateLimitReset(resp.Header, now)
 	if !okR || !okReset || !reset.After(now) {
-		return
+		return 0
 	}
 	reset = minTime(reset, now.Add(MaxRetryAfter))
 	switch {
 	case remaining <= 0:
-		if reset.After(h.pausedUntil) {
-			h.pausedUntil = reset
-		}
+		pause(reset)
 	case okL && limit > 0 && remaining < limit*lowBudget:
 		h.spacing = time.Duration(float64(reset.Sub(now)) / remaining)
 		h.spacingUntil = reset
@@ -121,6 +125,7 @@ func (l *hostLimits) observe(host string, resp *http.Response) {
 			h.next = next
 		}
 	}
+	return paused
 }
 
 func headerNumber(h http.Header, name string) (float64, bool) {

@@ -64,7 +64,19 @@ func checkRetry(ctx context.Context, resp *http.Response, err error) (bool, erro
 		}
 		return retryableTransportError(err), nil
 	}
-	return retryableStatus(resp.StatusCode), nil
+	return retryableStatus(resp.StatusCode) || rateLimited(resp), nil
+}
+
+// rateLimited reports an answer that says "too many requests": a 429, or a
+// 403 with Retry-After or X-RateLimit-Remaining 0 (GitHub's way).
+func rateLimited(resp *http.Response) bool {
+	switch resp.StatusCode {
+	case http.StatusTooManyRequests:
+		return true
+	case http.StatusForbidden:
+		return resp.Header.Get("Retry-After") != "" || strings.TrimSpace(resp.Header.Get("X-RateLimit-Remaining")) == "0"
+	}
+	return false
 }
 
 func retryableStatus(code int) bool {
@@ -90,11 +102,11 @@ func retryableTransportError(err error) bool {
 }
 
 // backoff is the client's retryablehttp.Backoff: the wait the server asks
-// for (Retry-After, X-RateLimit-Reset) on a 429 or 503, capped at
+// for (Retry-After, X-RateLimit-Reset) on a 429, a rate-limit 403 or a 503, capped at
 // MaxRetryAfter; otherwise exponential from min to max with jitter.
 func backoff(now func() time.Time) func(minWait, maxWait time.Duration, attempt int, resp *http.Response) time.Duration {
 	return func(minWait, maxWait time.Duration, attempt int, resp *http.Response) time.Duration {
-		if resp != nil && (resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable) {
+		if resp != nil && (rateLimited(resp) || resp.StatusCode == http.StatusServiceUnavailable) {
 			if d, ok := serverWait(resp.Header, now()); ok {
 				return d
 			}
@@ -143,8 +155,8 @@ func retryAfter(v string, now time.Time) (time.Duration, bool) {
 	return 0, false
 }
 
-// rateLimitReset reads X-RateLimit-Reset: epoch seconds (or milliseconds)
-// when large, seconds from now otherwise.
+// rateLimitReset reads X-RateLimit-Reset: seconds from now, or, when it is
+// over a year of seconds, epoch seconds (over 1e12: epoch milliseconds).
 func rateLimitReset(h http.Header, now time.Time) (time.Time, bool) {
 	v := strings.TrimSpace(h.Get("X-RateLimit-Reset"))
 	if v == "" {
@@ -157,7 +169,7 @@ func rateLimitReset(h http.Header, now time.Time) (time.Time, bool) {
 	switch {
 	case n > 1e12: // epoch milliseconds
 		return time.UnixMilli(int64(n)), true
-	case n > 1e9: // epoch seconds
+	case n > 365*24*60*60: // epoch seconds
 		return time.Unix(int64(n), 0), true
 	}
 	return now.Add(time.Duration(n * float64(time.Second))), true

@@ -52,7 +52,9 @@ func (t *pacedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		t.logger.Debug("http request failed", "method", req.Method, "url", t.redact.url(req.URL), "duration", elapsed, "error", t.redact.string(err.Error()))
 		return nil, err
 	}
-	t.limits.observe(req.URL.Host, resp)
+	if paused := t.limits.observe(req.URL.Host, resp); paused > 0 {
+		t.logger.Info("rate limited by the API: requests to this host wait", "host", t.redact.string(req.URL.Host), "status", resp.StatusCode, "wait", paused.Round(time.Millisecond))
+	}
 	t.logger.Debug("http request", "method", req.Method, "url", t.redact.url(req.URL), "status", resp.StatusCode, "duration", elapsed)
 	resp.Body = &timedBody{body: resp.Body, timeout: t.timeout, timer: timer, cancel: cancel, ctx: ctx}
 	return resp, nil
