@@ -244,12 +244,14 @@ func (c *Client) send(ctx context.Context, method string, u *url.URL, r Request,
 	}
 	req.Header = out.header
 	shown := c.redact.url(&target)
-	handled := false
+	// handled is the answer handle last got: when a retry after a body
+	// read error ends on an error status, that status is the outcome.
+	var handled *http.Response
 	req.SetResponseHandler(func(resp *http.Response) error {
 		if resp.StatusCode < 200 || resp.StatusCode > 299 {
 			return nil // the caller makes it an *HTTPError
 		}
-		handled = true
+		handled = resp
 		defer resp.Body.Close()
 		return handle(&Response{
 			Status: resp.StatusCode,
@@ -260,9 +262,9 @@ func (c *Client) send(ctx context.Context, method string, u *url.URL, r Request,
 	})
 	resp, err := c.retry.Do(req)
 	switch {
-	case handled && err == nil:
+	case resp != nil && resp == handled && err == nil:
 		return false, generation, nil
-	case handled:
+	case resp != nil && resp == handled:
 		var bre *BodyReadError
 		if errors.As(err, &bre) && info.attempts > 1 {
 			return false, generation, fmt.Errorf("%w (after %d attempts)", err, info.attempts)

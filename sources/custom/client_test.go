@@ -638,3 +638,27 @@ func TestAuthQueryParameterNotCarriedOver(t *testing.T) {
 		t.Errorf("queries sent: %q", queries)
 	}
 }
+
+func TestBodyReadErrorThenErrorStatusIsAnError(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		var calls atomic.Int32
+		api := newMemAPI(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if calls.Add(1) == 1 {
+				w.Header().Set("Content-Length", "100")
+				io.WriteString(w, `[{"id":1},`)
+				w.(http.Flusher).Flush()
+				panic(http.ErrAbortHandler)
+			}
+			http.Error(w, "down", http.StatusBadGateway)
+		}))
+		defer api.Close()
+		c, _ := api.client(t, nil)
+		defer c.CloseIdleConnections()
+		_, err := get(context.Background(), c, "/items")
+		var he *HTTPError
+		if !errors.As(err, &he) || he.Status != http.StatusBadGateway || int(calls.Load()) != MaxAttempts {
+			t.Errorf("err %v after %d calls, want a 502 after %d", err, calls.Load(), MaxAttempts)
+		}
+	})
+}
