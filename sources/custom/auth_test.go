@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -49,7 +50,7 @@ func TestStaticAuth(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c, _ := api.client(t, tt.config)
-			body, err := get(t.Context(), c, "/whoami?active=true")
+			body, err := fetchBody(t.Context(), c, "/whoami?active=true")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -157,7 +158,7 @@ func TestCustomAuthReauthenticatesOnce(t *testing.T) {
 	api := newMemAPI(ts)
 	defer api.Close()
 	c, env := api.client(t, customAuthConfig)
-	if body, err := get(t.Context(), c, "/items"); err != nil || body != `{"token":"issued-token-1"}` {
+	if body, err := fetchBody(t.Context(), c, "/items"); err != nil || body != `{"token":"issued-token-1"}` {
 		t.Fatalf("first call: %q, %v", body, err)
 	}
 	if got := ts.authReq[0]; got != `POST audience=api application/json {"client_id":"me","client_secret":"client-secret-42"}` {
@@ -165,17 +166,17 @@ func TestCustomAuthReauthenticatesOnce(t *testing.T) {
 	}
 	// The token is revoked: a 401, one re-auth, the same request again.
 	ts.revokeAll()
-	if body, err := get(t.Context(), c, "/items"); err != nil || body != `{"token":"issued-token-2"}` {
+	if body, err := fetchBody(t.Context(), c, "/items"); err != nil || body != `{"token":"issued-token-2"}` {
 		t.Fatalf("after revocation: %q, %v", body, err)
 	}
 	if n := ts.issuedCount(); n != 2 {
 		t.Errorf("%d auth requests, want 2", n)
 	}
 	// Tokens obtained go to the daemon's redactor, and never to the logs.
-	if secrets := env.Secrets(); !contains(secrets, "issued-token-1") || !contains(secrets, "issued-token-2") || !contains(secrets, "client-secret-42") {
+	if secrets := env.Secrets(); !slices.Contains(secrets, "issued-token-1") || !slices.Contains(secrets, "issued-token-2") || !slices.Contains(secrets, "client-secret-42") {
 		t.Errorf("secrets registered: %q", secrets)
 	}
-	mustNotContain(t, "logs", env.Logs(), "issued-token-1", "issued-token-2", "client-secret-42")
+	assertNoSecrets(t, "logs", env.Logs(), "issued-token-1", "issued-token-2", "client-secret-42")
 }
 
 func TestCustomAuthBodyTemplateMerged(t *testing.T) {
@@ -211,7 +212,7 @@ func TestCustomAuthAlways401IsBounded(t *testing.T) {
 	}))
 	defer api.Close()
 	c, _ := api.client(t, customAuthConfig)
-	_, err := get(t.Context(), c, "/items")
+	_, err := fetchBody(t.Context(), c, "/items")
 	var he *HTTPError
 	if !errors.As(err, &he) || he.Status != http.StatusUnauthorized {
 		t.Fatalf("err = %v, want a 401 *HTTPError", err)
@@ -231,7 +232,7 @@ func TestCustomAuthMissingTemplateValue(t *testing.T) {
 	}))
 	defer api.Close()
 	c, _ := api.client(t, customAuthConfig)
-	_, err := get(t.Context(), c, "/items")
+	_, err := fetchBody(t.Context(), c, "/items")
 	want := "customAuthRequestTemplate.headers.Authorization: {{.access_token}}: no value in the auth answer (its keys: .data, .data.jwt, .expires)"
 	if err == nil || err.Error() != want {
 		t.Errorf("err = %v\nwant %s", err, want)
@@ -248,7 +249,7 @@ func TestCustomAuthOneAtATime(t *testing.T) {
 	errs := make(chan error, 8)
 	for range 8 {
 		wg.Go(func() {
-			_, err := get(t.Context(), c, "/items")
+			_, err := fetchBody(t.Context(), c, "/items")
 			errs <- err
 		})
 	}
@@ -282,7 +283,7 @@ func TestCustomAuthProactiveRefresh(t *testing.T) {
 			issued int
 		}{{0, 1}, {8 * time.Minute, 1}, {time.Minute + time.Second, 2}, {time.Minute, 2}} {
 			time.Sleep(step.wait)
-			if _, err := get(t.Context(), c, "/items"); err != nil {
+			if _, err := fetchBody(t.Context(), c, "/items"); err != nil {
 				t.Fatal(err)
 			}
 			if n := ts.issuedCount(); n != step.issued {
@@ -303,28 +304,28 @@ func TestOAuth2TokenExpiry(t *testing.T) {
 			"clientId": "client-1", "clientSecret": "oauth-secret-77", "scopes": "read write"})
 		defer c.CloseIdleConnections()
 		ctx := context.Background()
-		if body, err := get(ctx, c, "/items"); err != nil || body != `{"token":"issued-token-1"}` {
+		if body, err := fetchBody(ctx, c, "/items"); err != nil || body != `{"token":"issued-token-1"}` {
 			t.Fatalf("first call: %q, %v", body, err)
 		}
-		if body, err := get(ctx, c, "/items"); err != nil || body != `{"token":"issued-token-1"}` {
+		if body, err := fetchBody(ctx, c, "/items"); err != nil || body != `{"token":"issued-token-1"}` {
 			t.Fatalf("second call: %q, %v", body, err)
 		}
 		time.Sleep(61 * time.Second)
-		if body, err := get(ctx, c, "/items"); err != nil || body != `{"token":"issued-token-2"}` {
+		if body, err := fetchBody(ctx, c, "/items"); err != nil || body != `{"token":"issued-token-2"}` {
 			t.Fatalf("after expiry: %q, %v", body, err)
 		}
 		// A token the API stops accepting early is dropped on the 401.
 		ts.revokeAll()
-		if body, err := get(ctx, c, "/items"); err != nil || body != `{"token":"issued-token-3"}` {
+		if body, err := fetchBody(ctx, c, "/items"); err != nil || body != `{"token":"issued-token-3"}` {
 			t.Fatalf("after revocation: %q, %v", body, err)
 		}
 		if !strings.Contains(ts.authReq[0], "grant_type=client_credentials") || !strings.Contains(ts.authReq[0], "scope=read+write") {
 			t.Errorf("token request = %q", ts.authReq[0])
 		}
-		if s := env.Secrets(); !contains(s, "issued-token-3") || !contains(s, "oauth-secret-77") {
+		if s := env.Secrets(); !slices.Contains(s, "issued-token-3") || !slices.Contains(s, "oauth-secret-77") {
 			t.Errorf("secrets registered: %q", s)
 		}
-		mustNotContain(t, "logs", env.Logs(), "issued-token-1", "issued-token-3", "oauth-secret-77")
+		assertNoSecrets(t, "logs", env.Logs(), "issued-token-1", "issued-token-3", "oauth-secret-77")
 	})
 }
 
@@ -335,19 +336,10 @@ func TestOAuth2TokenRefusedIsRedacted(t *testing.T) {
 	}))
 	defer api.Close()
 	c, _ := api.client(t, map[string]any{"authType": "oauth2", "tokenUrl": api.URL + "/token", "clientId": "client-1", "clientSecret": "oauth-secret-77"})
-	_, err := get(t.Context(), c, "/items")
+	_, err := fetchBody(t.Context(), c, "/items")
 	var he *HTTPError
 	if !errors.As(err, &he) || he.Status != http.StatusUnauthorized || !strings.Contains(he.Snippet, "invalid_client") {
 		t.Fatalf("err = %v", err)
 	}
-	mustNotContain(t, "error", err.Error(), "oauth-secret-77")
-}
-
-func contains(list []string, s string) bool {
-	for _, e := range list {
-		if e == s {
-			return true
-		}
-	}
-	return false
+	assertNoSecrets(t, "error", err.Error(), "oauth-secret-77")
 }

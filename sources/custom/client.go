@@ -83,7 +83,7 @@ func NewClient(s Settings, env sources.Env) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !s.VerifySSL {
+	if s.SkipTLSVerify {
 		logger.Warn("verifySsl is false: the API's TLS certificate is not checked", "baseUrl", c.redact.url(s.BaseURL))
 	}
 	base := http.DefaultTransport.(*http.Transport).Clone()
@@ -157,7 +157,7 @@ func (t *attemptsTransport) RoundTrip(req *http.Request) (*http.Response, error)
 }
 
 func tlsConfig(s Settings) (*tls.Config, error) {
-	conf := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: !s.VerifySSL} //nolint:gosec // the user's choice, warned about
+	conf := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: s.SkipTLSVerify} //nolint:gosec // the user's choice, warned about
 	if s.CACertFile == "" {
 		return conf, nil
 	}

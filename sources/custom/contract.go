@@ -50,7 +50,7 @@ type Settings struct {
 	OAuth2                    OAuth2
 
 	// TLS and limits (client.go, limit.go).
-	VerifySSL      bool
+	SkipTLSVerify  bool // verifySsl: false; the zero value verifies
 	CACertFile     string
 	RateLimit      float64 // requests per second per host; 0 means no limit
 	RateLimitBurst int     // 0 means ceil(RateLimit), at least 1

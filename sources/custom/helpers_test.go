@@ -145,7 +145,7 @@ func (e *testEnv) Secrets() []string {
 }
 
 // get fetches path and returns the body.
-func get(ctx context.Context, c *Client, path string) (string, error) {
+func fetchBody(ctx context.Context, c *Client, path string) (string, error) {
 	u, err := c.Resolve(path)
 	if err != nil {
 		return "", err
@@ -160,7 +160,7 @@ func get(ctx context.Context, c *Client, path string) (string, error) {
 }
 
 // mustNotContain fails when text holds any of the secrets.
-func mustNotContain(t *testing.T, what, text string, secrets ...string) {
+func assertNoSecrets(t *testing.T, what, text string, secrets ...string) {
 	t.Helper()
 	for _, s := range secrets {
 		if strings.Contains(text, s) {

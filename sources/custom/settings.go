@@ -110,7 +110,7 @@ func ParseSettings(config map[string]any) (Settings, error) {
 			ClientSecret: p.str("clientSecret", ""),
 			Scopes:       p.list("scopes"),
 		},
-		VerifySSL:      p.boolean("verifySsl", true),
+		SkipTLSVerify:  !p.boolean("verifySsl", true),
 		CACertFile:     p.str("caCertFile", ""),
 		RateLimit:      p.number("rateLimit", 0),
 		RateLimitBurst: p.integer("rateLimitBurst", 0, 0),

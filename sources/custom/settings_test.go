@@ -34,7 +34,7 @@ func TestParseSettingsDefaults(t *testing.T) {
 		}
 		if s.PageSize != 100 || s.StartPage != 1 || s.MaxPages != 10000 || s.NextLinkPath != "@odata.nextLink" ||
 			s.HeaderLinkRel != "next" || s.MaxConcurrentRequests != 10 || s.Timeout != 30*time.Second ||
-			!s.VerifySSL || s.AuthType != "none" || s.APIKeyHeader != "X-API-Key" {
+			s.SkipTLSVerify || s.AuthType != "none" || s.APIKeyHeader != "X-API-Key" {
 			t.Errorf("defaults: %+v", s)
 		}
 	}
@@ -54,7 +54,7 @@ func TestParseSettingsOceanStrings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.PageSize != 50 || s.StartPage != 0 || s.Timeout != 5*time.Second || s.VerifySSL || s.MaxConcurrentRequests != 3 ||
+	if s.PageSize != 50 || s.StartPage != 0 || s.Timeout != 5*time.Second || !s.SkipTLSVerify || s.MaxConcurrentRequests != 3 ||
 		s.RateLimit != 2.5 || s.RateLimitBurst != 4 || s.MaxPages != 7 || s.PaginationParam != "p" || s.SizeParam != "per_page" {
 		t.Errorf("settings: %+v", s)
 	}
