@@ -140,13 +140,13 @@ func (a *customAuth) authenticate(ctx context.Context) (*customCreds, error) {
 	var found []string
 	note := func(s string) { found = append(found, s) }
 	c := &customCreds{header: map[string]string{}, query: map[string]string{}}
-	for k, ts := range a.tmpl.headers {
-		if c.header[k], err = ts.renderString(answer, note); err != nil {
+	for _, k := range sortedKeys(a.tmpl.headers) {
+		if c.header[k], err = a.tmpl.headers[k].renderString(answer, note); err != nil {
 			return nil, err
 		}
 	}
-	for k, ts := range a.tmpl.query {
-		if c.query[k], err = ts.renderString(answer, note); err != nil {
+	for _, k := range sortedKeys(a.tmpl.query) {
+		if c.query[k], err = a.tmpl.query[k].renderString(answer, note); err != nil {
 			return nil, err
 		}
 	}

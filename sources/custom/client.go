@@ -310,7 +310,6 @@ func (c *Client) authRequest(ctx context.Context, method string, u *url.URL, hea
 	}
 	var answer any
 	if err := json.Unmarshal(data, &answer); err != nil {
-		c.addSecrets(string(data)) // never shown, whatever it holds
 		return nil, fmt.Errorf("%s %s: the answer is not JSON (%d bytes, Content-Type %q)", method, c.redact.url(u), len(data), resp.Header.Get("Content-Type"))
 	}
 	return answer, nil

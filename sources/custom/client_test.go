@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -471,7 +472,18 @@ func TestCACertFileAndVerifySsl(t *testing.T) {
 	}
 }
 
+// The proxy comes from HTTP_PROXY, HTTPS_PROXY and NO_PROXY. net/http reads
+// them once per process, so the test runs in a process of its own.
 func TestProxyFromEnvironment(t *testing.T) {
+	if os.Getenv("CUSTOM_PROXY_TEST_CHILD") == "" {
+		t.Parallel()
+		cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestProxyFromEnvironment$", "-test.count=1")
+		cmd.Env = append(os.Environ(), "CUSTOM_PROXY_TEST_CHILD=1")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		return
+	}
 	var proxied atomic.Int32
 	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		proxied.Add(1)
