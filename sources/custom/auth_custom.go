@@ -140,12 +140,12 @@ func (a *customAuth) authenticate(ctx context.Context) (*customCreds, error) {
 	var found []string
 	note := func(s string) { found = append(found, s) }
 	c := &customCreds{header: map[string]string{}, query: map[string]string{}}
-	for _, k := range sortedKeys(a.tmpl.headers) {
+	for _, k := range sortedNames(a.tmpl.headers) {
 		if c.header[k], err = a.tmpl.headers[k].renderString(answer, note); err != nil {
 			return nil, err
 		}
 	}
-	for _, k := range sortedKeys(a.tmpl.query) {
+	for _, k := range sortedNames(a.tmpl.query) {
 		if c.query[k], err = a.tmpl.query[k].renderString(answer, note); err != nil {
 			return nil, err
 		}

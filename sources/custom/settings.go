@@ -229,7 +229,7 @@ func (p *settingsParser) str(key, def string) string {
 	case float64, int, int64, json.Number, bool:
 		return fmt.Sprint(t)
 	}
-	p.problem(key, "must be a string, got %s", describe(v))
+	p.problem(key, "must be a string, got %s", valueKind(v))
 	return def
 }
 
@@ -264,7 +264,7 @@ func (p *settingsParser) number(key string, def float64) float64 {
 		err = errors.New("not a number")
 	}
 	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) || f < 0 {
-		p.problem(key, "must be a number of 0 or more, got %s", describe(v))
+		p.problem(key, "must be a number of 0 or more, got %s", valueKind(v))
 		return def
 	}
 	return f
@@ -277,7 +277,7 @@ func (p *settingsParser) integer(key string, def, minimum int) int {
 	}
 	f, ok := toNumber(v)
 	if !ok || f != math.Trunc(f) || math.Abs(f) > math.MaxInt32 {
-		p.problem(key, "must be an integer, got %s", describe(v))
+		p.problem(key, "must be an integer, got %s", valueKind(v))
 		return def
 	}
 	if int(f) < minimum {
@@ -303,7 +303,7 @@ func (p *settingsParser) boolean(key string, def bool) bool {
 			return false
 		}
 	}
-	p.problem(key, "must be a boolean (true or false), got %s", describe(v))
+	p.problem(key, "must be a boolean (true or false), got %s", valueKind(v))
 	return def
 }
 
@@ -335,13 +335,13 @@ func (p *settingsParser) list(key string) []string {
 		for _, e := range t {
 			s, ok := e.(string)
 			if !ok {
-				p.problem(key, "must be a list of strings, has %s", describe(e))
+				p.problem(key, "must be a list of strings, has %s", valueKind(e))
 				return nil
 			}
 			out = append(out, s)
 		}
 	default:
-		p.problem(key, "must be a list of strings, got %s", describe(v))
+		p.problem(key, "must be a list of strings, got %s", valueKind(v))
 	}
 	return out
 }
@@ -362,7 +362,7 @@ func (p *settingsParser) object(key string) (map[string]any, bool) {
 	}
 	m, ok := v.(map[string]any)
 	if !ok {
-		p.problem(key, "must be an object, got %s", describe(v))
+		p.problem(key, "must be an object, got %s", valueKind(v))
 		return nil, false
 	}
 	return m, true
@@ -404,10 +404,10 @@ func (p *settingsParser) headers(key string) map[string]string {
 		return nil
 	}
 	out := make(map[string]string, len(m))
-	for _, name := range sortedKeys(m) {
+	for _, name := range sortedNames(m) {
 		v, ok := scalarString(m[name])
 		if !ok {
-			p.problem(key+"."+name, "must be a string, got %s", describe(m[name]))
+			p.problem(key+"."+name, "must be a string, got %s", valueKind(m[name]))
 			continue
 		}
 		var missing []string
@@ -476,7 +476,7 @@ func (p *settingsParser) customAuthRequest(key string) *CustomAuthRequest {
 		return nil
 	}
 	r := &CustomAuthRequest{Method: "POST"}
-	for _, k := range sortedKeys(m) {
+	for _, k := range sortedNames(m) {
 		v := m[k]
 		at := key + "." + k
 		switch k {
@@ -495,7 +495,7 @@ func (p *settingsParser) customAuthRequest(key string) *CustomAuthRequest {
 		case "body":
 			b, ok := v.(map[string]any)
 			if !ok {
-				p.problem(at, "must be an object, got %s", describe(v))
+				p.problem(at, "must be an object, got %s", valueKind(v))
 			}
 			r.Body = b
 		case "bodyForm", "body_form":
@@ -510,12 +510,12 @@ func (p *settingsParser) customAuthRequest(key string) *CustomAuthRequest {
 				}
 				r.BodyForm = form.Encode()
 			default:
-				p.problem(at, "must be a form-encoded string, got %s", describe(v))
+				p.problem(at, "must be a form-encoded string, got %s", valueKind(v))
 			}
 		case "reauthenticateIntervalSeconds", "reauthenticate_interval_seconds":
 			f, ok := toNumber(v)
 			if !ok || f < 1 {
-				p.problem(at, "must be a number of seconds of 1 or more, got %s", describe(v))
+				p.problem(at, "must be a number of seconds of 1 or more, got %s", valueKind(v))
 				continue
 			}
 			r.ReauthenticateInterval = time.Duration(f * float64(time.Second))
@@ -538,7 +538,7 @@ func (p *settingsParser) customAuthTemplate(key string) *CustomAuthRequestTempla
 		return nil
 	}
 	t := &CustomAuthRequestTemplate{}
-	for _, k := range sortedKeys(m) {
+	for _, k := range sortedNames(m) {
 		v := m[k]
 		at := key + "." + k
 		switch k {
@@ -549,7 +549,7 @@ func (p *settingsParser) customAuthTemplate(key string) *CustomAuthRequestTempla
 		case "body":
 			b, ok := v.(map[string]any)
 			if !ok {
-				p.problem(at, "must be an object, got %s", describe(v))
+				p.problem(at, "must be an object, got %s", valueKind(v))
 			}
 			t.Body = b
 		default:
@@ -572,14 +572,14 @@ func (p *settingsParser) customAuthTemplate(key string) *CustomAuthRequestTempla
 func (p *settingsParser) stringMap(key string, v any) map[string]string {
 	m, ok := v.(map[string]any)
 	if !ok {
-		p.problem(key, "must be an object, got %s", describe(v))
+		p.problem(key, "must be an object, got %s", valueKind(v))
 		return nil
 	}
 	out := make(map[string]string, len(m))
 	for k, e := range m {
 		s, ok := scalarString(e)
 		if !ok {
-			p.problem(key+"."+k, "must be a string, got %s", describe(e))
+			p.problem(key+"."+k, "must be a string, got %s", valueKind(e))
 			continue
 		}
 		out[k] = s
@@ -617,8 +617,8 @@ func toNumber(v any) (float64, bool) {
 	return 0, false
 }
 
-// describe names a value's type, never its content (it may be a secret).
-func describe(v any) string {
+// valueKind names a value's type, never its content (it may be a secret).
+func valueKind(v any) string {
 	switch v.(type) {
 	case string:
 		return "a string"
@@ -634,7 +634,7 @@ func describe(v any) string {
 	return fmt.Sprintf("%T", v)
 }
 
-func sortedKeys[V any](m map[string]V) []string {
+func sortedNames[V any](m map[string]V) []string {
 	out := make([]string, 0, len(m))
 	for k := range m {
 		out = append(out, k)

@@ -39,7 +39,7 @@ func compileTemplate(key string, t *CustomAuthRequestTemplate) (*compiledTemplat
 	c := &compiledTemplate{headers: map[string]*templateString{}, query: map[string]*templateString{}}
 	var err error
 	compileMap := func(section string, m map[string]string, into map[string]*templateString) {
-		for _, k := range sortedKeys(m) {
+		for _, k := range sortedNames(m) {
 			if err != nil {
 				return
 			}
@@ -65,7 +65,7 @@ func compileValue(key string, v any) (any, error) {
 		return compileString(key, t)
 	case map[string]any:
 		out := make(map[string]any, len(t))
-		for _, k := range sortedKeys(t) {
+		for _, k := range sortedNames(t) {
 			c, err := compileValue(key+"."+k, t[k])
 			if err != nil {
 				return nil, err
