@@ -675,3 +675,41 @@ func TestBodyReadErrorThenErrorStatusIsAnError(t *testing.T) {
 		}
 	})
 }
+
+func TestBodyReadErrorsExhaustRetries(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		var calls atomic.Int32
+		api := newMemAPI(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			calls.Add(1)
+			w.Header().Set("Content-Length", "100")
+			io.WriteString(w, `[{"id":1},`)
+			w.(http.Flusher).Flush()
+			panic(http.ErrAbortHandler)
+		}))
+		defer api.Close()
+		c, _ := api.client(t, map[string]any{"authType": "api_key", "apiKey": "key-5678", "apiKeyQueryParam": "token"})
+		defer c.CloseIdleConnections()
+		_, err := fetchBody(context.Background(), c, "/items")
+		var bre *BodyReadError
+		want := "reading the answer of http://api.test:80/items?token=[REDACTED]: unexpected EOF (after 10 attempts)"
+		if !errors.As(err, &bre) || err.Error() != want || int(calls.Load()) != MaxAttempts {
+			t.Errorf("err %v after %d calls\nwant %s", err, calls.Load(), want)
+		}
+	})
+}
+
+func TestTransportErrorAfterRetries(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		api := newMemAPI(http.NotFoundHandler())
+		c, _ := api.client(t, nil)
+		api.Close() // nothing listens any more
+		_, err := fetchBody(context.Background(), c, "/items")
+		var he *HTTPError
+		want := "GET http://api.test:80/items: connection refused (after 10 attempts)"
+		if !errors.As(err, &he) || he.Status != 0 || err.Error() != want {
+			t.Errorf("err %v\nwant %s", err, want)
+		}
+	})
+}
