@@ -445,7 +445,14 @@ func (p *settingsParser) auth(s *Settings) {
 	case "api_key":
 		need("apiKey")
 	case "custom":
-		need("customAuthRequest", "customAuthRequestTemplate")
+		need("customAuthRequest")
+		if _, ok := p.get("customAuthRequestTemplate"); !ok {
+			msg := "required with authType custom"
+			if _, docsName := p.get("customAuthResponse"); docsName {
+				msg += " (customAuthResponse is set: Ocean's docs use that name, but Ocean and oceand read customAuthRequestTemplate)"
+			}
+			p.problem("customAuthRequestTemplate", "%s", msg)
+		}
 		s.CustomAuthRequest = p.customAuthRequest("customAuthRequest")
 		s.CustomAuthRequestTemplate = p.customAuthTemplate("customAuthRequestTemplate")
 	case "oauth2":
