@@ -6,7 +6,8 @@ package custom
 
 // This file is the contract between the HTTP half of the package (settings,
 // auth, client) and the fetch half (pagination, endpoint resolution, cache,
-// Fetch). Each half replaces its stubs; the signatures stay.
+// Fetch). The HTTP half's side of it: ParseSettings (settings.go), Client,
+// NewClient, Client.Do and Client.Resolve (client.go).
 
 import (
 	"context"
