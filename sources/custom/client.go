@@ -145,7 +145,7 @@ func (c *Client) newAuth(s Settings) (authenticator, error) {
 		tokenClient := &http.Client{Transport: &attemptsTransport{next: &retryablehttp.RoundTripper{Client: c.retry}}}
 		return newOAuth2Auth(s.OAuth2, tokenClient, c.addSecrets, c.redact), nil
 	}
-	return nil, fmt.Errorf("authType: unknown value %q; valid values: %s", s.AuthType, strings.Join(AuthTypes, ", "))
+	return nil, fmt.Errorf("authType: unknown value %q; valid values: %s", s.AuthType, strings.Join(authTypes, ", "))
 }
 
 // attemptsTransport marks token requests as safe to retry.
@@ -157,7 +157,7 @@ func (t *attemptsTransport) RoundTrip(req *http.Request) (*http.Response, error)
 }
 
 func tlsConfig(s Settings) (*tls.Config, error) {
-	conf := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: s.SkipTLSVerify} //nolint:gosec // the user's choice, warned about
+	conf := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: s.SkipTLSVerify} // verifySsl: false, warned about
 	if s.CACertFile == "" {
 		return conf, nil
 	}

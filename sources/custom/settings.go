@@ -17,10 +17,11 @@ import (
 	"unicode"
 )
 
-// Auth and pagination types, as Ocean names them (oauth2 is oceand's).
+// The valid authType and paginationType values, as Ocean names them (oauth2
+// is oceand's); read only.
 var (
-	AuthTypes       = []string{"none", "bearer_token", "basic", "api_key", "custom", "oauth2"}
-	PaginationTypes = []string{"none", "offset", "page", "cursor", "next_link", "header_link"}
+	authTypes       = []string{"none", "bearer_token", "basic", "api_key", "custom", "oauth2"}
+	paginationTypes = []string{"none", "offset", "page", "cursor", "next_link", "header_link"}
 )
 
 // Defaults of the settings that have one.
@@ -85,8 +86,8 @@ func ParseSettings(config map[string]any) (Settings, error) {
 		p.values[decamelize(k)] = v
 	}
 	s := Settings{
-		AuthType:              p.enum("authType", "none", AuthTypes),
-		PaginationType:        p.enum("paginationType", "none", PaginationTypes),
+		AuthType:              p.enum("authType", "none", authTypes),
+		PaginationType:        p.enum("paginationType", "none", paginationTypes),
 		PageSize:              p.integer("pageSize", DefaultPageSize, 1),
 		StartPage:             p.integer("startPage", DefaultStartPage, math.MinInt),
 		CursorPath:            p.str("cursorPath", ""),
