@@ -22,5 +22,7 @@ require (
 	github.com/pierrec/lz4/v4 v4.1.33 // indirect
 	github.com/spf13/pflag v1.0.10 // indirect
 	github.com/twmb/franz-go/pkg/kmsg v1.15.0 // indirect
+	golang.org/x/oauth2 v0.38.0
 	golang.org/x/sys v0.45.0
+	golang.org/x/time v0.16.0
 )

@@ -163,8 +163,9 @@ func plainField(v reflect.Value) any {
 // Secrets returns the setting values that must never be printed: Port's
 // credentials, the listener's appHost, fields the source's spec marks
 // sensitive (after ApplySpec), every value under a key named like a
-// credential (token, secret, password, apiKey, ...), however deep, and the
-// password of any URL with credentials.
+// credential (token, secret, password, apiKey, ...), however deep (but
+// booleans and HTTP method names, which are no secret), and the password of
+// any URL with credentials.
 func (s *Settings) Secrets() []string {
 	m := s.ensureMeta()
 	root := reflect.ValueOf(s).Elem()
@@ -186,7 +187,7 @@ func (s *Settings) Secrets() []string {
 				collect(path, e, sensitive)
 			}
 		case string:
-			if sensitive && t != "" && !isBoolWord(t) {
+			if sensitive && t != "" && !isBoolWord(t) && !isMethodWord(t) {
 				out = append(out, t)
 			}
 			if raw, decoded, ok := urlPassword(t); ok {
@@ -265,6 +266,17 @@ func toFloat(v any) float64 {
 func isBoolWord(s string) bool {
 	_, ok := parseBool(s)
 	return ok
+}
+
+// isMethodWord reports an HTTP method name: inside a sensitive object (an
+// auth request) it is no secret, and masking it would hide the method of
+// every request in the logs.
+func isMethodWord(s string) bool {
+	switch strings.ToUpper(strings.TrimSpace(s)) {
+	case "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS":
+		return true
+	}
+	return false
 }
 
 // sensitive reports whether the setting at path holds a credential.

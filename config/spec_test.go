@@ -312,3 +312,61 @@ func TestSettingsBuiltByHand(t *testing.T) {
 		t.Errorf("entries %d warnings %v", len(s.Entries()), s.Warnings())
 	}
 }
+
+// A sensitive object (the custom source's customAuthRequest,
+// customAuthRequestTemplate, customHeaders) has every string inside it
+// redacted, however deep and however given (YAML or a JSON env string),
+// but for HTTP method names, which are no secret and would otherwise
+// mask the method in every log line.
+func TestSensitiveObjectRedactsEveryString(t *testing.T) {
+	t.Parallel()
+	const objectSpec = `
+configurations:
+  - name: customAuthRequest
+    type: object
+    sensitive: true
+  - name: customHeaders
+    type: object
+    sensitive: true
+`
+	s, problems := read(t, input{
+		yaml: `integration:
+  config:
+    customAuthRequest:
+      endpoint: /oauth/token?audience=deep-audience
+      method: POST
+      body: {client: {id: client-name-1, keys: [list-secret-1, 424242]}, grant: client_credentials}
+`,
+		env: append([]string{`OCEAN__INTEGRATION__CONFIG__CUSTOM_HEADERS={"X-Api-Token": "env-header-secret", "X-Team": "team-blue"}`}, valid...),
+	})
+	if len(problems) > 0 {
+		t.Fatal(problems)
+	}
+	if err := s.ApplySpec([]byte(objectSpec)); err != nil {
+		t.Fatal(err)
+	}
+	secrets := []string{"/oauth/token?audience=deep-audience", "client-name-1", "list-secret-1", "424242", "client_credentials", "env-header-secret", "team-blue"}
+	got := s.Secrets()
+	for _, want := range secrets {
+		if !slices.Contains(got, want) {
+			t.Errorf("Secrets() lacks %q: %q", want, got)
+		}
+	}
+	if slices.Contains(got, "POST") {
+		t.Errorf("Secrets() has the method POST: %q", got)
+	}
+	b, err := json.Marshal(s.Entries())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, secret := range secrets {
+		if strings.Contains(string(b), secret) {
+			t.Errorf("config print shows %q: %s", secret, b)
+		}
+	}
+	red := logging.NewRedactor(s.Secrets()...)
+	line := red.String(`POST /oauth/token?audience=deep-audience with {"id":"client-name-1","k":"list-secret-1"} X-Team: team-blue`)
+	if line != `POST [REDACTED] with {"id":"[REDACTED]","k":"[REDACTED]"} X-Team: [REDACTED]` {
+		t.Errorf("log line = %s", line)
+	}
+}

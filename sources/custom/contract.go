@@ -6,17 +6,16 @@ package custom
 
 // This file is the contract between the HTTP half of the package (settings,
 // auth, client) and the fetch half (pagination, endpoint resolution, cache,
-// Fetch). Each half replaces its stubs; the signatures stay.
+// Fetch). The HTTP half's side of it: ParseSettings (settings.go), Client,
+// NewClient, Client.Do and Client.Resolve (client.go).
 
 import (
 	"context"
-	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"time"
-
-	"oceand/sources"
 )
 
 // Settings are the custom source's integration.config, under Ocean's names
@@ -41,13 +40,26 @@ type Settings struct {
 	MaxConcurrentRequests int
 	CustomHeaders         map[string]string
 
-	// Auth, TLS, proxy and rate-limit settings belong to the HTTP half,
-	// which adds its own fields here.
-}
+	// Auth (settings.go, auth*.go).
+	APIToken                  string
+	Username, Password        string
+	APIKey                    string
+	APIKeyHeader              string // default X-API-Key
+	APIKeyQueryParam          string // when set, apiKey goes in this query parameter instead
+	CustomAuthRequest         *CustomAuthRequest
+	CustomAuthRequestTemplate *CustomAuthRequestTemplate
+	OAuth2                    OAuth2
 
-// ParseSettings reads integration.config. Every problem names its key.
-func ParseSettings(config map[string]any) (Settings, error) {
-	return Settings{}, errors.New("custom: settings not implemented")
+	// TLS and limits (client.go, limit.go).
+	SkipTLSVerify  bool // verifySsl: false; the zero value verifies
+	CACertFile     string
+	RateLimit      float64 // requests per second per host; 0 means no limit
+	RateLimitBurst int     // 0 means ceil(RateLimit), at least 1
+
+	// rawHeaderValues are customHeaders values before ${VAR} expansion.
+	rawHeaderValues []string
+	// dial replaces the network in tests.
+	dial func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 // Request is one HTTP call of the source.
@@ -72,27 +84,4 @@ type Response struct {
 	// Body streams the answer. A read error on it is a transport error:
 	// if the handler returns it (wrapped or not), Do retries the request.
 	Body io.Reader
-}
-
-// Client makes the source's HTTP calls: auth, retries, rate limits and
-// maxConcurrentRequests requests in flight.
-type Client struct{}
-
-// NewClient builds the client for s. Tokens it obtains go to env.AddSecrets.
-func NewClient(s Settings, env sources.Env) (*Client, error) {
-	return nil, errors.New("custom: client not implemented")
-}
-
-// Do sends r and calls handle with the answer while holding its request
-// slot. A non-2xx answer left after retries, or a transport error, is an
-// error naming the method, the redacted URL, the status and the first
-// bytes of the body (redacted); handle is then not called.
-func (c *Client) Do(ctx context.Context, r Request, handle func(*Response) error) error {
-	return errors.New("custom: client not implemented")
-}
-
-// Resolve turns a path or URL from settings or from an API answer (a next
-// link) into an absolute URL: relative ones against baseUrl.
-func (c *Client) Resolve(ref string) (*url.URL, error) {
-	return nil, errors.New("custom: client not implemented")
 }
