@@ -34,6 +34,12 @@
 //   - Rate limits (Config.RateLimit, off by default): fixed windows with
 //     x-ratelimit-period/limit/remaining/reset and 429 with Retry-After.
 //
+//   - Visibility: raw data examples per kind, shipped log records, sync
+//     metrics (POST per resync, PUT per kind) and heartbeats are stored
+//     (bounded) and served without a token on admin routes:
+//     GET /_emulator/integrations/{id}/examples, .../logs,
+//     .../sync-metrics, .../heartbeats. The ingest routes require a token.
+//
 // # Decisions where Port is silent
 //
 // Properties a blueprint does not declare are accepted and stored
