@@ -211,3 +211,36 @@ func (h *redactingHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
 func (h *redactingHandler) WithGroup(name string) slog.Handler {
 	return &redactingHandler{next: h.next.WithGroup(name), r: h.r}
 }
+
+// JSON masks secrets in a JSON document structurally: every string value
+// (and object key) that contains a secret has it replaced, and the
+// document is encoded anew. Unlike String on the encoded text, a secret
+// cannot leak through an escape the replacer does not know, and the result
+// is always valid JSON. The input is not modified.
+func (r *Redactor) JSON(doc []byte) ([]byte, error) {
+	var v any
+	if err := json.Unmarshal(doc, &v); err != nil {
+		return nil, fmt.Errorf("redact: %w", err)
+	}
+	return json.Marshal(r.value(v))
+}
+
+func (r *Redactor) value(v any) any {
+	switch t := v.(type) {
+	case string:
+		return r.String(t)
+	case map[string]any:
+		out := make(map[string]any, len(t))
+		for k, e := range t {
+			out[r.String(k)] = r.value(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(t))
+		for i, e := range t {
+			out[i] = r.value(e)
+		}
+		return out
+	}
+	return v
+}
