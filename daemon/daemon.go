@@ -28,6 +28,7 @@ import (
 	"oceand/listeners"
 	"oceand/logging"
 	"oceand/mapping"
+	"oceand/metrics"
 	"oceand/port"
 	"oceand/resync"
 	"oceand/scheduler"
@@ -70,6 +71,8 @@ type Options struct {
 	// Ready, when set, is closed once jobs run and the control socket
 	// answers (tests and embedders wait on it).
 	Ready chan struct{}
+	// LogShipping tunes the shipping of logs to Port; zero is Ocean's.
+	LogShipping LogShipping
 }
 
 // Daemon is one running oceand.
@@ -85,6 +88,10 @@ type Daemon struct {
 	engine  *jobs.Engine
 	sched   *scheduler.Scheduler
 	lastJob *store.Job
+
+	metrics      *metrics.Metrics
+	shipper      *logging.Shipper // nil: logs are not shipped to Port
+	logIngestURL string
 }
 
 // New checks the settings and prepares a daemon; Run starts it.
@@ -122,7 +129,11 @@ func New(settings *config.Settings, opts Options) (*Daemon, error) {
 	}); err != nil {
 		return nil, err
 	}
-	return &Daemon{settings: settings, opts: opts, logger: opts.Logger, source: def}, nil
+	d := &Daemon{settings: settings, opts: opts, logger: opts.Logger, source: def}
+	if err := d.setupVisibility(); err != nil {
+		return nil, err
+	}
+	return d, nil
 }
 
 // LastJob is the job the ONCE listener waited for, after Run returns.
@@ -140,6 +151,8 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 	s := d.settings
 	d.startedAt = d.opts.Now()
 	once := s.EventListener.Type == config.ListenerOnce
+	// Logs are flushed to Port last, as Ocean does.
+	defer d.stopShipping()
 	d.reportSettings()
 
 	st, err := store.Open(StatePath(s.StateDir), store.Options{NoSync: d.opts.StoreNoSync})
@@ -176,6 +189,7 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 		HTTPClient:            d.opts.HTTPClient,
 		Now:                   d.opts.Now,
 		OnToken:               func(tok string) { d.addSecrets(tok) },
+		Observer:              d.metrics,
 	})
 	if err != nil {
 		return err
@@ -204,14 +218,19 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 		interval = time.Duration(probe.IntervalMinutes()) * time.Minute
 	}
 	rs := resync.New(resync.Config{
-		Port:              pc,
-		Store:             st,
-		Source:            src,
-		Logger:            d.logger.With("component", "resync"),
-		Now:               d.opts.Now,
-		Mapping:           mapping.Options{EnvAllowList: jqEnvAllowList(s)},
-		ScheduledInterval: interval,
-		NextResync:        func() (time.Time, bool) { return d.sched.NextRun() },
+		Port:                pc,
+		Store:               st,
+		Source:              src,
+		Logger:              d.logger.With("component", "resync"),
+		Now:                 d.opts.Now,
+		Mapping:             mapping.Options{EnvAllowList: jqEnvAllowList(s)},
+		ScheduledInterval:   interval,
+		NextResync:          func() (time.Time, bool) { return d.sched.NextRun() },
+		Observer:            d.metrics,
+		SendRawDataExamples: s.SendRawDataExamples,
+		RedactJSON:          d.redactJSON(),
+		SyncMetrics:         s.SendSyncMetrics,
+		HeartbeatInterval:   time.Duration(s.StatusHeartbeatIntervalSeconds) * time.Second,
 	})
 	engine, err := jobs.Open(jobs.Config{
 		Store:            st,
@@ -224,11 +243,15 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 		Run: func(ctx context.Context, j *store.Job, p *jobs.Progress) error {
 			return rs.Run(ctx, j, p)
 		},
+		OnFinish: d.metrics.JobFinished,
 	})
 	if err != nil {
 		return err
 	}
 	d.engine = engine
+	if err := d.registerMetrics(st); err != nil {
+		return fmt.Errorf("metrics: %w", err)
+	}
 	schedCfg.Queue = engine
 	if d.sched, err = scheduler.New(schedCfg); err != nil {
 		return err
@@ -251,6 +274,9 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 	}
 	if err := d.register(ctx); err != nil {
 		return fmt.Errorf("register integration: %w", err)
+	}
+	if err := d.startShipping(); err != nil {
+		return err
 	}
 
 	// Queued before the runner starts: it merges into a pending resume.
@@ -300,7 +326,7 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 	}
 	l, err := newListener(ctx, ListenerDeps{
 		Settings: s, Queue: engine, Port: pc, Store: st, AddSecrets: d.addSecrets,
-		Logger: d.logger.With("component", "listener"), Now: d.opts.Now,
+		Logger: d.logger.With("component", "listener"), Now: d.opts.Now, Metrics: d.metrics,
 	})
 	if err != nil {
 		return err
@@ -316,6 +342,14 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 	<-ctx.Done()
 	d.logger.Info("stopping", "cause", context.Cause(ctx))
 	return nil
+}
+
+// redactJSON masks secrets in raw data examples; nil without a redactor.
+func (d *Daemon) redactJSON() func([]byte) ([]byte, error) {
+	if d.opts.Redactor == nil {
+		return nil
+	}
+	return d.opts.Redactor.JSON
 }
 
 func (d *Daemon) addSecrets(secrets ...string) {

@@ -16,6 +16,7 @@ import (
 	"oceand/config"
 	"oceand/jobs"
 	"oceand/listeners"
+	"oceand/metrics"
 	"oceand/port"
 	"oceand/store"
 )
@@ -43,6 +44,8 @@ type ListenerDeps struct {
 	AddSecrets func(...string)
 	Logger     *slog.Logger
 	Now        func() time.Time
+	// Metrics, when set, is served on the health server's /metrics.
+	Metrics *metrics.Metrics
 }
 
 // engineQueue adapts the job engine to listeners.Requester.
@@ -115,6 +118,9 @@ func newListener(ctx context.Context, deps ListenerDeps) (Listener, error) {
 		}
 		if s.EventListener.Type == config.ListenerWebhook {
 			h.Queue = queue
+		}
+		if err := mountMetrics(h, deps, ready); err != nil {
+			return nil, err
 		}
 		set.parts = append(set.parts, h)
 	}
