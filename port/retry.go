@@ -30,6 +30,7 @@ type call struct {
 	// attemptStart is when the current attempt was sent.
 	attemptStart time.Time
 	route        string // the request's route template
+	observed     int    // the last attempt told to the observer
 }
 
 type callKey struct{}
@@ -56,7 +57,12 @@ func (c *Client) checkRetry(ctx context.Context, resp *http.Response, err error)
 	if resp != nil {
 		status = resp.StatusCode
 	}
-	c.cfg.Observer.Attempt(st.req.method, st.route, status, c.now().Sub(st.attemptStart))
+	// go-retryablehttp checks an attempt twice when its answer is read
+	// by a response handler: it is observed once.
+	if st.observed != st.attempts {
+		st.observed = st.attempts
+		c.cfg.Observer.Attempt(st.req.method, st.route, status, c.now().Sub(st.attemptStart))
+	}
 	if ctx.Err() != nil {
 		return false, context.Cause(ctx)
 	}
