@@ -48,6 +48,7 @@ type visibility struct {
 	start   time.Time
 
 	queue  chan visSend
+	jobCtx context.Context
 	ctx    context.Context
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -72,7 +73,7 @@ func (j *jobRun) newVisibility(ctx context.Context, start time.Time) *visibility
 	vctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	v := &visibility{
 		j: j, logger: j.logger.With("visibility", true), eventID: newEventID(), start: start,
-		queue: make(chan visSend, sendQueue), ctx: vctx, cancel: cancel, done: make(chan struct{}),
+		queue: make(chan visSend, sendQueue), jobCtx: ctx, ctx: vctx, cancel: cancel, done: make(chan struct{}),
 	}
 	go v.loop()
 	return v
@@ -103,8 +104,9 @@ func (v *visibility) enqueue(what string, fn func(ctx context.Context) error) {
 	}
 }
 
-// close stops the heartbeat and waits, at most VisibilityDrain, for what
-// is queued; what is left then is given up.
+// close stops the heartbeat and waits, at most VisibilityDrain (a second
+// when the job was stopped: the daemon may be shutting down), for what is
+// queued; what is left then is given up.
 func (v *visibility) close() {
 	if v == nil {
 		return
@@ -115,12 +117,16 @@ func (v *visibility) close() {
 			<-v.beatDone
 		}
 		close(v.queue)
-		t := time.NewTimer(v.j.r.cfg.VisibilityDrain)
+		drain := v.j.r.cfg.VisibilityDrain
+		if v.jobCtx.Err() != nil {
+			drain = min(drain, time.Second)
+		}
+		t := time.NewTimer(drain)
 		defer t.Stop()
 		select {
 		case <-v.done:
 		case <-t.C:
-			v.logger.Warn("Port's UI routes did not take the last reports in time; given up", "waited", v.j.r.cfg.VisibilityDrain)
+			v.logger.Warn("Port's UI routes did not take the last reports in time; given up", "waited", drain)
 			v.cancel()
 			<-v.done
 		}
