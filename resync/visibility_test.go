@@ -81,18 +81,18 @@ func TestRawExamplesAreMaskedAndSyncMetricsMatchTheJob(t *testing.T) {
 	h := newHarness(t)
 	deptPersons(h, mappingSpec{threshold: 1, createMissing: true})
 	src := newSource()
-	src.add("dept", "d", 4, map[string]any{"apiKey": secretValue, "nested": map[string]any{"auth": "Bearer " + secretValue}})
+	src.add("dept", "d", 7, map[string]any{"apiKey": secretValue, "nested": map[string]any{"auth": "Bearer " + secretValue}})
 	src.add("person", "p", 12, map[string]any{"dept": "d-0", "note": "see " + secretValue})
 	// The mapping reads the secret into an entity: masking the examples
 	// must not change what the mapping sees.
 	src.items["person"][0]["name"] = secretValue
 	h.mustRun(src, jobOpts{})
-	src.items["dept"] = src.items["dept"][:3] // one department is gone: reconciliation deletes it
+	src.items["dept"] = src.items["dept"][:6] // one department is gone: reconciliation deletes it
 	job := h.mustRun(src, jobOpts{configure: visible(logging.NewRedactor(secretValue))})
 
 	var ex adminExamples
 	h.admin("examples", &ex)
-	for kind, want := range map[string]int{"dept": 3, "person": 5} {
+	for kind, want := range map[string]int{"dept": 5, "person": 5} {
 		k := ex.Kinds[kind]
 		if len(k.Examples) != want || k.Posts != 1 {
 			t.Errorf("kind %s: %d examples in %d posts; want %d in 1", kind, len(k.Examples), k.Posts, want)
