@@ -26,10 +26,16 @@ type shippingResult struct {
 	OnSeconds  []float64 `json:"onSeconds"`
 	OffSeconds []float64 `json:"offSeconds"`
 	// Ratio is the median with shipping on over the median with it off.
-	Ratio        float64 `json:"ratio"`
-	LogBatches   int     `json:"logBatches"`
-	ExamplePosts int     `json:"examplePosts"`
-	KindPuts     int     `json:"kindPuts"`
+	Ratio float64 `json:"ratio"`
+	// OnCPU and OffCPU are the daemon process's CPU seconds per run (start-
+	// up included), which the load of other processes moves less than
+	// wall time; CPURatio compares their medians.
+	OnCPU        []float64 `json:"onCpuSeconds"`
+	OffCPU       []float64 `json:"offCpuSeconds"`
+	CPURatio     float64   `json:"cpuRatio"`
+	LogBatches   int       `json:"logBatches"`
+	ExamplePosts int       `json:"examplePosts"`
+	KindPuts     int       `json:"kindPuts"`
 }
 
 // benchShipping runs rounds of (on, off) or (off, on) full resyncs, each
@@ -93,7 +99,8 @@ func (a *app) benchShipping(ctx context.Context, progress io.Writer, persons, kb
 			extra = nil
 		}
 		var out bytes.Buffer
-		if _, err := runChild(ctx, exe, dir, withEnv(env, extra), []string{"bench", "daemon"}, &out); err != nil {
+		cpu, err := runChild(ctx, exe, dir, withEnv(env, extra), []string{"bench", "daemon"}, &out)
+		if err != nil {
 			return fmt.Errorf("shipping %s: %w", name, err)
 		}
 		job, err := lastJob(daemon.StatePath(stateDir))
@@ -104,12 +111,14 @@ func (a *app) benchShipping(ctx context.Context, progress io.Writer, persons, kb
 		res.Entities = job.Totals.Mapped
 		if on {
 			res.OnSeconds = append(res.OnSeconds, secs)
+			res.OnCPU = append(res.OnCPU, cpu.Seconds())
 			reqs := emu.Requests()
 			res.LogBatches = reqs["POST /ingest/logs/{id}"]
 			res.ExamplePosts = reqs["POST /v1/integration/{id}/kinds/{kind}/examples"]
 			res.KindPuts = reqs["PUT /ingest/metrics/{id}/syncMetrics/resync/{event}/kind/{kind}"]
 		} else {
 			res.OffSeconds = append(res.OffSeconds, secs)
+			res.OffCPU = append(res.OffCPU, cpu.Seconds())
 		}
 		return nil
 	}
@@ -126,6 +135,9 @@ func (a *app) benchShipping(ctx context.Context, progress io.Writer, persons, kb
 	}
 	if m := median(res.OffSeconds); m > 0 {
 		res.Ratio = median(res.OnSeconds) / m
+	}
+	if m := median(res.OffCPU); m > 0 {
+		res.CPURatio = median(res.OnCPU) / m
 	}
 	return res, nil
 }
@@ -148,6 +160,7 @@ func writeShipping(w io.Writer, r *shippingResult) {
 	fmt.Fprintf(w, "shipping off:                                                  %v s, median %.3f\n", round3(r.OffSeconds), median(r.OffSeconds))
 	fmt.Fprintf(w, "on / off:  %.3f  (target <= 1.05); last 'on' round sent %d log batches, %d example posts, %d kind metric PUTs\n",
 		r.Ratio, r.LogBatches, r.ExamplePosts, r.KindPuts)
+	fmt.Fprintf(w, "daemon CPU seconds on %v, off %v: on / off %.3f\n", round3(r.OnCPU), round3(r.OffCPU), r.CPURatio)
 }
 
 func round3(xs []float64) []float64 {
