@@ -51,6 +51,8 @@ type Shipper struct {
 	reported int64    // dropped already reported locally
 	started  bool
 	stopped  bool
+	failing  bool  // the last batch failed (reported once, not per batch)
+	lastErr  error // why the last batch failed
 
 	wake    chan struct{}
 	stop    chan struct{}
@@ -262,11 +264,20 @@ func (s *Shipper) send(batch [][]byte) {
 	ctx, cancel := context.WithTimeout(s.sendCtx, s.cfg.SendTimeout)
 	err := s.cfg.Send(ctx, body)
 	cancel()
+	s.mu.Lock()
+	was := s.failing
+	s.failing, s.lastErr = err != nil, err
 	if err != nil {
-		s.mu.Lock()
 		s.dropped += int64(len(batch))
-		s.mu.Unlock()
-		s.cfg.Local.Warn("could not ship log records to Port; they are dropped", "records", len(batch), "err", err)
+	}
+	s.mu.Unlock()
+	// A change is reported at once; the drops of a failing Port are
+	// summed up by reportDropped, once per interval.
+	switch {
+	case err != nil && !was:
+		s.cfg.Local.Warn("could not ship log records to Port; they are dropped until it answers", "records", len(batch), "err", err)
+	case err == nil && was:
+		s.cfg.Local.Info("log records reach Port again")
 	}
 }
 
@@ -275,10 +286,14 @@ func (s *Shipper) reportDropped() {
 	s.mu.Lock()
 	n := s.dropped - s.reported
 	s.reported = s.dropped
-	total := s.dropped
+	total, lastErr := s.dropped, s.lastErr
 	s.mu.Unlock()
 	if n > 0 {
-		s.cfg.Local.Warn("log records were not shipped to Port (buffer full, Port slow or down, or stopping)", "dropped", n, "droppedTotal", total)
+		attrs := []any{"dropped", n, "droppedTotal", total}
+		if lastErr != nil {
+			attrs = append(attrs, "lastErr", lastErr)
+		}
+		s.cfg.Local.Warn("log records were not shipped to Port (buffer full, Port slow or down, or stopping)", attrs...)
 	}
 }
 

@@ -190,3 +190,38 @@ func TestRedactorJSON(t *testing.T) {
 		t.Errorf("not JSON: %v", err)
 	}
 }
+
+// Port answering errors: the records are dropped and counted, and stderr
+// hears of it once, then once per interval, not once per batch.
+func TestShipperFailingIngestReportsOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var mu sync.Mutex
+		var local strings.Builder
+		localLog := slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			return local.Write(p)
+		}), nil))
+		failing := func(context.Context, json.RawMessage) error { return errors.New("port answered 500") }
+		sh := logging.NewShipper(logging.ShipperConfig{Send: failing, Local: localLog})
+		if err := sh.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer sh.Stop(context.Background())
+		log := slog.New(sh.Handler())
+		for i := range 1000 {
+			log.Info("record", "i", i)
+		}
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+		if n := sh.Dropped(); n != 1000 {
+			t.Errorf("dropped %d; want all 1000", n)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		out := local.String()
+		if f, s := strings.Count(out, "could not ship"), strings.Count(out, "droppedTotal=1000"); f != 1 || s != 1 {
+			t.Errorf("stderr got %d failure and %d summary lines for 10 failed batches; want 1 and 1:\n%s", f, s, out)
+		}
+	})
+}
