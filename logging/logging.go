@@ -1,7 +1,8 @@
 // Package logging builds oceand's slog loggers: tint for people at a
 // terminal, JSON for everything else, and a redacting layer that removes
 // every known secret value from every message and attribute, whatever the
-// format.
+// format. A Shipper tees records, redacted the same way, to Port's log
+// ingest in bounded batches.
 package logging
 
 import (
