@@ -1,6 +1,7 @@
 // Package daemon wires oceand together: settings, the state store, the Port
 // client, start-up registration, the job engine with the resync job, the
-// scheduler, the event listener and the control socket. It owns their
+// scheduler, the event listener, the control socket, and what Port's UI and
+// Prometheus see (log shipping, sync metrics, /metrics). It owns their
 // lifecycle.
 //
 // Start-up order matters: the store is opened first (its lock keeps a
@@ -10,7 +11,7 @@
 // merges into a pending resume instead of superseding it. Shutdown runs in
 // reverse: the listener and the scheduler stop queueing, then the running
 // job is stopped (recorded interrupted, reported aborted to Port) within
-// the stop timeout.
+// the stop timeout; the logs shipped to Port are flushed last.
 package daemon
 
 import (
