@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"oceand/mapping"
@@ -55,6 +56,7 @@ type visibility struct {
 
 	stopBeat  chan struct{}
 	beatDone  chan struct{}
+	beatQueue atomic.Bool // a heartbeat waits in the queue: no second one
 	closeOnce sync.Once
 }
 
@@ -92,15 +94,17 @@ func (v *visibility) loop() {
 }
 
 // enqueue hands a send to the background goroutine, or drops it when the
-// queue is full.
-func (v *visibility) enqueue(what string, fn func(ctx context.Context) error) {
+// queue is full; it reports whether the send was queued.
+func (v *visibility) enqueue(what string, fn func(ctx context.Context) error) bool {
 	if v == nil {
-		return
+		return false
 	}
 	select {
 	case v.queue <- visSend{what: what, fn: fn}:
+		return true
 	default:
 		v.logger.Warn("Port is slow to take "+what+"; not sent", "queued", sendQueue)
+		return false
 	}
 }
 
@@ -171,7 +175,18 @@ func (v *visibility) heartbeat() {
 		case <-v.stopBeat:
 			return
 		case <-t.C:
-			v.enqueue("heartbeat", func(ctx context.Context) error { return pc.PostHeartbeat(ctx, ingest, event) })
+			// While Port is slow, heartbeats do not pile up in front of
+			// the kinds' reports: one waits at a time.
+			if !v.beatQueue.CompareAndSwap(false, true) {
+				continue
+			}
+			queued := v.enqueue("heartbeat", func(ctx context.Context) error {
+				v.beatQueue.Store(false)
+				return pc.PostHeartbeat(ctx, ingest, event)
+			})
+			if !queued {
+				v.beatQueue.Store(false)
+			}
 		}
 	}
 }
