@@ -284,7 +284,7 @@ func TestIgnored(t *testing.T) {
 			t.Errorf("%s has no reason", e.Key)
 		}
 	}
-	want := []string{"clientTimeout", "streaming.enabled", "ssl.port.verify", "application.enableHttpLogging"}
+	want := []string{"clientTimeout", "streaming.enabled", "ssl.port.verify"}
 	if !slices.Equal(keys, want) {
 		t.Errorf("ignored = %v, want %v", keys, want)
 	}

@@ -30,10 +30,10 @@ type Settings struct {
 	// whatever JQEnvAllowList says.
 	AllowEnvironmentVariablesJQAccess bool `key:"allow_environment_variables_jq_access" default:"true"`
 
-	StatusHeartbeatIntervalSeconds int     `key:"status_heartbeat_interval_seconds" default:"10" ignored:"oceand sends no heartbeats to Port's metrics ingest"`
+	StatusHeartbeatIntervalSeconds int     `key:"status_heartbeat_interval_seconds" default:"10"`
 	ClientTimeout                  int     `key:"client_timeout" default:"60" ignored:"no built-in source makes third-party HTTP requests yet"`
 	CreatePortResourcesOrigin      string  `key:"create_port_resources_origin" ignored:"oceand creates the source's default resources itself"`
-	SendRawDataExamples            bool    `key:"send_raw_data_examples" default:"true" ignored:"oceand sends no raw data examples to Port"`
+	SendRawDataExamples            bool    `key:"send_raw_data_examples" default:"true"`
 	OAuthAccessTokenFilePath       string  `key:"oauth_access_token_file_path" ignored:"SaaS-only OAuth is not supported"`
 	BaseURL                        string  `key:"base_url" ignored:"oceand receives no live events"`
 	PathPrefix                     string  `key:"path_prefix" ignored:"oceand serves no integration routes"`
@@ -60,7 +60,7 @@ type Settings struct {
 	Streaming        StreamingSettings        `key:"streaming" ignored:"sources stream their pages already"`
 	ActionsProcessor ActionsProcessorSettings `key:"actions_processor" ignored:"oceand runs no actions"`
 	LiveEvents       LiveEventsSettings       `key:"live_events" ignored:"oceand receives no live events"`
-	Metrics          MetricsSettings          `key:"metrics" ignored:"oceand sends no metrics to Port"`
+	Metrics          MetricsSettings          `key:"metrics" ignored:"oceand pushes no metrics to a webhook; Prometheus scrapes /metrics on the health server"`
 	SSL              SSLSettings              `key:"ssl" ignored:"oceand uses the system's certificate store"`
 
 	// Application holds Ocean's APPLICATION__ settings (env only in
@@ -90,6 +90,10 @@ type Settings struct {
 	LogLevel string `key:"log_level" default:"info"`
 	// JQEnvAllowList names the environment variables jq mappings may read.
 	JQEnvAllowList []string `key:"jq_env_allow_list" default:"[]"`
+	// SendSyncMetrics reports Ocean's sync metrics and heartbeats to the
+	// metrics ingest Port names (Ocean always does; oceand can be told not
+	// to).
+	SendSyncMetrics bool `key:"send_sync_metrics" default:"true"`
 
 	// meta is how the settings were loaded: origins, warnings, secrets.
 	meta *meta
@@ -160,8 +164,9 @@ type IntegrationSettings struct {
 // ApplicationSettings are Ocean's APPLICATION__ variables.
 type ApplicationSettings struct {
 	// LogLevel is used when log_level is not set.
-	LogLevel          string `key:"log_level"`
-	EnableHTTPLogging bool   `key:"enable_http_logging" default:"true" ignored:"oceand never ships logs to Port"`
+	LogLevel string `key:"log_level"`
+	// EnableHTTPLogging ships log records to Port's log ingest.
+	EnableHTTPLogging bool `key:"enable_http_logging" default:"true"`
 	// Port is the HTTP listen port (WEBHOOK listener, health).
 	Port int `key:"port" default:"8000"`
 }

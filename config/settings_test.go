@@ -205,6 +205,7 @@ var defaults = []struct {
 	{"logFormat", `"auto"`},
 	{"logLevel", `"info"`},
 	{"jqEnvAllowList", `[]`},
+	{"sendSyncMetrics", `true`},
 }
 
 func TestEverySettingHasItsDefault(t *testing.T) {

@@ -49,6 +49,8 @@ func (s *Settings) Validate() error {
 		"event_listener.interval":      s.EventListener.Interval,
 		"port.max_concurrent_requests": s.Port.MaxConcurrentRequests,
 		"job_history_limit":            s.JobHistoryLimit,
+		// Ocean's own rule (> 0).
+		"status_heartbeat_interval_seconds": s.StatusHeartbeatIntervalSeconds,
 	}
 	for _, path := range slices.Sorted(maps.Keys(positive)) {
 		if positive[path] < 1 {

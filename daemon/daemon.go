@@ -1,6 +1,7 @@
 // Package daemon wires oceand together: settings, the state store, the Port
 // client, start-up registration, the job engine with the resync job, the
-// scheduler, the event listener and the control socket. It owns their
+// scheduler, the event listener, the control socket, and what Port's UI and
+// Prometheus see (log shipping, sync metrics, /metrics). It owns their
 // lifecycle.
 //
 // Start-up order matters: the store is opened first (its lock keeps a
@@ -11,7 +12,7 @@
 // merges into a pending resume instead of superseding it. Shutdown runs in
 // reverse: the listeners and the scheduler stop queueing, then the running
 // job is stopped (recorded interrupted, reported aborted to Port) within
-// the stop timeout.
+// the stop timeout; the logs shipped to Port are flushed last.
 package daemon
 
 import (
@@ -32,6 +33,7 @@ import (
 	"oceand/listeners"
 	"oceand/logging"
 	"oceand/mapping"
+	"oceand/metrics"
 	"oceand/port"
 	"oceand/resync"
 	"oceand/scheduler"
@@ -81,6 +83,8 @@ type Options struct {
 	// PortRetryWaitMax caps the Port client's backoff between attempts;
 	// zero is the client's default (tests shorten it).
 	PortRetryWaitMax time.Duration
+	// LogShipping tunes the shipping of logs to Port; zero is Ocean's.
+	LogShipping LogShipping
 }
 
 // DefaultRegisterRetry is how long start-up waits before registering again
@@ -113,6 +117,9 @@ type Daemon struct {
 	registered     bool
 	registerErr    error
 	listenerHealth func() error
+	metrics      *metrics.Metrics
+	shipper      *logging.Shipper // nil: logs are not shipped to Port
+	logIngestURL string
 }
 
 // New checks the settings and prepares a daemon; Run starts it.
@@ -145,7 +152,11 @@ func New(settings *config.Settings, opts Options) (*Daemon, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Daemon{settings: settings, opts: opts, logger: opts.Logger, source: def}, nil
+	d := &Daemon{settings: settings, opts: opts, logger: opts.Logger, source: def}
+	if err := d.setupVisibility(); err != nil {
+		return nil, err
+	}
+	return d, nil
 }
 
 // LastJob is the job the ONCE listener waited for, after Run returns.
@@ -163,6 +174,8 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 	s := d.settings
 	d.startedAt = d.opts.Now()
 	once := s.EventListener.Type == config.ListenerOnce
+	// Logs are flushed to Port last, as Ocean does.
+	defer d.stopShipping()
 	d.reportSettings()
 
 	if err := prepareStateDir(s.StateDir, d.logger); err != nil {
@@ -218,6 +231,7 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 		RetryWaitMax:          d.opts.PortRetryWaitMax,
 		Now:                   d.opts.Now,
 		OnToken:               func(tok string) { d.addSecrets(tok) },
+		Observer:              d.metrics,
 	})
 	if err != nil {
 		return err
@@ -246,14 +260,19 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 		interval = time.Duration(probe.IntervalMinutes()) * time.Minute
 	}
 	rs := resync.New(resync.Config{
-		Port:              pc,
-		Store:             st,
-		Source:            src,
-		Logger:            d.logger.With("component", "resync"),
-		Now:               d.opts.Now,
-		Mapping:           mapping.Options{EnvAllowList: jqEnvAllowList(s)},
-		ScheduledInterval: interval,
-		NextResync:        func() (time.Time, bool) { return d.sched.NextRun() },
+		Port:                pc,
+		Store:               st,
+		Source:              src,
+		Logger:              d.logger.With("component", "resync"),
+		Now:                 d.opts.Now,
+		Mapping:             mapping.Options{EnvAllowList: jqEnvAllowList(s)},
+		ScheduledInterval:   interval,
+		NextResync:          func() (time.Time, bool) { return d.sched.NextRun() },
+		Observer:            d.metrics,
+		SendRawDataExamples: s.SendRawDataExamples,
+		RedactJSON:          d.redactJSON(),
+		SyncMetrics:         s.SendSyncMetrics,
+		HeartbeatInterval:   time.Duration(s.StatusHeartbeatIntervalSeconds) * time.Second,
 	})
 	engine, err := jobs.Open(jobs.Config{
 		Store:            st,
@@ -276,11 +295,15 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 			}
 			return rs.Run(ctx, j, p)
 		},
+		OnFinish: d.metrics.JobFinished,
 	})
 	if err != nil {
 		return err
 	}
 	d.engine = engine
+	if err := d.registerMetrics(st); err != nil {
+		return fmt.Errorf("metrics: %w", err)
+	}
 	schedCfg.Queue = engine
 	if d.sched, err = scheduler.New(schedCfg); err != nil {
 		return err
@@ -307,6 +330,9 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 		if s.EventListener.Type == config.ListenerWebhook {
 			h.Queue = engineQueue{engine}
 		}
+		if err := d.mountMetrics(h); err != nil {
+			return err
+		}
 		if err := h.Start(ctx); err != nil {
 			return fmt.Errorf("start the HTTP server: %w", err)
 		}
@@ -323,6 +349,9 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 	}
 	if err := d.registerUntilDone(ctx, once); err != nil {
 		return fmt.Errorf("register integration: %w", err)
+	}
+	if err := d.startShipping(); err != nil {
+		return err
 	}
 
 	// Queued before the runner starts: it merges into a pending resume.
@@ -423,6 +452,14 @@ func (d *Daemon) integrationLost(ctx context.Context, cause error) error {
 		d.logger.Info("queued a resync for the integration registered again", "job", out.Job.ID)
 	}
 	return nil
+}
+
+// redactJSON masks secrets in raw data examples; nil without a redactor.
+func (d *Daemon) redactJSON() func([]byte) ([]byte, error) {
+	if d.opts.Redactor == nil {
+		return nil
+	}
+	return d.opts.Redactor.JSON
 }
 
 func (d *Daemon) addSecrets(secrets ...string) {

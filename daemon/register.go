@@ -64,6 +64,7 @@ func (d *Daemon) register(ctx context.Context) error {
 			return fmt.Errorf("update the integration: %w", err)
 		}
 	}
+	d.logIngestURL = integ.LogIngestURL()
 	if !d.settings.InitializePortResources || integ.ArePortResourcesInitialized {
 		return nil
 	}

@@ -123,6 +123,9 @@ type Config struct {
 	// SupersedeWarning is the streak of superseded jobs that is reported
 	// in the log. Zero is DefaultSupersedeWarning.
 	SupersedeWarning int
+	// OnFinish, when set, is given a copy of each job's final record once
+	// it is stored (metrics). It must not block nor call the engine.
+	OnFinish func(j *store.Job)
 }
 
 // Request is a trigger handed to Enqueue by a listener, the scheduler or
@@ -786,6 +789,9 @@ func (e *Engine) finish(rs *runState, runErr, cause error) {
 	if err != nil {
 		e.logger.Error("record the end of a job", "job", j.ID, "err", err)
 		return
+	}
+	if e.cfg.OnFinish != nil {
+		e.cfg.OnFinish(j.Clone())
 	}
 	attrs := []any{"job", j.ID, "state", j.State, "duration", j.Duration(now).Round(time.Millisecond)}
 	if j.Error != "" {

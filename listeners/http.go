@@ -29,6 +29,8 @@ type HTTPServer struct {
 	Logger *slog.Logger
 	// Version is reported by the health routes.
 	Version string
+	// Metrics, when set, serves GET /metrics (Prometheus).
+	Metrics http.Handler
 
 	mu  sync.Mutex
 	srv *http.Server
@@ -50,6 +52,7 @@ func (h *HTTPServer) Start(ctx context.Context) error {
 	if h.Queue != nil {
 		mux.HandleFunc("POST /resync", h.resync)
 	}
+	h.mountMetrics(mux)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, BaseContext: func(net.Listener) context.Context { return ctx }}
 	h.mu.Lock()
 	h.srv, h.ln = srv, ln
@@ -127,4 +130,11 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// mountMetrics serves the Prometheus exposition on the health server.
+func (h *HTTPServer) mountMetrics(mux *http.ServeMux) {
+	if h.Metrics != nil {
+		mux.Handle("GET /metrics", h.Metrics)
+	}
 }

@@ -1,7 +1,8 @@
 // Package logging builds oceand's slog loggers: tint for people at a
 // terminal (in colour unless NO_COLOR is set), JSON for everything else, and a redacting layer that removes
 // every known secret value from every message and attribute, whatever the
-// format.
+// format. A Shipper tees records, redacted the same way, to Port's log
+// ingest in bounded batches.
 package logging
 
 import (
@@ -225,4 +226,37 @@ func (h *redactingHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
 
 func (h *redactingHandler) WithGroup(name string) slog.Handler {
 	return &redactingHandler{next: h.next.WithGroup(name), r: h.r}
+}
+
+// JSON masks secrets in a JSON document structurally: every string value
+// (and object key) that contains a secret has it replaced, and the
+// document is encoded anew. Unlike String on the encoded text, a secret
+// cannot leak through an escape the replacer does not know, and the result
+// is always valid JSON. The input is not modified.
+func (r *Redactor) JSON(doc []byte) ([]byte, error) {
+	var v any
+	if err := json.Unmarshal(doc, &v); err != nil {
+		return nil, fmt.Errorf("redact: %w", err)
+	}
+	return json.Marshal(r.value(v))
+}
+
+func (r *Redactor) value(v any) any {
+	switch t := v.(type) {
+	case string:
+		return r.String(t)
+	case map[string]any:
+		out := make(map[string]any, len(t))
+		for k, e := range t {
+			out[r.String(k)] = r.value(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(t))
+		for i, e := range t {
+			out[i] = r.value(e)
+		}
+		return out
+	}
+	return v
 }

@@ -54,6 +54,9 @@ type Config struct {
 	// OnToken, when set, is called with every access token the client
 	// obtains, so the caller can redact it from logs (tokens rotate).
 	OnToken func(token string)
+	// Observer, when set, is told about every attempt and retry wait
+	// (metrics).
+	Observer Observer
 
 	Logger     *slog.Logger
 	HTTPClient *http.Client
@@ -120,6 +123,9 @@ func New(cfg Config) (*Client, error) {
 	}
 	if cfg.Pacer == nil {
 		cfg.Pacer = NewPacer(cfg.Now)
+	}
+	if cfg.Observer == nil {
+		cfg.Observer = nopObserver{}
 	}
 	hc := cfg.HTTPClient
 	if hc == nil {
@@ -198,6 +204,16 @@ type request struct {
 	noAuth   bool
 	write    bool // holds a write slot (bounded by MaxConcurrentRequests)
 	okStatus []int
+	// url, when set, is an absolute URL (Port's log and metric ingest)
+	// used instead of the API root and path; route then names it.
+	url   string
+	route string
+	// unpaced requests do not wait for the pacer nor feed it: they go to
+	// Port's ingest, not to the rate-limited API.
+	unpaced bool
+	// noRetry requests are sent once (log shipping: the next batch is
+	// worth more than this one).
+	noRetry bool
 }
 
 // do sends r and decodes a JSON answer into out (when not nil). It returns
@@ -223,10 +239,13 @@ func (c *Client) do(ctx context.Context, r request, out any) (int, error) {
 		body = b
 	}
 	u := c.apiURL + r.path
+	if r.url != "" {
+		u = r.url
+	}
 	if len(r.query) > 0 {
 		u += "?" + r.query.Encode()
 	}
-	st := &call{req: &r}
+	st := &call{req: &r, route: routeTemplate(&r)}
 	ctx = context.WithValue(ctx, callKey{}, st)
 	var reqBody any
 	switch {
@@ -308,7 +327,16 @@ func (c *Client) fail(r request, st *call, status int, err error) error {
 	if errors.As(err, &tokenErr) {
 		return tokenErr // no token: the token route's own error says why
 	}
-	return &Error{Method: r.method, Route: r.path, Status: status, Attempts: st.attempts, Err: err}
+	return &Error{Method: r.method, Route: r.errRoute(), Status: status, Attempts: st.attempts, Err: err}
+}
+
+// errRoute is the route errors name: the path, or for an ingest request
+// its template (the URL holds Port's ingest ids).
+func (r *request) errRoute() string {
+	if r.url != "" {
+		return r.route
+	}
+	return r.path
 }
 
 func statusOK(r request, status int) bool {
@@ -324,7 +352,7 @@ func statusOK(r request, status int) bool {
 }
 
 func decodeError(r request, st *call, status int, body []byte) error {
-	e := &Error{Method: r.method, Route: r.path, Status: status, Attempts: st.attempts}
+	e := &Error{Method: r.method, Route: r.errRoute(), Status: status, Attempts: st.attempts}
 	var env struct {
 		Error   any    `json:"error"`
 		Message string `json:"message"`

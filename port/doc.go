@@ -51,5 +51,17 @@
 // and slows requests down before Port has to answer 429; all requests of a
 // Client share it. MaxConcurrentRequests bounds entity writes in flight.
 //
+// # Port's UI and metrics
+//
+// PostKindExamples, IngestLogs, PostSyncMetrics, PutKindSyncMetrics and
+// PostHeartbeat send what Port's UI shows; the last four go to the ingest
+// URLs of the integration record (logAttributes, metricAttributes) with the
+// same token, outside the pacer. Log batches and heartbeats are sent once:
+// the next one is worth more than a retry.
+//
+// An Observer (Config.Observer) is told about every attempt and every wait
+// before a retry, by route template ("/blueprints/{blueprint}/entities/bulk"),
+// never by URL: metrics plug in there without this package knowing them.
+//
 // The package imports no other oceand package.
 package port

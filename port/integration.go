@@ -25,6 +25,33 @@ type Integration struct {
 	ProcessingMode              string          `json:"processingMode,omitempty"`
 	CreatePortResourcesOrigin   string          `json:"createPortResourcesOrigin,omitempty"`
 	UpdatedAt                   string          `json:"updatedAt,omitempty"`
+	// LogAttributes and MetricAttributes locate Port's ingest for the
+	// integration's logs and sync metrics.
+	LogAttributes    *IngestAttributes `json:"logAttributes,omitempty"`
+	MetricAttributes *IngestAttributes `json:"metricAttributes,omitempty"`
+}
+
+// IngestAttributes locate one of Port's ingest endpoints.
+type IngestAttributes struct {
+	IngestID  string `json:"ingestId,omitempty"`
+	IngestURL string `json:"ingestUrl"`
+}
+
+// LogIngestURL is where the integration's logs go; "" when Port gave none.
+func (i *Integration) LogIngestURL() string {
+	if i == nil || i.LogAttributes == nil {
+		return ""
+	}
+	return i.LogAttributes.IngestURL
+}
+
+// MetricIngestURL is the root of the integration's sync metrics and
+// heartbeats; "" when Port gave none.
+func (i *Integration) MetricIngestURL() string {
+	if i == nil || i.MetricAttributes == nil {
+		return ""
+	}
+	return i.MetricAttributes.IngestURL
 }
 
 // HasConfig reports whether the integration holds a non-empty mapping.

@@ -152,3 +152,16 @@ func (p *Pacer) observe(status int, h http.Header) {
 	}
 	// An answer from an older window says nothing about this one.
 }
+
+// Budget is the pacer's count of requests left in Port's current
+// rate-limit window and the window's limit; known is false until Port
+// has reported its limits.
+func (p *Pacer) Budget() (remaining, limit int, known bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.known {
+		return 0, 0, false
+	}
+	p.roll(p.now())
+	return p.remaining, p.limit, p.known
+}

@@ -27,6 +27,10 @@ type call struct {
 	// waited is the backoff before the coming retry; the pacer may add
 	// only what the cap leaves.
 	waited time.Duration
+	// attemptStart is when the current attempt was sent.
+	attemptStart time.Time
+	route        string // the request's route template
+	observed     int    // the last attempt told to the observer
 }
 
 type callKey struct{}
@@ -48,10 +52,23 @@ func callOf(ctx context.Context) *call {
 // included. 500 is not retried (as in Ocean): Port answers it for requests
 // that fail again; 4xx answers are final.
 func (c *Client) checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
+	st := callOf(ctx)
+	status := 0
+	if resp != nil {
+		status = resp.StatusCode
+	}
+	// go-retryablehttp checks an attempt twice when its answer is read
+	// by a response handler: it is observed once.
+	if st.observed != st.attempts {
+		st.observed = st.attempts
+		c.cfg.Observer.Attempt(st.req.method, st.route, status, c.now().Sub(st.attemptStart))
+	}
 	if ctx.Err() != nil {
 		return false, context.Cause(ctx)
 	}
-	st := callOf(ctx)
+	if st.req.noRetry {
+		return false, err
+	}
 	retry, err := c.shouldRetry(st, resp, err)
 	if retry {
 		reason := any(err)
@@ -97,7 +114,9 @@ func notSent(err error) bool {
 func (c *Client) backoff(min, max time.Duration, attempt int, resp *http.Response) time.Duration {
 	d := c.wait(min, max, attempt, resp)
 	if resp != nil && resp.Request != nil {
-		callOf(resp.Request.Context()).waited = d
+		st := callOf(resp.Request.Context())
+		st.waited = d
+		c.cfg.Observer.RetryWait(st.req.method, st.route, resp.StatusCode, d)
 	}
 	return d
 }
@@ -143,8 +162,10 @@ func (c *Client) prepareAttempt(ctx context.Context, req *http.Request, st *call
 	}
 	maxWait := max(0, c.cfg.RetryWaitMax-st.waited)
 	st.waited = 0
-	if err := c.pacer.wait(ctx, maxWait); err != nil {
-		return err
+	if !st.req.unpaced {
+		if err := c.pacer.wait(ctx, maxWait); err != nil {
+			return err
+		}
 	}
 	if st.reauth {
 		c.invalidateToken(st.token)
@@ -170,13 +191,17 @@ func (c *Client) prepareRetry(req *http.Request) error {
 }
 
 func (c *Client) beforeAttempt(_ retryablehttp.Logger, req *http.Request, attempt int) {
-	callOf(req.Context()).attempts = attempt + 1
+	st := callOf(req.Context())
+	st.attempts = attempt + 1
+	st.attemptStart = c.now()
 }
 
 // afterAttempt feeds every answer's rate-limit headers to the pacer.
 func (c *Client) afterAttempt(_ retryablehttp.Logger, resp *http.Response) {
-	if resp.Request != nil && callOf(resp.Request.Context()).req.noAuth {
-		return
+	if resp.Request != nil {
+		if r := callOf(resp.Request.Context()).req; r.noAuth || r.unpaced {
+			return
+		}
 	}
 	c.pacer.observe(resp.StatusCode, resp.Header)
 }

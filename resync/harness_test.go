@@ -29,6 +29,7 @@ type harness struct {
 	st   *store.Store
 	pc   *port.Client
 	reqs *requestLog
+	url  string // the emulator's base URL
 }
 
 // requestLog records the status of every answered request by route.
@@ -84,7 +85,7 @@ func newHarness(t *testing.T) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{t: t, emu: emu, st: st, pc: pc, reqs: log}
+	h := &harness{t: t, emu: emu, st: st, pc: pc, reqs: log, url: srv.URL}
 	if _, err := pc.CreateIntegration(context.Background(), map[string]any{"installationAppType": "test", "version": "1.0.0"}); err != nil {
 		t.Fatal(err)
 	}
@@ -275,6 +276,8 @@ type jobOpts struct {
 	dryRun   bool
 	resumeOf *store.Job
 	now      func() time.Time // the resync's clock; time.Now when nil
+	// configure, when set, changes the resync's configuration.
+	configure func(*resync.Config)
 }
 
 // run creates a job, runs it to the end and stores its final record.
@@ -288,7 +291,11 @@ func (h *harness) run(ctx context.Context, src sources.Source, o jobOpts) (*stor
 	if err := h.st.CreateJob(j); err != nil {
 		h.t.Fatal(err)
 	}
-	rs := resync.New(resync.Config{Port: h.pc, Store: h.st, Source: src, Mapping: mapping.Options{}, IndexFlushEntries: 7, Now: o.now})
+	cfg := resync.Config{Port: h.pc, Store: h.st, Source: src, Mapping: mapping.Options{}, IndexFlushEntries: 7, Now: o.now}
+	if o.configure != nil {
+		o.configure(&cfg)
+	}
+	rs := resync.New(cfg)
 	err := rs.Run(ctx, j, &reporter{st: h.st, job: j})
 	end := time.Now()
 	j.FinishedAt = &end

@@ -39,6 +39,11 @@ type kindRun struct {
 	fast      *fastPath
 	fastTried atomic.Int64
 	fastHits  atomic.Int64
+
+	// examples are the first raw items, encoded, for Port's mapping
+	// editor; examplesDone once they were handed to the sender.
+	examples     [][]byte
+	examplesDone bool
 }
 
 // pending is one mapped entity on its way to Port.
@@ -93,7 +98,11 @@ func (j *jobRun) runKind(ctx context.Context, rm *mapping.ResourceMapper, restor
 	go func() {
 		defer close(pages)
 		res := sources.Resource{Kind: rm.Resource.Kind, Index: rm.Index, Selector: rm.Resource.Selector.Raw}
+		collect := !restore && j.vis != nil && j.r.cfg.SendRawDataExamples
 		fetchErr = j.r.cfg.Source.Fetch(kctx, res, func(items []map[string]any) error {
+			if collect {
+				k.collectExamples(items)
+			}
 			select {
 			case pages <- sourcePage{seq: served, items: items}:
 				served++
@@ -177,12 +186,15 @@ func (j *jobRun) runKind(ctx context.Context, rm *mapping.ResourceMapper, restor
 		state = store.KindFailed
 	}
 	finished := j.r.now().UTC()
+	var final store.KindProgress
 	k.update(func(kp *store.KindProgress) {
 		kp.State, kp.FinishedAt = state, finished
 		if err != nil {
 			kp.Error = err.Error()
 		}
+		final = *kp
 	})
+	j.vis.kindEnded(k, final)
 	if ferr := j.rep.Flush(); ferr != nil && err == nil {
 		err = ferr
 	}

@@ -70,6 +70,27 @@ type Config struct {
 	// NextResync, when set, gives the next scheduled run (the scheduler's
 	// stored time), reported instead of now + ScheduledInterval.
 	NextResync func() (time.Time, bool)
+
+	// Observer, when set, sees kinds and reconciliations end (metrics).
+	Observer Observer
+	// SendRawDataExamples sends the first ExamplesPerKind raw items of
+	// each kind to Port (Ocean's sendRawDataExamples), each masked by
+	// RedactJSON.
+	SendRawDataExamples bool
+	// RedactJSON masks secrets in an example; nil sends them as they are.
+	RedactJSON func([]byte) ([]byte, error)
+	// SyncMetrics reports Ocean's sync metrics (a POST at start, a PUT per
+	// kind and for the reconciliation) and a heartbeat every
+	// HeartbeatInterval to the metrics ingest Port names.
+	SyncMetrics bool
+	// HeartbeatInterval defaults to DefaultHeartbeatInterval.
+	HeartbeatInterval time.Duration
+	// VisibilityTimeout bounds one example, metrics or heartbeat request.
+	// Default 10s.
+	VisibilityTimeout time.Duration
+	// VisibilityDrain bounds how long the end of a job waits for its last
+	// reports to Port's UI routes. Default 5s.
+	VisibilityDrain time.Duration
 }
 
 // DefaultInFlightBatches is the default of Config.InFlightBatches.
@@ -106,6 +127,18 @@ func New(cfg Config) *Resyncer {
 	if cfg.ListPageSize <= 0 {
 		cfg.ListPageSize = 5000
 	}
+	if cfg.HeartbeatInterval <= 0 {
+		cfg.HeartbeatInterval = DefaultHeartbeatInterval
+	}
+	if cfg.VisibilityTimeout <= 0 {
+		cfg.VisibilityTimeout = 10 * time.Second
+	}
+	if cfg.VisibilityDrain <= 0 {
+		cfg.VisibilityDrain = 5 * time.Second
+	}
+	if cfg.RedactJSON == nil {
+		cfg.RedactJSON = func(b []byte) ([]byte, error) { return b, nil }
+	}
 	return &Resyncer{cfg: cfg, logger: cfg.Logger, now: cfg.Now}
 }
 
@@ -139,6 +172,8 @@ type jobRun struct {
 
 	mu     sync.Mutex
 	report store.JobReport
+
+	vis *visibility // nil: nothing is sent for Port's UI
 }
 
 // Run executes job. It returns nil when every kind and the reconciliation
@@ -167,6 +202,8 @@ func (r *Resyncer) Run(ctx context.Context, job *store.Job, rep Reporter) (err e
 	if err := j.dropOtherSpools(); err != nil {
 		return err
 	}
+	j.vis = j.newVisibility(ctx, start)
+	defer j.vis.close()
 	defer func() {
 		if derr := j.jobSpool.Drop(); derr != nil && err == nil {
 			err = fmt.Errorf("drop reconciliation spool: %w", derr)
@@ -193,6 +230,7 @@ func (r *Resyncer) Run(ctx context.Context, job *store.Job, rep Reporter) (err e
 		}()
 	}
 	err = j.run(ctx)
+	j.vis.reconcileEnded(j, err)
 	if ctx.Err() != nil {
 		return context.Cause(ctx)
 	}
@@ -270,6 +308,7 @@ func (j *jobRun) run(ctx context.Context) error {
 	}); err != nil {
 		return err
 	}
+	j.vis.started(integration, m, done)
 	if len(cfg.Resources) == 0 {
 		j.logger.Warn("the mapping has no resources; nothing to sync")
 		return j.skipReconcile("the mapping has no resources; nothing deleted")

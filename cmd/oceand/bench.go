@@ -66,6 +66,7 @@ func (a *app) benchCommand() *cobra.Command {
 	var persons, kb int
 	var asJSON bool
 	var profileDir string
+	var shipping int
 	cmd := &cobra.Command{
 		Use:   "bench",
 		Short: "Measure the resync against the built-in Port emulator",
@@ -88,6 +89,17 @@ measured without the emulator's memory.`,
 			if persons < 1 || kb < 1 {
 				return usageError{fmt.Errorf("--persons and --kb must be at least 1")}
 			}
+			if shipping > 0 {
+				res, err := a.benchShipping(cmd.Context(), cmd.ErrOrStderr(), persons, kb, shipping)
+				if err != nil {
+					return err
+				}
+				if asJSON {
+					return writeJSON(cmd.OutOrStdout(), res)
+				}
+				writeShipping(cmd.OutOrStdout(), res)
+				return nil
+			}
 			res, err := a.bench(cmd.Context(), cmd.ErrOrStderr(), persons, kb, profileDir)
 			if err != nil {
 				return err
@@ -103,6 +115,7 @@ measured without the emulator's memory.`,
 	cmd.Flags().IntVar(&kb, "kb", 1, "size of each person's bio in KiB")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	cmd.Flags().StringVar(&profileDir, "profile", "", "write CPU and allocation profiles of each daemon phase to this directory")
+	cmd.Flags().IntVar(&shipping, "shipping", 0, "instead of the phases, compare N rounds of the full resync with what Port's UI is sent (examples, logs, sync metrics) on and off")
 	cmd.AddCommand(a.benchDaemonCommand(), a.benchFloorCommand())
 	return cmd
 }

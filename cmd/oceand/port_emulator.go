@@ -31,6 +31,10 @@ OCEAN__PORT__BASE_URL=<url> and the same client id and secret.
 x-ratelimit-* headers and 429 answers). --state keeps the emulated Port across restarts:
 loaded at start, written on exit.
 
+What a daemon sends for Port's UI is kept and shown without a token at
+<url>/_emulator/integrations/<identifier>/examples, .../logs, .../sync-metrics and
+.../heartbeats.
+
 The client id and secret default to OCEAN__PORT__CLIENT_ID and OCEAN__PORT__CLIENT_SECRET.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {

@@ -33,6 +33,11 @@
 //     include and exclude.
 //   - Rate limits (Config.RateLimit, off by default): fixed windows with
 //     x-ratelimit-period/limit/remaining/reset and 429 with Retry-After.
+//   - Visibility: raw data examples per kind, shipped log records, sync
+//     metrics (a POST per resync, a PUT per kind) and heartbeats are
+//     stored, bounded, and served without a token on the admin routes
+//     under /_emulator/integrations/{id}/ (examples, logs, sync-metrics,
+//     heartbeats). The ingest routes require a token.
 //
 // # Decisions where Port is silent
 //

@@ -21,7 +21,7 @@ func (s *Server) routes() *http.ServeMux {
 	m.HandleFunc("PATCH /v1/integration/{id}/config", s.handlePatchIntegrationConfig)
 	m.HandleFunc("PATCH /v1/integration/{id}/resync-state", s.handleResyncState)
 	m.HandleFunc("GET /v1/integration/{id}/resync-request", s.handleResyncRequest)
-	m.HandleFunc("POST /v1/integration/{id}/kinds/{kind}/examples", s.handleOK)
+	m.HandleFunc("POST /v1/integration/{id}/kinds/{kind}/examples", s.handleKindExamples)
 	m.HandleFunc("GET /v1/integration/{id}/cursor", s.handleGetCursor)
 	m.HandleFunc("PUT /v1/integration/{id}/cursor", s.handlePutCursor)
 	m.HandleFunc("POST /v1/integration/{id}/cursor", s.handleOK)
@@ -45,7 +45,17 @@ func (s *Server) routes() *http.ServeMux {
 	m.HandleFunc("POST /v1/entities/search", s.handleSearch)
 
 	// Log and metric sinks: the integration's ingestUrls point here.
+	m.HandleFunc("POST /ingest/logs/{id}", s.handleIngestLogs)
+	m.HandleFunc("POST /ingest/metrics/{id}/syncMetrics", s.handleIngestSyncMetrics)
+	m.HandleFunc("PUT /ingest/metrics/{id}/syncMetrics/resync/{event}/kind/{kind}", s.handleIngestKindMetrics)
+	m.HandleFunc("POST /ingest/metrics/{id}/heartbeat", s.handleIngestHeartbeat)
 	m.HandleFunc("/ingest/", s.handleOK)
+
+	// Admin routes: what the integration sent for Port's UI.
+	m.HandleFunc("GET /_emulator/integrations/{id}/examples", s.handleAdminExamples)
+	m.HandleFunc("GET /_emulator/integrations/{id}/logs", s.handleAdminLogs)
+	m.HandleFunc("GET /_emulator/integrations/{id}/sync-metrics", s.handleAdminSyncMetrics)
+	m.HandleFunc("GET /_emulator/integrations/{id}/heartbeats", s.handleAdminHeartbeats)
 	return m
 }
 

@@ -80,6 +80,7 @@ type Server struct {
 	counters   map[string]int
 	total      int
 	faults     []*faultState
+	visible    map[string]*visibility
 
 	httpServer *http.Server
 	url        string
@@ -165,6 +166,7 @@ func New(cfg Config) *Server {
 		entities:     map[string]map[string]*entity{},
 		migrations:   map[string]map[string]any{},
 		counters:     map[string]int{},
+		visible:      map[string]*visibility{},
 	}
 	s.mux = s.routes()
 	return s

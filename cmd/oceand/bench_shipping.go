@@ -1,0 +1,172 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"time"
+
+	"oceand/daemon"
+	"oceand/port/emulator"
+	"oceand/sources/fake"
+)
+
+// shippingResult is `oceand bench --shipping --json`: the same full resync
+// with what Port's UI is sent (raw examples, logs at info, sync metrics and
+// heartbeats) turned on and off, in alternating rounds.
+type shippingResult struct {
+	Persons    int       `json:"persons"`
+	KB         int       `json:"kb"`
+	Entities   int64     `json:"entities"`
+	OnSeconds  []float64 `json:"onSeconds"`
+	OffSeconds []float64 `json:"offSeconds"`
+	// Ratio is the median with shipping on over the median with it off.
+	Ratio float64 `json:"ratio"`
+	// OnCPU and OffCPU are the daemon process's CPU seconds per run (start-
+	// up included), which the load of other processes moves less than
+	// wall time; CPURatio compares their medians.
+	OnCPU        []float64 `json:"onCpuSeconds"`
+	OffCPU       []float64 `json:"offCpuSeconds"`
+	CPURatio     float64   `json:"cpuRatio"`
+	LogBatches   int       `json:"logBatches"`
+	ExamplePosts int       `json:"examplePosts"`
+	KindPuts     int       `json:"kindPuts"`
+}
+
+// benchShipping runs rounds of (on, off) or (off, on) full resyncs, each
+// from an empty state and an empty catalog.
+func (a *app) benchShipping(ctx context.Context, progress io.Writer, persons, kb, rounds int) (*shippingResult, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "oceand-bench-shipping-*")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	secret := randomSecret()
+	a.redactor.Add(secret)
+	emu := emulator.New(emulator.Config{ClientID: "oceand-bench", ClientSecret: secret})
+	url, err := emu.Start("127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	defer emu.Close()
+	stateDir := filepath.Join(dir, "state")
+	env := benchEnv(os.Environ(), map[string]string{
+		"OCEAN__PORT__BASE_URL":                              url,
+		"OCEAN__PORT__CLIENT_ID":                             "oceand-bench",
+		"OCEAN__PORT__CLIENT_SECRET":                         secret,
+		"OCEAN__INTEGRATION__TYPE":                           fake.Type,
+		"OCEAN__INTEGRATION__IDENTIFIER":                     benchIdentifier,
+		"OCEAN__EVENT_LISTENER__TYPE":                        "ONCE",
+		"OCEAN__STATE_DIR":                                   stateDir,
+		"OCEAN__LOG_LEVEL":                                   "info",
+		"OCEAN__LOG_FORMAT":                                  "json",
+		"OCEAN__INTEGRATION__CONFIG__ENTITY_AMOUNT":          strconv.Itoa(persons),
+		"OCEAN__INTEGRATION__CONFIG__ENTITY_KB_SIZE":         strconv.Itoa(kb),
+		"OCEAN__INTEGRATION__CONFIG__SINGLE_DEPARTMENT_RUN":  "true",
+		"OCEAN__INTEGRATION__CONFIG__THIRD_PARTY_BATCH_SIZE": "1000",
+		"OCEAN__INTEGRATION__CONFIG__SEED":                   "1",
+		"OCEAN__INTEGRATION__CONFIG__THIRD_PARTY_LATENCY_MS": "0",
+	})
+	off := map[string]string{
+		"OCEAN__SEND_RAW_DATA_EXAMPLES":    "false",
+		"APPLICATION__ENABLE_HTTP_LOGGING": "false",
+		"OCEAN__SEND_SYNC_METRICS":         "false",
+	}
+	res := &shippingResult{Persons: persons, KB: kb}
+	run := func(on bool) error {
+		name := map[bool]string{true: "on", false: "off"}[on]
+		fmt.Fprintf(progress, "bench: full resync, shipping %s...\n", name)
+		if err := os.RemoveAll(stateDir); err != nil {
+			return err
+		}
+		for _, bp := range emu.Blueprints() {
+			for _, id := range emu.Identifiers(bp) {
+				emu.DeleteEntity(bp, id)
+			}
+		}
+		emu.ResetCounters()
+		extra := off
+		if on {
+			extra = nil
+		}
+		var out bytes.Buffer
+		cpu, err := runChild(ctx, exe, dir, withEnv(env, extra), []string{"bench", "daemon"}, &out)
+		if err != nil {
+			return fmt.Errorf("shipping %s: %w", name, err)
+		}
+		job, err := lastJob(daemon.StatePath(stateDir))
+		if err != nil {
+			return fmt.Errorf("shipping %s: %w", name, err)
+		}
+		secs := job.Duration(time.Now()).Seconds()
+		res.Entities = job.Totals.Mapped
+		if on {
+			res.OnSeconds = append(res.OnSeconds, secs)
+			res.OnCPU = append(res.OnCPU, cpu.Seconds())
+			reqs := emu.Requests()
+			res.LogBatches = reqs["POST /ingest/logs/{id}"]
+			res.ExamplePosts = reqs["POST /v1/integration/{id}/kinds/{kind}/examples"]
+			res.KindPuts = reqs["PUT /ingest/metrics/{id}/syncMetrics/resync/{event}/kind/{kind}"]
+		} else {
+			res.OffSeconds = append(res.OffSeconds, secs)
+			res.OffCPU = append(res.OffCPU, cpu.Seconds())
+		}
+		return nil
+	}
+	for i := range rounds {
+		// Alternate which goes first: a warm page cache or a hot CPU
+		// favours neither side.
+		first := i%2 == 0
+		if err := run(first); err != nil {
+			return nil, err
+		}
+		if err := run(!first); err != nil {
+			return nil, err
+		}
+	}
+	if m := median(res.OffSeconds); m > 0 {
+		res.Ratio = median(res.OnSeconds) / m
+	}
+	if m := median(res.OffCPU); m > 0 {
+		res.CPURatio = median(res.OnCPU) / m
+	}
+	return res, nil
+}
+
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func writeShipping(w io.Writer, r *shippingResult) {
+	fmt.Fprintf(w, "oceand bench --shipping: %d persons of %d KiB (%d entities), full resync, %d rounds\n\n", r.Persons, r.KB, r.Entities, len(r.OnSeconds))
+	fmt.Fprintf(w, "shipping on  (examples, logs at info, sync metrics, heartbeats): %v s, median %.3f\n", round3(r.OnSeconds), median(r.OnSeconds))
+	fmt.Fprintf(w, "shipping off:                                                  %v s, median %.3f\n", round3(r.OffSeconds), median(r.OffSeconds))
+	fmt.Fprintf(w, "on / off:  %.3f  (target <= 1.05); last 'on' round sent %d log batches, %d example posts, %d kind metric PUTs\n",
+		r.Ratio, r.LogBatches, r.ExamplePosts, r.KindPuts)
+	fmt.Fprintf(w, "daemon CPU seconds on %v, off %v: on / off %.3f\n", round3(r.OnCPU), round3(r.OffCPU), r.CPURatio)
+}
+
+func round3(xs []float64) []float64 {
+	out := make([]float64, len(xs))
+	for i, x := range xs {
+		out[i] = float64(int(x*1000+0.5)) / 1000
+	}
+	return out
+}

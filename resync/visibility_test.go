@@ -1,0 +1,233 @@
+package resync_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"oceand/logging"
+	"oceand/port/emulator"
+	"oceand/resync"
+	"oceand/store"
+)
+
+const (
+	routeExamples    = "POST /v1/integration/{id}/kinds/{kind}/examples"
+	routeSyncMetrics = "POST /ingest/metrics/{id}/syncMetrics"
+	routeKindMetrics = "PUT /ingest/metrics/{id}/syncMetrics/resync/{event}/kind/{kind}"
+	routeHeartbeat   = "POST /ingest/metrics/{id}/heartbeat"
+	secretValue      = "s3cr3t-api-token-value"
+)
+
+// admin reads one of the emulator's admin routes over HTTP.
+func (h *harness) admin(what string, out any) {
+	h.t.Helper()
+	resp, err := http.Get(h.url + "/_emulator/integrations/" + integrationID + "/" + what)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		h.t.Fatalf("GET admin %s: %d", what, resp.StatusCode)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+type adminExamples struct {
+	Kinds map[string]struct {
+		Examples []map[string]any `json:"examples"`
+		Posts    int              `json:"posts"`
+	} `json:"kinds"`
+}
+
+type adminSyncMetrics struct {
+	Resyncs []struct {
+		SyncKindsMetrics []metricsEntry `json:"syncKindsMetrics"`
+	} `json:"resyncs"`
+	Kinds []struct {
+		EventID         string       `json:"eventId"`
+		KindIdentifier  string       `json:"kindIdentifier"`
+		SyncKindMetrics metricsEntry `json:"syncKindMetrics"`
+	} `json:"kinds"`
+}
+
+type metricsEntry struct {
+	EventID        string         `json:"eventId"`
+	KindIdentifier string         `json:"kindIdentifier"`
+	Kind           string         `json:"kind"`
+	SyncState      string         `json:"syncState"`
+	Metrics        map[string]any `json:"metrics"`
+	Counts         struct {
+		store.Counts
+		Deleted int64 `json:"deleted"`
+	} `json:"counts"`
+}
+
+// visible turns on everything a resync sends for Port's UI, masking secrets
+// as the daemon's redactor does.
+func visible(r *logging.Redactor) func(*resync.Config) {
+	return func(c *resync.Config) {
+		c.SendRawDataExamples, c.SyncMetrics, c.RedactJSON = true, true, r.JSON
+	}
+}
+
+func TestRawExamplesAreMaskedAndSyncMetricsMatchTheJob(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	deptPersons(h, mappingSpec{threshold: 1, createMissing: true})
+	src := newSource()
+	src.add("dept", "d", 7, map[string]any{"apiKey": secretValue, "nested": map[string]any{"auth": "Bearer " + secretValue}})
+	src.add("person", "p", 12, map[string]any{"dept": "d-0", "note": "see " + secretValue})
+	// The mapping reads the secret into an entity: masking the examples
+	// must not change what the mapping sees.
+	src.items["person"][0]["name"] = secretValue
+	h.mustRun(src, jobOpts{})
+	src.items["dept"] = src.items["dept"][:6] // one department is gone: reconciliation deletes it
+	job := h.mustRun(src, jobOpts{configure: visible(logging.NewRedactor(secretValue))})
+
+	var ex adminExamples
+	h.admin("examples", &ex)
+	for kind, want := range map[string]int{"dept": 5, "person": 5} {
+		k := ex.Kinds[kind]
+		if len(k.Examples) != want || k.Posts != 1 {
+			t.Errorf("kind %s: %d examples in %d posts; want %d in 1", kind, len(k.Examples), k.Posts, want)
+		}
+	}
+	raw, _ := json.Marshal(ex)
+	if strings.Contains(string(raw), secretValue) {
+		t.Errorf("a secret reached Port in the examples: %s", raw)
+	}
+	if d := ex.Kinds["dept"].Examples; len(d) > 0 {
+		nested, _ := d[0]["nested"].(map[string]any)
+		if d[0]["apiKey"] != logging.Mask || nested["auth"] != "Bearer "+logging.Mask || d[0]["id"] != "d-0" {
+			t.Errorf("dept example %v; want apiKey and nested.auth masked, the rest as fetched", d[0])
+		}
+	}
+	if e := h.emu.Entity("person", "p-0"); e == nil || e["title"] != secretValue {
+		t.Errorf("entity p-0 = %v; want the item's own name: masking must not touch the items the mapping uses", e)
+	}
+
+	var sm adminSyncMetrics
+	h.admin("sync-metrics", &sm)
+	if len(sm.Resyncs) != 1 {
+		t.Fatalf("%d syncMetrics POSTs; want 1 (the first resync sent none)", len(sm.Resyncs))
+	}
+	announced := sm.Resyncs[0].SyncKindsMetrics
+	if len(announced) != 3 || announced[0].KindIdentifier != "dept-0" || announced[1].KindIdentifier != "person-1" ||
+		announced[2].KindIdentifier != "__reconciliation__" || announced[0].SyncState != "pending" {
+		t.Fatalf("announced kinds %s; want dept-0, person-1, __reconciliation__, pending", dump(announced))
+	}
+	event := announced[0].EventID
+	if len(sm.Kinds) != 3 {
+		t.Fatalf("%d kind PUTs; want 3: %s", len(sm.Kinds), dump(sm.Kinds))
+	}
+	for i, kp := range job.Kinds {
+		put := sm.Kinds[i]
+		m := put.SyncKindMetrics
+		if put.EventID != event || put.KindIdentifier != kp.Kind+"-"+string(rune('0'+kp.Index)) || m.SyncState != "completed" {
+			t.Errorf("PUT %d: event %s kind %s state %s; want %s %s-%d completed", i, put.EventID, put.KindIdentifier, m.SyncState, event, kp.Kind, kp.Index)
+		}
+		if m.Counts.Counts != kp.Counts {
+			t.Errorf("kind %s: PUT counts %+v; job record %+v", put.KindIdentifier, m.Counts.Counts, kp.Counts)
+		}
+		extract, _ := m.Metrics["object_count"].(map[string]any)["extract"].(map[string]any)
+		if extract["raw_extracted"] != float64(kp.Fetched) {
+			t.Errorf("kind %s: raw_extracted %v; want %d", put.KindIdentifier, extract["raw_extracted"], kp.Fetched)
+		}
+	}
+	rec := sm.Kinds[2]
+	if rec.KindIdentifier != "__reconciliation__" || rec.SyncKindMetrics.SyncState != "completed" ||
+		rec.SyncKindMetrics.Counts.Deleted != job.Reconcile.Deleted || job.Reconcile.Deleted != 1 {
+		t.Errorf("reconciliation PUT %s; want completed with deleted = %d (job record)", dump(rec), job.Reconcile.Deleted)
+	}
+}
+
+func TestHeartbeatsWhileAResyncRuns(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	deptPersons(h, mappingSpec{threshold: 1})
+	src := newSource()
+	src.add("dept", "d", 2, nil)
+	src.add("person", "p", 2, map[string]any{"dept": "d-0"})
+	release := make(chan struct{})
+	src.block["person"] = release
+	beats := make(chan string)
+	h.emu.InjectFault(emulator.Fault{Route: routeHeartbeat, Times: 2, Arrived: beats})
+	done := make(chan error, 1)
+	go func() {
+		_, err := h.run(context.Background(), src, jobOpts{configure: func(c *resync.Config) {
+			visible(logging.NewRedactor())(c)
+			c.HeartbeatInterval = time.Millisecond
+		}})
+		done <- err
+	}()
+	// Two heartbeats arrive while the person kind is held.
+	<-beats
+	<-beats
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	var hb struct {
+		Heartbeats []struct {
+			EventID string `json:"eventId"`
+		} `json:"heartbeats"`
+	}
+	h.admin("heartbeats", &hb)
+	var sm adminSyncMetrics
+	h.admin("sync-metrics", &sm)
+	if len(hb.Heartbeats) < 2 || len(sm.Resyncs) != 1 {
+		t.Fatalf("%d heartbeats, %d resyncs announced; want at least 2 and 1", len(hb.Heartbeats), len(sm.Resyncs))
+	}
+	for _, b := range hb.Heartbeats {
+		if b.EventID != sm.Resyncs[0].SyncKindsMetrics[0].EventID {
+			t.Errorf("heartbeat for event %s; want the resync's %s", b.EventID, sm.Resyncs[0].SyncKindsMetrics[0].EventID)
+		}
+	}
+}
+
+// Port's UI routes failing or hanging cost the resync nothing: it
+// completes, with the ingest still hung.
+func TestFailingOrHungUIRoutesDoNotFailTheResync(t *testing.T) {
+	t.Parallel()
+	for _, hang := range []bool{false, true} {
+		name := map[bool]string{false: "500", true: "hung"}[hang]
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t)
+			deptPersons(h, mappingSpec{threshold: 1})
+			src := newSource()
+			src.add("dept", "d", 7, nil)
+			src.add("person", "p", 7, map[string]any{"dept": "d-0"})
+			hold := make(chan struct{})
+			defer close(hold)
+			if hang {
+				h.emu.InjectFault(emulator.Fault{Route: routeSyncMetrics, Hold: hold})
+			} else {
+				for _, r := range []string{routeExamples, routeSyncMetrics, routeKindMetrics} {
+					h.emu.InjectFault(emulator.Fault{Route: r, Status: http.StatusInternalServerError})
+				}
+			}
+			job, err := h.run(context.Background(), src, jobOpts{configure: func(c *resync.Config) {
+				visible(logging.NewRedactor())(c)
+				c.VisibilityDrain = 20 * time.Millisecond
+			}})
+			if err != nil || job.State != store.JobSucceeded {
+				t.Fatalf("job %s: %v; want it to succeed while Port's UI routes fail", job.State, err)
+			}
+			h.wantCount("person", 7, "persons in Port = %d, want 7")
+			examples, puts := h.requests(routeExamples), h.requests(routeKindMetrics)
+			switch {
+			case !hang && (examples != 2 || puts != 3):
+				t.Errorf("%d example posts, %d kind PUTs; want each tried once (2, 3), answered 500", examples, puts)
+			case hang && puts != 0:
+				t.Errorf("%d kind PUTs got through behind the hung POST; want 0 (sent in order, given up at the drain deadline)", puts)
+			}
+		})
+	}
+}
