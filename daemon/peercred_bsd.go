@@ -2,30 +2,12 @@
 
 package daemon
 
-import (
-	"errors"
-	"net"
+import "golang.org/x/sys/unix"
 
-	"golang.org/x/sys/unix"
-)
-
-// peerUID is the user id of the process on the other end of a unix socket.
-func peerUID(c *net.UnixConn) (int, error) {
-	raw, err := c.SyscallConn()
+func socketPeerUID(fd uintptr) (int, error) {
+	cred, err := unix.GetsockoptXucred(int(fd), unix.SOL_LOCAL, unix.LOCAL_PEERCRED)
 	if err != nil {
 		return 0, err
 	}
-	var cred *unix.Xucred
-	var serr error
-	if err := raw.Control(func(fd uintptr) {
-		cred, serr = unix.GetsockoptXucred(int(fd), unix.SOL_LOCAL, unix.LOCAL_PEERCRED)
-	}); err != nil {
-		return 0, err
-	}
-	if serr != nil {
-		return 0, serr
-	}
 	return int(cred.Uid), nil
 }
-
-var errNoPeerCred = errors.New("this platform cannot check a unix socket's peer")
