@@ -44,9 +44,12 @@ func (s JobState) Terminal() bool {
 
 // Counts are the entity counters of a kind or of a whole job.
 type Counts struct {
-	Fetched   int64 `json:"fetched"`
-	Mapped    int64 `json:"mapped"`
-	Filtered  int64 `json:"filtered"`
+	Fetched  int64 `json:"fetched"`
+	Mapped   int64 `json:"mapped"`
+	Filtered int64 `json:"filtered"`
+	// Dropped counts entities the mapping gave no valid identifier or
+	// blueprint: a misconfiguration, not a filter.
+	Dropped   int64 `json:"dropped"`
 	Upserted  int64 `json:"upserted"`
 	Unchanged int64 `json:"unchanged"`
 	Failed    int64 `json:"failed"`
@@ -57,6 +60,7 @@ func (c *Counts) Add(o Counts) {
 	c.Fetched += o.Fetched
 	c.Mapped += o.Mapped
 	c.Filtered += o.Filtered
+	c.Dropped += o.Dropped
 	c.Upserted += o.Upserted
 	c.Unchanged += o.Unchanged
 	c.Failed += o.Failed
