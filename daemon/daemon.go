@@ -58,6 +58,9 @@ type Options struct {
 	Registry *sources.Registry
 	// HTTPClient is used for Port; nil builds a default one.
 	HTTPClient *http.Client
+	// PortRetryWaitMin and PortRetryWaitMax, when set, replace the Port
+	// client's backoff bounds (tests shorten them).
+	PortRetryWaitMin, PortRetryWaitMax time.Duration
 	Now        func() time.Time
 	// StoreNoSync skips fsync on the state database. UNSAFE: benchmarks.
 	StoreNoSync bool
@@ -174,6 +177,8 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 		MaxConcurrentRequests: s.Port.MaxConcurrentRequests,
 		Logger:                d.logger.With("component", "port"),
 		HTTPClient:            d.opts.HTTPClient,
+		RetryWaitMin:          d.opts.PortRetryWaitMin,
+		RetryWaitMax:          d.opts.PortRetryWaitMax,
 		Now:                   d.opts.Now,
 		OnToken:               func(tok string) { d.addSecrets(tok) },
 	})

@@ -246,6 +246,9 @@ func (c *Client) do(ctx context.Context, r request, out any) (int, error) {
 	}
 	// The answer is read inside the retry loop: a connection reset while
 	// reading it is retried like one before it.
+	// So is an answer that is not what Port sends (an empty body, a
+	// proxy's HTML page with 200): taken as a transport failure, never as
+	// work done.
 	req.SetResponseHandler(func(resp *http.Response) error {
 		data, err := io.ReadAll(resp.Body)
 		_ = resp.Body.Close()
@@ -253,6 +256,9 @@ func (c *Client) do(ctx context.Context, r request, out any) (int, error) {
 			return fmt.Errorf("read response: %w", err)
 		}
 		st.body, st.bodyRead = data, true
+		if out != nil && statusOK(r, resp.StatusCode) {
+			return decodeAnswer(resp, data, out)
+		}
 		return nil
 	})
 	if err := c.prepareAttempt(ctx, req.Request, st); err != nil {
@@ -264,7 +270,8 @@ func (c *Client) do(ctx context.Context, r request, out any) (int, error) {
 			_ = resp.Body.Close()
 		}
 		status := 0
-		if resp != nil {
+		var bad *BadAnswerError
+		if resp != nil && !errors.As(err, &bad) {
 			status = resp.StatusCode
 		}
 		if cause := context.Cause(ctx); cause != nil {
@@ -284,16 +291,75 @@ func (c *Client) do(ctx context.Context, r request, out any) (int, error) {
 	if !statusOK(r, status) {
 		return status, decodeError(r, st, status, st.body)
 	}
-	if out != nil && len(st.body) > 0 {
-		decode := json.Unmarshal
-		if d, ok := out.(responseDecoder); ok {
-			decode = func(data []byte, _ any) error { return d.decodeResponse(data) }
-		}
-		if err := decode(st.body, out); err != nil {
-			return status, c.fail(r, st, status, fmt.Errorf("decode response: %w", err))
+	return status, nil
+}
+
+// BadAnswerError is a 2xx answer that is not the JSON Port sends: empty,
+// not JSON (a proxy's or gateway's page), or JSON of another shape. The
+// request may or may not have been carried out, so it counts as a
+// transport failure: retried when that is safe, and failing its work
+// (never counted as done) when retries run out. Its Error has no HTTP
+// status: StatusOf gives 0, as for a connection reset.
+type BadAnswerError struct {
+	Status      int
+	ContentType string
+	Size        int
+	// Excerpt is the start of a body that is not JSON (empty otherwise,
+	// so no value of a JSON answer is repeated in messages).
+	Excerpt string
+	Err     error
+}
+
+func (e *BadAnswerError) Error() string {
+	msg := fmt.Sprintf("Port answered %d with", e.Status)
+	switch {
+	case e.Size == 0:
+		msg += " an empty body"
+	case e.ContentType != "":
+		msg += fmt.Sprintf(" %d bytes of %s", e.Size, e.ContentType)
+	default:
+		msg += fmt.Sprintf(" %d bytes", e.Size)
+	}
+	msg += " that are not the JSON it sends"
+	if e.Excerpt != "" {
+		msg += fmt.Sprintf(" (%q)", e.Excerpt)
+	}
+	if e.Err != nil {
+		msg += ": " + e.Err.Error()
+	}
+	return msg + "; a proxy or gateway may be answering for it"
+}
+
+func (e *BadAnswerError) Unwrap() error { return e.Err }
+
+// decodeAnswer decodes a 2xx answer into out, or says why it cannot.
+func decodeAnswer(resp *http.Response, data []byte, out any) error {
+	bad := &BadAnswerError{Status: resp.StatusCode, ContentType: resp.Header.Get("Content-Type"), Size: len(data)}
+	if len(data) == 0 {
+		return bad
+	}
+	decode := json.Unmarshal
+	if d, ok := out.(responseDecoder); ok {
+		decode = func(data []byte, _ any) error { return d.decodeResponse(data) }
+	}
+	err := decode(data, out)
+	if c, ok := out.(interface{ check() error }); ok && err == nil {
+		if err = c.check(); err != nil {
+			bad.Err = err
+			return bad
 		}
 	}
-	return status, nil
+	switch {
+	case err == nil:
+		return nil
+	case json.Valid(data):
+		bad.Err = fmt.Errorf("decode: %w", err)
+	default:
+		const max = 60
+		ex := strings.ToValidUTF8(string(data[:min(len(data), max)]), "")
+		bad.Excerpt = strings.Join(strings.Fields(ex), " ")
+	}
+	return bad
 }
 
 func (c *Client) fail(r request, st *call, status int, err error) error {

@@ -490,3 +490,46 @@ func TestNoConnectionIsRetried(t *testing.T) {
 		t.Errorf("refused connection: %#v", err)
 	}
 }
+
+// A 2xx answer that is not Port's JSON (a proxy's page, an empty body, JSON
+// of another shape) is a transport failure: retried, then an error with no
+// HTTP status, never entities reported written.
+func TestUndecodableSuccessIsATransportFailure(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name  string
+		body  []byte
+		ctype string
+		want  string
+	}{
+		{"empty", emulator.EmptyBody, "application/json", "an empty body"},
+		{"text", emulator.TextBody, "text/plain", "upstream connect error"},
+		{"html", emulator.HTMLBody, "text/html", "text/html"},
+		{"other JSON", []byte(`{"ok":true}`), "application/json", `no "entities" or "errors"`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t, emulator.Config{}, func(c *port.Config) { c.RetryMax = 2 })
+			b.emu.InjectFault(emulator.Fault{Route: bulkRoute, RawBody: tt.body, RawType: tt.ctype})
+			res, err := b.client.UpsertEntities(context.Background(), "svc", entities(t, 5, nil), port.WriteOptions{})
+			var bad *port.BadAnswerError
+			pe := &port.Error{}
+			if !errors.As(err, &bad) || !errors.As(err, &pe) || port.StatusOf(err) != 0 || pe.Attempts != 3 || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v (attempts %d), want a bad answer with no status after 3 attempts, saying %q", err, pe.Attempts, tt.want)
+			}
+			for _, r := range res {
+				if r.OK {
+					t.Errorf("entity %d reported written", r.Index)
+				}
+			}
+			// Once the proxy behaves, the retry carries the batch.
+			b.emu.ClearFaults()
+			b.emu.InjectFault(emulator.Fault{Route: bulkRoute, Times: 1, RawBody: tt.body, RawType: tt.ctype})
+			res, err = b.client.UpsertEntities(context.Background(), "svc", entities(t, 5, nil), port.WriteOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			allOK(t, res, 5)
+		})
+	}
+}
