@@ -61,7 +61,7 @@ type Options struct {
 	// PortRetryWaitMin and PortRetryWaitMax, when set, replace the Port
 	// client's backoff bounds (tests shorten them).
 	PortRetryWaitMin, PortRetryWaitMax time.Duration
-	Now        func() time.Time
+	Now                                func() time.Time
 	// StoreNoSync skips fsync on the state database. UNSAFE: benchmarks.
 	StoreNoSync bool
 	// StopTimeout bounds the wait for the running job at shutdown.
