@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
@@ -34,7 +35,8 @@ type Config struct {
 	// MaxConcurrentRequests bounds writes (entity upserts and deletes) in
 	// flight. Default 5.
 	MaxConcurrentRequests int
-	// RetryMax is how many times a request is retried. Default 10.
+	// RetryMax is how many times a request is retried (401s, answered
+	// with a new token, are bounded apart). Default 10.
 	RetryMax int
 	// RetryWaitMin is the first backoff. Default 300ms.
 	RetryWaitMin time.Duration
@@ -76,8 +78,19 @@ type Client struct {
 	// wait for it, or for their context); tokenMu guards the fields.
 	tokenFetch chan struct{}
 	tokenMu    sync.Mutex
-	token      string
+	token      *accessToken // nil: none yet, or Port refused it
 	refreshAt  time.Time
+}
+
+// accessToken is one token Port issued, shared by every request that
+// carries it.
+type accessToken struct {
+	value string
+	// uses counts the attempts that carried it, refused those Port
+	// answered 401; worked is set once Port answered one with anything
+	// else. A token that never worked is not worth replacing again.
+	uses, refused atomic.Int64
+	worked        atomic.Bool
 }
 
 // New returns a Client for cfg.
@@ -146,7 +159,8 @@ func New(cfg Config) (*Client, error) {
 	rc := retryablehttp.NewClient()
 	rc.HTTPClient = hc
 	rc.Logger = nil
-	rc.RetryMax = cfg.RetryMax
+	// checkRetry bounds each kind of retry itself.
+	rc.RetryMax = max(cfg.RetryMax, 0) + maxTokenRefreshes
 	rc.RetryWaitMin = cfg.RetryWaitMin
 	rc.RetryWaitMax = cfg.RetryWaitMax
 	rc.CheckRetry = c.checkRetry
@@ -409,18 +423,19 @@ func decodeError(r request, st *call, status int, body []byte) error {
 }
 
 // accessToken returns a valid token, fetching one when none is cached or
-// the cached one is about to expire. Concurrent callers share one fetch.
-func (c *Client) accessToken(ctx context.Context) (string, error) {
-	if tok := c.cachedToken(); tok != "" {
+// the cached one is about to expire. Concurrent callers share one fetch: a
+// token refused by many requests at once is replaced once.
+func (c *Client) accessToken(ctx context.Context) (*accessToken, error) {
+	if tok := c.cachedToken(); tok != nil {
 		return tok, nil
 	}
 	select {
 	case c.tokenFetch <- struct{}{}:
 		defer func() { <-c.tokenFetch }()
 	case <-ctx.Done():
-		return "", context.Cause(ctx)
+		return nil, context.Cause(ctx)
 	}
-	if tok := c.cachedToken(); tok != "" {
+	if tok := c.cachedToken(); tok != nil {
 		return tok, nil // fetched while we waited
 	}
 	var out struct {
@@ -436,38 +451,41 @@ func (c *Client) accessToken(ctx context.Context) (string, error) {
 	}
 	fetched := c.now()
 	if _, err := c.do(ctx, r, &out); err != nil {
-		return "", err
+		return nil, err
 	}
 	if out.AccessToken == "" {
-		return "", &Error{Method: r.method, Route: r.path, Status: http.StatusOK, Err: errors.New("no access token in the answer")}
+		return nil, &Error{Method: r.method, Route: r.path, Status: http.StatusOK, Err: errors.New("no access token in the answer")}
 	}
 	life := time.Duration(out.ExpiresIn * float64(time.Second))
 	skew := min(c.cfg.TokenRefreshSkew, life/2)
-	c.tokenMu.Lock()
-	c.token, c.refreshAt = out.AccessToken, fetched.Add(life-skew)
-	c.tokenMu.Unlock()
+	tok := &accessToken{value: out.AccessToken}
+	// Redaction learns the token before any request carries it.
 	if c.cfg.OnToken != nil {
 		c.cfg.OnToken(out.AccessToken)
 	}
-	return out.AccessToken, nil
+	c.tokenMu.Lock()
+	c.token, c.refreshAt = tok, fetched.Add(life-skew)
+	c.tokenMu.Unlock()
+	return tok, nil
 }
 
-func (c *Client) cachedToken() string {
+func (c *Client) cachedToken() *accessToken {
 	c.tokenMu.Lock()
 	defer c.tokenMu.Unlock()
-	if c.token != "" && c.now().Before(c.refreshAt) {
+	if c.token != nil && c.now().Before(c.refreshAt) {
 		return c.token
 	}
-	return ""
+	return nil
 }
 
 // invalidateToken forgets tok after Port refused it, unless another
-// request already replaced it.
-func (c *Client) invalidateToken(tok string) {
+// request already replaced it: concurrent refusals of one token lead to
+// one fetch.
+func (c *Client) invalidateToken(tok *accessToken) {
 	c.tokenMu.Lock()
 	defer c.tokenMu.Unlock()
 	if c.token == tok {
-		c.token = ""
+		c.token = nil
 	}
 }
 
@@ -477,8 +495,8 @@ func (c *Client) Secrets() []string {
 	c.tokenMu.Lock()
 	defer c.tokenMu.Unlock()
 	out := []string{c.cfg.ClientSecret}
-	if c.token != "" {
-		out = append(out, c.token)
+	if c.token != nil {
+		out = append(out, c.token.value)
 	}
 	return out
 }

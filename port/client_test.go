@@ -533,3 +533,56 @@ func TestUndecodableSuccessIsATransportFailure(t *testing.T) {
 		})
 	}
 }
+
+// Tokens that die after a few requests while ten writers are in flight:
+// every request gets through, refreshing as often as it needs to while
+// each new token works, and the writers share one refresh per token.
+func TestTokensDyingUnderLoad(t *testing.T) {
+	t.Parallel()
+	for _, uses := range []int{5, 8, 12} {
+		t.Run(fmt.Sprintf("%d uses", uses), func(t *testing.T) {
+			t.Parallel()
+			const writers, calls = 10, 5
+			b := setup(t, emulator.Config{TokenUses: uses}, func(c *port.Config) { c.MaxConcurrentRequests = writers })
+			var wg sync.WaitGroup
+			errs := make(chan error, writers*calls)
+			for range writers {
+				wg.Go(func() {
+					for range calls {
+						res, err := b.client.UpsertEntities(context.Background(), "svc", entities(t, 40, nil), port.WriteOptions{})
+						if err == nil {
+							for _, r := range res {
+								if !r.OK {
+									err = fmt.Errorf("entity %d: %d %s", r.Index, r.Status, r.Message)
+									break
+								}
+							}
+						}
+						errs <- err
+					}
+				})
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				if err != nil {
+					t.Fatalf("a writer failed: %v", err)
+				}
+			}
+			// 100 bulk requests got through; each token but the last
+			// served `uses` of them before it died: one refresh per token.
+			ok := writers * calls * 2
+			if n := b.emu.Requests()[tokenRoute]; n > (ok+uses-1)/uses+1 {
+				t.Errorf("%d token requests for %d requests of %d uses each: writers refreshed apart", n, ok, uses)
+			}
+		})
+	}
+	// A token that fails on its first use is not refreshed again: the
+	// credentials no longer work.
+	b := setup(t, emulator.Config{TokenUses: 1}, nil)
+	b.emu.InjectFault(emulator.Fault{Route: "GET /v1/organization", Status: 401})
+	b.emu.ResetCounters()
+	if _, err := b.client.GetOrganization(context.Background()); port.StatusOf(err) != 401 || b.emu.Requests()[tokenRoute] != 1 {
+		t.Errorf("401 on every token: %v after %d token requests, want 401 after 1", err, b.emu.Requests()[tokenRoute])
+	}
+}
