@@ -15,11 +15,15 @@ package daemon
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"oceand/buildinfo"
@@ -208,6 +212,10 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 	}); err == nil {
 		interval = time.Duration(probe.IntervalMinutes()) * time.Minute
 	}
+	sourceHash, err := sourceConfigHash(s)
+	if err != nil {
+		return err
+	}
 	rs := resync.New(resync.Config{
 		Port:              pc,
 		Store:             st,
@@ -217,6 +225,7 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 		Mapping:           mapping.Options{EnvAllowList: jqEnvAllowList(s)},
 		ScheduledInterval: interval,
 		NextResync:        func() (time.Time, bool) { return d.sched.NextRun() },
+		SourceConfigHash:  sourceHash,
 	})
 	engine, err := jobs.Open(jobs.Config{
 		Store:            st,
@@ -394,3 +403,25 @@ func StatePath(stateDir string) string { return filepath.Join(stateDir, DBFile) 
 
 // SocketPath returns the control socket path for a state directory.
 func SocketPath(stateDir string) string { return filepath.Join(stateDir, SocketFile) }
+
+// sourceConfigHash identifies integration.config, the source's settings, in
+// its printable form: sensitive values are masked, so job records hold no
+// hash of a secret (a changed secret alone does not stop a resume).
+func sourceConfigHash(s *config.Settings) (string, error) {
+	type setting struct {
+		Key   string `json:"k"`
+		Value any    `json:"v"`
+	}
+	var settings []setting
+	for _, e := range s.Entries() {
+		if e.Key == "integration.config" || strings.HasPrefix(e.Key, "integration.config.") {
+			settings = append(settings, setting{e.Key, e.Value})
+		}
+	}
+	b, err := json.Marshal(settings)
+	if err != nil {
+		return "", fmt.Errorf("hash integration.config: %w", err)
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:8]), nil
+}

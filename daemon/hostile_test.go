@@ -2,10 +2,12 @@ package daemon_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
 
+	"oceand/config"
 	"oceand/daemon"
 	"oceand/port/emulator"
 	"oceand/store"
@@ -66,5 +68,59 @@ func TestBulkAnsweredWithAPageIsNotSuccess(t *testing.T) {
 				t.Errorf("persons in Port = %d, want 40", got)
 			}
 		})
+	}
+}
+
+// A resume is valid only while the mapping and the source's settings are
+// those of the interrupted job. Here the source's revision changed before
+// the restart: the resume must not skip the kinds the interrupted job
+// completed; it starts a new chain and says why.
+func TestResumeAfterSourceSettingsChangedStartsANewChain(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	slow := map[string]any{"entity_amount": 60, "single_department_run": true, "third_party_batch_size": 5, "third_party_latency_ms": 20}
+	r := start(t, b.settingsWith(t, slow, map[string]string{"event_listener.type": config.ListenerPolling}))
+	// Stop once persons are complete, while a later kind runs.
+	errMidway := errors.New("midway")
+	_, err := r.client.Follow(t.Context(), 1, func(j *store.Job) error {
+		if len(j.Kinds) > 2 && j.Kinds[1].State == store.KindCompleted {
+			return errMidway
+		}
+		return nil
+	})
+	if !errors.Is(err, errMidway) {
+		t.Fatalf("job 1 ended before persons were complete: %v", err)
+	}
+	if err := r.stop(); err != nil {
+		t.Fatal(err)
+	}
+	var first *store.Job
+	withState(t, b.stateDir, func(st *store.Store) {
+		first, _ = st.GetJob(1)
+	})
+	if first.State != store.JobInterrupted || first.Kinds[1].State != store.KindCompleted || first.SourceConfigHash == "" {
+		t.Fatalf("job 1 = %s, persons %s, source hash %q", first.State, first.Kinds[1].State, first.SourceConfigHash)
+	}
+
+	changed := map[string]any{"revision": 1, "changed_percent": 100}
+	for k, v := range slow {
+		changed[k] = v
+	}
+	r = start(t, b.settingsWith(t, changed, map[string]string{"event_listener.type": config.ListenerPolling}))
+	done := r.waitJob(t, 2)
+	if done.State != store.JobSucceeded || done.ResumeOf != 1 || done.ChainID != 2 || done.SourceConfigHash == first.SourceConfigHash {
+		t.Fatalf("job 2 = %s, resumes %d, chain %d, source hash %q; want a succeeded new chain 2", done.State, done.ResumeOf, done.ChainID, done.SourceConfigHash)
+	}
+	if !strings.Contains(strings.Join(done.Reasons, "; "), "integration.config") {
+		t.Errorf("reasons = %q, want why it was not resumed", done.Reasons)
+	}
+	if k := done.Kinds[1]; k.Upserted != 60 {
+		t.Errorf("persons = %+v, want all 60 sent again with the new revision", k)
+	}
+	for _, id := range b.emu.Identifiers("fake-person") {
+		bio, _ := b.emu.Entity("fake-person", id)["properties"].(map[string]any)["bio"].(string)
+		if !strings.HasPrefix(bio, "[revision 1]") {
+			t.Fatalf("person %s keeps the old content: %.40q", id, bio)
+		}
 	}
 }

@@ -196,3 +196,42 @@ func TestBlueprintRefusedAsAWholeHoldsBackItsResource(t *testing.T) {
 		t.Errorf("service report reason = %q", br.SkippedReason)
 	}
 }
+
+// A resume whose mapping changed is a new chain: every kind is fetched,
+// nothing the interrupted chain saw counts, and the job says why.
+func TestResumeWithAnotherMappingIsANewChain(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	m := deptPersons(h, mappingSpec{threshold: 1, deleteDependents: true, createMissing: true})
+	src := newSource()
+	src.add("dept", "d", 2, nil)
+	src.add("person", "p", 6, map[string]any{"dept": "d-0"})
+	ctx, cancel := context.WithCancel(context.Background())
+	started := make(chan struct{})
+	src.started["person"], src.block["person"] = started, make(chan struct{})
+	go func() {
+		<-started
+		cancel()
+	}()
+	first, err := h.run(ctx, src, jobOpts{})
+	if !errors.Is(err, context.Canceled) || first.Kinds[0].State != store.KindCompleted {
+		t.Fatalf("interrupted job: %v, kinds %+v", err, first.Kinds)
+	}
+	delete(src.block, "person")
+	delete(src.started, "person")
+
+	m.resources[0].identifier = `"dept-" + .id`
+	h.setMapping(m)
+	resumed := h.mustRun(src, jobOpts{resumeOf: first})
+	if n := src.fetchCount("dept"); n != 2 {
+		t.Errorf("departments fetched %d times, want 2: a resume with another mapping fetches every kind", n)
+	}
+	if resumed.ChainID != resumed.ID || !strings.Contains(strings.Join(resumed.Reasons, ";"), "the mapping changed") {
+		t.Errorf("resume: chain %d (job %d), reasons %q; want a new chain saying why", resumed.ChainID, resumed.ID, resumed.Reasons)
+	}
+	// d-1, written by the interrupted job, is stale now (d-0 stays: the
+	// persons relate to it).
+	if h.emu.Entity("dept", "dept-d-0") == nil || h.emu.Entity("dept", "d-1") != nil {
+		t.Errorf("departments = %v, want the renamed ones and d-0", h.emu.Identifiers("dept"))
+	}
+}
