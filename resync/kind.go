@@ -266,8 +266,9 @@ func (k *kindRun) droppedCause(mcs []mapping.Misconfiguration) string {
 	return fmt.Sprintf("an item of %s gave no valid identifier or blueprint, so the entity it stands for is unknown", k.rm.KindID())
 }
 
-// wrote records what Port answered for entities of bp.
-func (k *kindRun) wrote(bp string, accepted, refused int64, refusal string) {
+// tally adds to what Port answered for (or the index showed unchanged of)
+// the entities of bp.
+func (k *kindRun) tally(bp string, d blueprintWrites) {
 	k.writesMu.Lock()
 	defer k.writesMu.Unlock()
 	if k.writes == nil {
@@ -278,10 +279,11 @@ func (k *kindRun) wrote(bp string, accepted, refused int64, refusal string) {
 		w = &blueprintWrites{}
 		k.writes[bp] = w
 	}
-	w.accepted += accepted
-	w.refused += refused
+	w.accepted += d.accepted
+	w.refused += d.refused
+	w.unchanged += d.unchanged
 	if w.firstRefusal == "" {
-		w.firstRefusal = refusal
+		w.firstRefusal = d.firstRefusal
 	}
 }
 
@@ -293,10 +295,7 @@ func (k *kindRun) sawUnchanged(seen *seenMarks) {
 	var n int64
 	flush := func() {
 		if n > 0 {
-			k.wrote(bp, 0, 0, "")
-			k.writesMu.Lock()
-			k.writes[bp].unchanged += n
-			k.writesMu.Unlock()
+			k.tally(bp, blueprintWrites{unchanged: n})
 		}
 	}
 	for i, key := range seen.keys {
@@ -314,9 +313,9 @@ func (k *kindRun) sawUnchanged(seen *seenMarks) {
 
 // taintFailedBlueprints taints the resource for every blueprint whose
 // upserts Port refused as a whole (no such blueprint, every write refused,
-// and no entity of it found unchanged):
-// the resource's entities may have been meant to move there, so none of the
-// blueprints it wrote before may lose entities as stale.
+// and no entity of it found unchanged): the resource's entities may have
+// been meant to move there, so none of the blueprints it wrote before may
+// lose entities as stale.
 func (k *kindRun) taintFailedBlueprints() error {
 	k.writesMu.Lock()
 	var failed []string

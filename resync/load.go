@@ -124,13 +124,15 @@ func (k *kindRun) upsert(ctx context.Context, bt batch) {
 		}
 		delta.Failed = int64(len(bt.items))
 		samples = append(samples, fmt.Sprintf("%s: %d entities not written: %v", bt.blueprint, len(bt.items), err))
-		k.wrote(bt.blueprint, 0, delta.Failed, err.Error())
+		k.tally(bt.blueprint, blueprintWrites{refused: delta.Failed, firstRefusal: err.Error()})
 		for _, p := range bt.items {
 			failed(p)
 		}
 	} else {
 		var refusal string
-		defer func() { k.wrote(bt.blueprint, delta.Upserted, delta.Failed, refusal) }()
+		defer func() {
+			k.tally(bt.blueprint, blueprintWrites{accepted: delta.Upserted, refused: delta.Failed, firstRefusal: refusal})
+		}()
 		for _, res := range results {
 			p := bt.items[res.Index]
 			switch {
