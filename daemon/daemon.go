@@ -17,6 +17,9 @@ package daemon
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -24,6 +27,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -65,7 +69,10 @@ type Options struct {
 	Registry *sources.Registry
 	// HTTPClient is used for Port; nil builds a default one.
 	HTTPClient *http.Client
-	Now        func() time.Time
+	// PortRetryWaitMin and PortRetryWaitMax, when set, replace the Port
+	// client's backoff bounds (tests shorten them).
+	PortRetryWaitMin, PortRetryWaitMax time.Duration
+	Now                                func() time.Time
 	// StoreNoSync skips fsync on the state database. UNSAFE: benchmarks.
 	StoreNoSync bool
 	// StopTimeout bounds the wait for the running job at shutdown.
@@ -80,9 +87,6 @@ type Options struct {
 	// RegisterRetry is the wait between registration attempts while Port
 	// is unreachable at start. Default DefaultRegisterRetry.
 	RegisterRetry time.Duration
-	// PortRetryWaitMax caps the Port client's backoff between attempts;
-	// zero is the client's default (tests shorten it).
-	PortRetryWaitMax time.Duration
 	// LogShipping tunes the shipping of logs to Port; zero is Ocean's.
 	LogShipping LogShipping
 }
@@ -228,6 +232,7 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 		MaxConcurrentRequests: s.Port.MaxConcurrentRequests,
 		Logger:                d.logger.With("component", "port"),
 		HTTPClient:            hc,
+		RetryWaitMin:          d.opts.PortRetryWaitMin,
 		RetryWaitMax:          d.opts.PortRetryWaitMax,
 		Now:                   d.opts.Now,
 		OnToken:               func(tok string) { d.addSecrets(tok) },
@@ -259,6 +264,10 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 	}); err == nil {
 		interval = time.Duration(probe.IntervalMinutes()) * time.Minute
 	}
+	sourceHash, err := sourceConfigHash(s)
+	if err != nil {
+		return err
+	}
 	rs := resync.New(resync.Config{
 		Port:                pc,
 		Store:               st,
@@ -273,6 +282,7 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 		RedactJSON:          d.redactJSON(),
 		SyncMetrics:         s.SendSyncMetrics,
 		HeartbeatInterval:   time.Duration(s.StatusHeartbeatIntervalSeconds) * time.Second,
+		SourceConfigHash:    sourceHash,
 	})
 	engine, err := jobs.Open(jobs.Config{
 		Store:            st,
@@ -533,3 +543,25 @@ func StatePath(stateDir string) string { return filepath.Join(stateDir, DBFile) 
 
 // SocketPath returns the control socket path for a state directory.
 func SocketPath(stateDir string) string { return filepath.Join(stateDir, SocketFile) }
+
+// sourceConfigHash identifies integration.config, the source's settings, in
+// its printable form: sensitive values are masked, so job records hold no
+// hash of a secret (a changed secret alone does not stop a resume).
+func sourceConfigHash(s *config.Settings) (string, error) {
+	type setting struct {
+		Key   string `json:"k"`
+		Value any    `json:"v"`
+	}
+	var settings []setting
+	for _, e := range s.Entries() {
+		if e.Key == "integration.config" || strings.HasPrefix(e.Key, "integration.config.") {
+			settings = append(settings, setting{e.Key, e.Value})
+		}
+	}
+	b, err := json.Marshal(settings)
+	if err != nil {
+		return "", fmt.Errorf("hash integration.config: %w", err)
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:8]), nil
+}

@@ -793,13 +793,21 @@ func (e *Engine) finish(rs *runState, runErr, cause error) {
 	if e.cfg.OnFinish != nil {
 		e.cfg.OnFinish(j.Clone())
 	}
-	attrs := []any{"job", j.ID, "state", j.State, "duration", j.Duration(now).Round(time.Millisecond)}
+	t := j.Totals
+	attrs := []any{"job", j.ID, "state", j.State, "duration", j.Duration(now).Round(time.Millisecond),
+		"upserted", t.Upserted, "unchanged", t.Unchanged, "failed", t.Failed, "dropped", t.Dropped, "deleted", j.Reconcile.Deleted}
 	if j.Error != "" {
 		attrs = append(attrs, "error", j.Error)
 	}
-	if j.State == store.JobFailed {
+	switch {
+	case j.State == store.JobFailed:
 		e.logger.Error("job finished", attrs...)
-	} else {
+	case j.State == store.JobSucceeded && t.Failed+t.Dropped > 0:
+		// Single entities Port refused, or the mapping could not name,
+		// leave the job succeeded; the summary must not hide them.
+		e.logger.Warn("job finished", append(attrs, "note", fmt.Sprintf(
+			"succeeded, but %d entities failed and %d were dropped: see oceand jobs show %d", t.Failed, t.Dropped, j.ID))...)
+	default:
 		e.logger.Info("job finished", attrs...)
 	}
 	if _, err := e.cfg.Store.PruneJobs(e.cfg.HistoryLimit); err != nil {

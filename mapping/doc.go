@@ -27,8 +27,10 @@
 //   - selector.query must give a boolean, else the item fails (*ItemError);
 //   - identifier, team and relations may be search queries, evaluated leaf
 //     by leaf;
-//   - entities whose identifier or blueprint is empty, null or missing are
-//     dropped and counted;
+//   - entities whose identifier is not a non-empty string or search query,
+//     or whose blueprint is not a non-empty string, are dropped, counted
+//     and reported as a Misconfiguration (Ocean drops only falsy ones and
+//     lets Port refuse the rest);
 //   - itemsToParse expands an item into one per list element, after the
 //     top-level transform deleted the first simple path of the expression
 //     from it (itemsparse.go); items it cannot expand are skipped;

@@ -2,6 +2,7 @@ package mapping
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -9,8 +10,6 @@ import (
 	"sort"
 	"strings"
 	"time"
-
-	"github.com/itchyny/gojq"
 )
 
 // DefaultItemTimeout is how long the jq programs of one item may run before
@@ -190,10 +189,11 @@ type namedNode struct {
 // node is a mapping value: a jq program, or an object or list (a search
 // query) whose string leaves are jq programs.
 type node struct {
-	prog *program
-	obj  []namedNode
-	arr  []*node
-	lit  any
+	prog  *program
+	obj   []namedNode
+	arr   []*node
+	lit   any
+	field string // the mapping field it fills, for messages
 }
 
 // compiler compiles the resources of one mapping, collecting every error.
@@ -301,21 +301,21 @@ func (c *compiler) entity(prefix string, em EntityMapping) *entityProgram {
 func (c *compiler) node(field string, v any) *node {
 	switch t := v.(type) {
 	case string:
-		return &node{prog: c.program(field, t)}
+		return &node{prog: c.program(field, t), field: field}
 	case map[string]any:
-		n := &node{}
+		n := &node{field: field}
 		for _, k := range sortedKeys(t) {
 			n.obj = append(n.obj, namedNode{k, c.node(field+"."+k, t[k])})
 		}
 		return n
 	case []any:
-		n := &node{arr: make([]*node, len(t))}
+		n := &node{arr: make([]*node, len(t)), field: field}
 		for i, e := range t {
 			n.arr[i] = c.node(fmt.Sprintf("%s[%d]", field, i), e)
 		}
 		return n
 	default:
-		return &node{lit: v}
+		return &node{lit: v, field: field}
 	}
 }
 
@@ -343,8 +343,9 @@ type Result struct {
 	Entities []Entity
 	// Filtered counts items (after itemsToParse) the selector dropped.
 	Filtered int
-	// Dropped counts mapped entities whose identifier or blueprint is
-	// empty, null or missing (Python-falsy, as Ocean tests it).
+	// Dropped counts mapped entities with no valid identifier (a
+	// non-empty string or search query) or blueprint (a non-empty
+	// string); each has a Misconfiguration naming the field.
 	Dropped int
 	// Skipped counts raw items whose itemsToParse gave null: Ocean skips
 	// them with a warning (they stand for no entity).
@@ -471,13 +472,60 @@ func (r *ResourceMapper) mapOne(ev *evalState, item any, res *Result) error {
 		if err != nil {
 			return err
 		}
-		if !truthy(e["identifier"]) || !truthy(e["blueprint"]) {
+		if mc, bad := ep.invalidKey(e); bad {
 			res.Dropped++
+			res.Misconfigurations = append(res.Misconfigurations, mc)
 			continue
 		}
 		res.Entities = append(res.Entities, e)
 	}
 	return nil
+}
+
+// invalidKey reports an entity that names no entity: an identifier that is
+// neither a non-empty string nor a search query, or a blueprint that is not
+// a non-empty string. Ocean drops only falsy ones and sends the rest, which
+// Port refuses; either way the entity is unknown, which the caller must
+// know (it cannot tell which entity in Port the item stands for).
+func (ep *entityProgram) invalidKey(e Entity) (Misconfiguration, bool) {
+	check := func(i int, v any, searchOK bool) (Misconfiguration, bool) {
+		switch t := v.(type) {
+		case string:
+			if t != "" {
+				return Misconfiguration{}, false
+			}
+		case map[string]any:
+			if searchOK && len(t) > 0 {
+				return Misconfiguration{}, false
+			}
+		}
+		field, expr := ep.top[i].node.describe()
+		return Misconfiguration{Field: field, Expr: expr, Reason: fmt.Sprintf("gave %s (%s), not a valid %s; the entity is dropped", sample(v), jsonType(v), ep.top[i].name)}, true
+	}
+	if mc, bad := check(0, e["identifier"], true); bad {
+		return mc, true
+	}
+	return check(1, e["blueprint"], false)
+}
+
+// describe names a node's field and expression for a misconfiguration.
+func (n *node) describe() (field, expr string) {
+	if n.prog != nil {
+		return n.prog.field, n.prog.expr
+	}
+	return n.field, ""
+}
+
+// sample is a short form of a value for a message.
+func sample(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	if len(b) > 60 {
+		return string(b[:57]) + "..."
+	}
+	return string(b)
 }
 
 func (ep *entityProgram) eval(ev *evalState, item any, mis *[]Misconfiguration) (Entity, error) {
@@ -554,31 +602,6 @@ func (n *node) eval(ev *evalState, item any, mis *[]Misconfiguration) (any, erro
 	default:
 		return n.lit, nil
 	}
-}
-
-// truthy is Python's truth test on JSON values, which Ocean uses to drop
-// entities without identifier or blueprint.
-func truthy(v any) bool {
-	switch t := v.(type) {
-	case nil:
-		return false
-	case bool:
-		return t
-	case string:
-		return t != ""
-	case float64:
-		return t != 0
-	case int:
-		return t != 0
-	case map[string]any:
-		return len(t) > 0
-	case []any:
-		return len(t) > 0
-	}
-	if f, ok := gojq.ToFloat64(v); ok {
-		return f != 0
-	}
-	return true
 }
 
 func jsonType(v any) string {

@@ -139,8 +139,11 @@ resources:
 		kept bool
 	}{
 		{`{"id":"a","bp":"x"}`, true},
-		{`{"id":1,"bp":"x"}`, true},
+		{`{"id":1,"bp":"x"}`, false}, // no valid identifier: Port would refuse it
+		{`{"id":["a"],"bp":"x"}`, false},
+		{`{"id":true,"bp":"x"}`, false},
 		{`{"id":{"combinator":"and"},"bp":"x"}`, true},
+		{`{"id":"a","bp":7}`, false},
 		{`{"bp":"x"}`, false},
 		{`{"id":"","bp":"x"}`, false},
 		{`{"id":0,"bp":"x"}`, false},
@@ -157,6 +160,13 @@ resources:
 		}
 		if kept := len(res.Entities) == 1; kept != tc.kept || res.Dropped != map[bool]int{true: 0, false: 1}[tc.kept] {
 			t.Errorf("%s: entities %v, dropped %d; want kept=%v", tc.item, res.Entities, res.Dropped, tc.kept)
+		}
+		// A dropped entity is a misconfiguration naming the field.
+		if !tc.kept {
+			last := res.Misconfigurations[len(res.Misconfigurations)-1]
+			if !strings.Contains(last.Reason, "the entity is dropped") || (last.Field != "port.entity.mappings.identifier" && last.Field != "port.entity.mappings.blueprint") {
+				t.Errorf("%s: misconfigurations %+v, want the dropped field named", tc.item, res.Misconfigurations)
+			}
 		}
 	}
 }

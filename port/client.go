@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
@@ -34,7 +35,8 @@ type Config struct {
 	// MaxConcurrentRequests bounds writes (entity upserts and deletes) in
 	// flight. Default 5.
 	MaxConcurrentRequests int
-	// RetryMax is how many times a request is retried. Default 10.
+	// RetryMax is how many times a request is retried (401s, answered
+	// with a new token, are bounded apart). Default 10.
 	RetryMax int
 	// RetryWaitMin is the first backoff. Default 300ms.
 	RetryWaitMin time.Duration
@@ -79,8 +81,19 @@ type Client struct {
 	// wait for it, or for their context); tokenMu guards the fields.
 	tokenFetch chan struct{}
 	tokenMu    sync.Mutex
-	token      string
+	token      *accessToken // nil: none yet, or Port refused it
 	refreshAt  time.Time
+}
+
+// accessToken is one token Port issued, shared by every request that
+// carries it.
+type accessToken struct {
+	value string
+	// uses counts the attempts that carried it, refused those Port
+	// answered 401; worked is set once Port answered one with anything
+	// else. A token that never worked is not worth replacing again.
+	uses, refused atomic.Int64
+	worked        atomic.Bool
 }
 
 // New returns a Client for cfg.
@@ -144,7 +157,8 @@ func New(cfg Config) (*Client, error) {
 	rc := retryablehttp.NewClient()
 	rc.HTTPClient = hc
 	rc.Logger = nil
-	rc.RetryMax = cfg.RetryMax
+	// checkRetry bounds each kind of retry itself.
+	rc.RetryMax = max(cfg.RetryMax, 0) + maxTokenRefreshes
 	rc.RetryWaitMin = cfg.RetryWaitMin
 	rc.RetryWaitMax = cfg.RetryWaitMax
 	rc.CheckRetry = c.checkRetry
@@ -272,6 +286,9 @@ func (c *Client) do(ctx context.Context, r request, out any) (int, error) {
 	}
 	// The answer is read inside the retry loop: a connection reset while
 	// reading it is retried like one before it.
+	// So is an answer that is not what Port sends (an empty body, a
+	// proxy's HTML page with 200): taken as a transport failure, never as
+	// work done.
 	req.SetResponseHandler(func(resp *http.Response) error {
 		data, err := io.ReadAll(resp.Body)
 		_ = resp.Body.Close()
@@ -279,6 +296,9 @@ func (c *Client) do(ctx context.Context, r request, out any) (int, error) {
 			return fmt.Errorf("read response: %w", err)
 		}
 		st.body, st.bodyRead = data, true
+		if out != nil && statusOK(r, resp.StatusCode) {
+			return decodeAnswer(resp, data, out)
+		}
 		return nil
 	})
 	if err := c.prepareAttempt(ctx, req.Request, st); err != nil {
@@ -290,7 +310,8 @@ func (c *Client) do(ctx context.Context, r request, out any) (int, error) {
 			_ = resp.Body.Close()
 		}
 		status := 0
-		if resp != nil {
+		var bad *BadAnswerError
+		if resp != nil && !errors.As(err, &bad) {
 			status = resp.StatusCode
 		}
 		if cause := context.Cause(ctx); cause != nil {
@@ -310,16 +331,75 @@ func (c *Client) do(ctx context.Context, r request, out any) (int, error) {
 	if !statusOK(r, status) {
 		return status, decodeError(r, st, status, st.body)
 	}
-	if out != nil && len(st.body) > 0 {
-		decode := json.Unmarshal
-		if d, ok := out.(responseDecoder); ok {
-			decode = func(data []byte, _ any) error { return d.decodeResponse(data) }
-		}
-		if err := decode(st.body, out); err != nil {
-			return status, c.fail(r, st, status, fmt.Errorf("decode response: %w", err))
+	return status, nil
+}
+
+// BadAnswerError is a 2xx answer that is not the JSON Port sends: empty,
+// not JSON (a proxy's or gateway's page), or JSON of another shape. The
+// request may or may not have been carried out, so it counts as a
+// transport failure: retried when that is safe, and failing its work
+// (never counted as done) when retries run out. Its Error has no HTTP
+// status: StatusOf gives 0, as for a connection reset.
+type BadAnswerError struct {
+	Status      int
+	ContentType string
+	Size        int
+	// Excerpt is the start of a body that is not JSON (empty otherwise,
+	// so no value of a JSON answer is repeated in messages).
+	Excerpt string
+	Err     error
+}
+
+func (e *BadAnswerError) Error() string {
+	msg := fmt.Sprintf("Port answered %d with", e.Status)
+	switch {
+	case e.Size == 0:
+		msg += " an empty body"
+	case e.ContentType != "":
+		msg += fmt.Sprintf(" %d bytes of %s", e.Size, e.ContentType)
+	default:
+		msg += fmt.Sprintf(" %d bytes", e.Size)
+	}
+	msg += " that are not the JSON it sends"
+	if e.Excerpt != "" {
+		msg += fmt.Sprintf(" (%q)", e.Excerpt)
+	}
+	if e.Err != nil {
+		msg += ": " + e.Err.Error()
+	}
+	return msg + "; a proxy or gateway may be answering for it"
+}
+
+func (e *BadAnswerError) Unwrap() error { return e.Err }
+
+// decodeAnswer decodes a 2xx answer into out, or says why it cannot.
+func decodeAnswer(resp *http.Response, data []byte, out any) error {
+	bad := &BadAnswerError{Status: resp.StatusCode, ContentType: resp.Header.Get("Content-Type"), Size: len(data)}
+	if len(data) == 0 {
+		return bad
+	}
+	decode := json.Unmarshal
+	if d, ok := out.(responseDecoder); ok {
+		decode = func(data []byte, _ any) error { return d.decodeResponse(data) }
+	}
+	err := decode(data, out)
+	if c, ok := out.(interface{ check() error }); ok && err == nil {
+		if err = c.check(); err != nil {
+			bad.Err = err
+			return bad
 		}
 	}
-	return status, nil
+	switch {
+	case err == nil:
+		return nil
+	case json.Valid(data):
+		bad.Err = fmt.Errorf("decode: %w", err)
+	default:
+		const max = 60
+		ex := strings.ToValidUTF8(string(data[:min(len(data), max)]), "")
+		bad.Excerpt = strings.Join(strings.Fields(ex), " ")
+	}
+	return bad
 }
 
 func (c *Client) fail(r request, st *call, status int, err error) error {
@@ -378,18 +458,19 @@ func decodeError(r request, st *call, status int, body []byte) error {
 }
 
 // accessToken returns a valid token, fetching one when none is cached or
-// the cached one is about to expire. Concurrent callers share one fetch.
-func (c *Client) accessToken(ctx context.Context) (string, error) {
-	if tok := c.cachedToken(); tok != "" {
+// the cached one is about to expire. Concurrent callers share one fetch: a
+// token refused by many requests at once is replaced once.
+func (c *Client) accessToken(ctx context.Context) (*accessToken, error) {
+	if tok := c.cachedToken(); tok != nil {
 		return tok, nil
 	}
 	select {
 	case c.tokenFetch <- struct{}{}:
 		defer func() { <-c.tokenFetch }()
 	case <-ctx.Done():
-		return "", context.Cause(ctx)
+		return nil, context.Cause(ctx)
 	}
-	if tok := c.cachedToken(); tok != "" {
+	if tok := c.cachedToken(); tok != nil {
 		return tok, nil // fetched while we waited
 	}
 	var out struct {
@@ -405,38 +486,41 @@ func (c *Client) accessToken(ctx context.Context) (string, error) {
 	}
 	fetched := c.now()
 	if _, err := c.do(ctx, r, &out); err != nil {
-		return "", err
+		return nil, err
 	}
 	if out.AccessToken == "" {
-		return "", &Error{Method: r.method, Route: r.path, Status: http.StatusOK, Err: errors.New("no access token in the answer")}
+		return nil, &Error{Method: r.method, Route: r.path, Status: http.StatusOK, Err: errors.New("no access token in the answer")}
 	}
 	life := time.Duration(out.ExpiresIn * float64(time.Second))
 	skew := min(c.cfg.TokenRefreshSkew, life/2)
-	c.tokenMu.Lock()
-	c.token, c.refreshAt = out.AccessToken, fetched.Add(life-skew)
-	c.tokenMu.Unlock()
+	tok := &accessToken{value: out.AccessToken}
+	// Redaction learns the token before any request carries it.
 	if c.cfg.OnToken != nil {
 		c.cfg.OnToken(out.AccessToken)
 	}
-	return out.AccessToken, nil
+	c.tokenMu.Lock()
+	c.token, c.refreshAt = tok, fetched.Add(life-skew)
+	c.tokenMu.Unlock()
+	return tok, nil
 }
 
-func (c *Client) cachedToken() string {
+func (c *Client) cachedToken() *accessToken {
 	c.tokenMu.Lock()
 	defer c.tokenMu.Unlock()
-	if c.token != "" && c.now().Before(c.refreshAt) {
+	if c.token != nil && c.now().Before(c.refreshAt) {
 		return c.token
 	}
-	return ""
+	return nil
 }
 
 // invalidateToken forgets tok after Port refused it, unless another
-// request already replaced it.
-func (c *Client) invalidateToken(tok string) {
+// request already replaced it: concurrent refusals of one token lead to
+// one fetch.
+func (c *Client) invalidateToken(tok *accessToken) {
 	c.tokenMu.Lock()
 	defer c.tokenMu.Unlock()
 	if c.token == tok {
-		c.token = ""
+		c.token = nil
 	}
 }
 
@@ -446,8 +530,8 @@ func (c *Client) Secrets() []string {
 	c.tokenMu.Lock()
 	defer c.tokenMu.Unlock()
 	out := []string{c.cfg.ClientSecret}
-	if c.token != "" {
-		out = append(out, c.token)
+	if c.token != nil {
+		out = append(out, c.token.value)
 	}
 	return out
 }

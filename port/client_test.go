@@ -490,3 +490,99 @@ func TestNoConnectionIsRetried(t *testing.T) {
 		t.Errorf("refused connection: %#v", err)
 	}
 }
+
+// A 2xx answer that is not Port's JSON (a proxy's page, an empty body, JSON
+// of another shape) is a transport failure: retried, then an error with no
+// HTTP status, never entities reported written.
+func TestUndecodableSuccessIsATransportFailure(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name  string
+		body  []byte
+		ctype string
+		want  string
+	}{
+		{"empty", emulator.EmptyBody, "application/json", "an empty body"},
+		{"text", emulator.TextBody, "text/plain", "upstream connect error"},
+		{"html", emulator.HTMLBody, "text/html", "text/html"},
+		{"other JSON", []byte(`{"ok":true}`), "application/json", `no "entities" or "errors"`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t, emulator.Config{}, func(c *port.Config) { c.RetryMax = 2 })
+			b.emu.InjectFault(emulator.Fault{Route: bulkRoute, RawBody: tt.body, RawType: tt.ctype})
+			res, err := b.client.UpsertEntities(context.Background(), "svc", entities(t, 5, nil), port.WriteOptions{})
+			var bad *port.BadAnswerError
+			pe := &port.Error{}
+			if !errors.As(err, &bad) || !errors.As(err, &pe) || port.StatusOf(err) != 0 || pe.Attempts != 3 || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v (attempts %d), want a bad answer with no status after 3 attempts, saying %q", err, pe.Attempts, tt.want)
+			}
+			for _, r := range res {
+				if r.OK {
+					t.Errorf("entity %d reported written", r.Index)
+				}
+			}
+			// Once the proxy behaves, the retry carries the batch.
+			b.emu.ClearFaults()
+			b.emu.InjectFault(emulator.Fault{Route: bulkRoute, Times: 1, RawBody: tt.body, RawType: tt.ctype})
+			res, err = b.client.UpsertEntities(context.Background(), "svc", entities(t, 5, nil), port.WriteOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			allOK(t, res, 5)
+		})
+	}
+}
+
+// Tokens that die after a few requests while ten writers are in flight:
+// every request gets through, refreshing as often as it needs to while
+// each new token works, and the writers share one refresh per token.
+func TestTokensDyingUnderLoad(t *testing.T) {
+	t.Parallel()
+	for _, uses := range []int{5, 8, 12} {
+		t.Run(fmt.Sprintf("%d uses", uses), func(t *testing.T) {
+			t.Parallel()
+			const writers, calls = 10, 5
+			b := setup(t, emulator.Config{TokenUses: uses}, func(c *port.Config) { c.MaxConcurrentRequests = writers })
+			var wg sync.WaitGroup
+			errs := make(chan error, writers*calls)
+			for range writers {
+				wg.Go(func() {
+					for range calls {
+						res, err := b.client.UpsertEntities(context.Background(), "svc", entities(t, 40, nil), port.WriteOptions{})
+						if err == nil {
+							for _, r := range res {
+								if !r.OK {
+									err = fmt.Errorf("entity %d: %d %s", r.Index, r.Status, r.Message)
+									break
+								}
+							}
+						}
+						errs <- err
+					}
+				})
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				if err != nil {
+					t.Fatalf("a writer failed: %v", err)
+				}
+			}
+			// 100 bulk requests got through; each token but the last
+			// served `uses` of them before it died: one refresh per token.
+			ok := writers * calls * 2
+			if n := b.emu.Requests()[tokenRoute]; n > (ok+uses-1)/uses+1 {
+				t.Errorf("%d token requests for %d requests of %d uses each: writers refreshed apart", n, ok, uses)
+			}
+		})
+	}
+	// A token that fails on its first use is not refreshed again: the
+	// credentials no longer work.
+	b := setup(t, emulator.Config{TokenUses: 1}, nil)
+	b.emu.InjectFault(emulator.Fault{Route: "GET /v1/organization", Status: 401})
+	b.emu.ResetCounters()
+	if _, err := b.client.GetOrganization(context.Background()); port.StatusOf(err) != 401 || b.emu.Requests()[tokenRoute] != 1 {
+		t.Errorf("401 on every token: %v after %d token requests, want 401 after 1", err, b.emu.Requests()[tokenRoute])
+	}
+}

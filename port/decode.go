@@ -65,6 +65,15 @@ func (r *bulkResponse) decodeResponse(data []byte) error {
 	return json.Unmarshal(data, r)
 }
 
+// check says whether a decoded bulk answer is one: it reports on the
+// entities sent.
+func (r *bulkResponse) check() error {
+	if r.Entities == nil && r.Errors == nil {
+		return errors.New(`the answer has no "entities" or "errors"`)
+	}
+	return nil
+}
+
 // errUnusual stops the fast path; encoding/json then decodes the answer.
 var errUnusual = errors.New("unusual answer")
 

@@ -17,9 +17,14 @@
 //   - 408, 502, 503, 504 and other transport errors are retried for
 //     requests that are safe to repeat (below). 500 and other 4xx are
 //     final: Port would answer them again (Permanent tells them apart).
-//   - A 401 fetches a new token and retries once. Tokens are refreshed
-//     before they expire (TokenRefreshSkew, at most half their life), so a
-//     401 only follows a token Port dropped early.
+//   - A 401 fetches a new token and retries, again after each 401 as long
+//     as the refused token worked at least once (for any request), up to
+//     20 new tokens per request, apart from RetryMax. Requests refused with
+//     the same token share one fetch. Tokens are refreshed before they
+//     expire (TokenRefreshSkew, at most half their life), so a 401 only
+//     follows a token Port dropped early.
+//   - A 2xx answer that is not Port's JSON (empty, a proxy's page) is a
+//     *BadAnswerError, retried like a transport error.
 //   - Waits follow Retry-After, then on a 429 x-ratelimit-reset (seconds,
 //     epoch seconds or a date) with up to 10% jitter; otherwise they grow
 //     exponentially from RetryWaitMin with ±20% jitter. Every wait,

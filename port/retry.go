@@ -19,9 +19,11 @@ import (
 type call struct {
 	req      *request
 	attempts int
-	token    string // token the last attempt carried
-	reauth   bool   // the last attempt got 401: fetch a new token
-	reauthed bool   // a 401 was already retried once
+	token    *accessToken   // token the last attempt carried
+	answer   *http.Response // the last answer accounted to the token
+	reauth   bool           // the last attempt got 401: fetch a new token
+	reauths  int            // new tokens this call asked for after a 401
+	retries  int            // other retries
 	body     []byte
 	bodyRead bool
 	// waited is the backoff before the coming retry; the pacer may add
@@ -46,7 +48,8 @@ func callOf(ctx context.Context) *call {
 // checkRetry decides whether an attempt is repeated.
 //
 // Every request is retried when Port surely did not process it: 429, a 401
-// (once, with a new token) and a connection that could not be opened.
+// (with a new token, see refreshAgain) and a connection that could not be
+// opened.
 // Requests that are safe to repeat are also retried on 408, 502, 503, 504
 // and any other transport error, a reset while reading the answer
 // included. 500 is not retried (as in Ocean): Port answers it for requests
@@ -70,6 +73,13 @@ func (c *Client) checkRetry(ctx context.Context, resp *http.Response, err error)
 		return false, err
 	}
 	retry, err := c.shouldRetry(st, resp, err)
+	if retry && !st.reauth {
+		// A 401 retry is bounded by refreshAgain; the others by RetryMax.
+		if st.retries >= c.cfg.RetryMax {
+			return false, err
+		}
+		st.retries++
+	}
 	if retry {
 		reason := any(err)
 		if err == nil {
@@ -84,12 +94,22 @@ func (c *Client) shouldRetry(st *call, resp *http.Response, err error) (bool, er
 	if err != nil {
 		return !st.req.unsafe || notSent(err), err
 	}
+	// checkRetry may see one answer twice (before and after it is read).
+	if st.token != nil && st.answer != resp {
+		st.answer = resp
+		if resp.StatusCode == http.StatusUnauthorized {
+			st.token.refused.Add(1)
+		} else {
+			st.token.worked.Store(true)
+		}
+	}
 	switch resp.StatusCode {
 	case http.StatusUnauthorized:
-		if st.req.noAuth || st.reauthed {
+		if st.req.noAuth || !c.refreshAgain(st) {
 			return false, nil
 		}
-		st.reauth, st.reauthed = true, true
+		st.reauth = true
+		st.reauths++
 		return true, nil
 	case http.StatusTooManyRequests:
 		return true, nil
@@ -97,6 +117,28 @@ func (c *Client) shouldRetry(st *call, resp *http.Response, err error) (bool, er
 		return !st.req.unsafe, nil
 	}
 	return false, nil
+}
+
+// maxTokenRefreshes bounds the new tokens one request asks for after 401s.
+// Tokens that die under load (revoked, rotated) are replaced as often as
+// needed while each works; the bound is a backstop.
+const maxTokenRefreshes = 20
+
+// refreshAgain decides whether a 401 is worth a new token: the first one of
+// a call always is (the cached token may have expired or been revoked);
+// after that, as long as the refused token worked at least once, for this
+// request or another. A token every attempt of which was refused (none is
+// still waiting for its answer) never worked: the credentials no longer
+// get a usable token, and asking again would loop.
+func (c *Client) refreshAgain(st *call) bool {
+	switch {
+	case st.reauths == 0:
+		return true
+	case st.reauths >= maxTokenRefreshes, st.token == nil:
+		return false
+	}
+	t := st.token
+	return t.worked.Load() || t.refused.Load() < t.uses.Load()
 }
 
 // notSent reports whether err means the request never reached Port: the
@@ -175,8 +217,9 @@ func (c *Client) prepareAttempt(ctx context.Context, req *http.Request, st *call
 	if err != nil {
 		return err
 	}
+	tok.uses.Add(1)
 	st.token = tok
-	req.Header.Set("Authorization", "Bearer "+tok)
+	req.Header.Set("Authorization", "Bearer "+tok.value)
 	return nil
 }
 

@@ -266,7 +266,7 @@ func (k *kindRun) keyItem(ctx context.Context, item map[string]any, hash store.E
 	if err != nil || len(res.Misconfigurations) > 0 || !allIdentified(res.Entities) {
 		return nil
 	}
-	pi := &pageItem{hash: hash, filtered: res.Filtered + res.Dropped + res.Skipped}
+	pi := &pageItem{hash: hash, filtered: res.Filtered + res.Skipped}
 	for _, e := range res.Entities {
 		id, _ := e.Identifier()
 		pe := pageEntity{key: store.EntityKey{Blueprint: e.Blueprint(), Identifier: id}}

@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -44,6 +46,24 @@ type kindRun struct {
 	// editor; examplesDone once they were handed to the sender.
 	examples     [][]byte
 	examplesDone bool
+	// taintMu guards the taint state (see taint): the categories already
+	// recorded and the blueprints the resource could have written.
+	taintMu sync.Mutex
+	tainted map[string]bool
+	owned   []string
+
+	// writes counts, per blueprint, the entities Port accepted and
+	// refused (a blueprint none of whose entities Port accepted failed
+	// as a whole); planned counts what a dry run would send.
+	writesMu sync.Mutex
+	writes   map[string]*blueprintWrites
+	planned  atomic.Int64
+}
+
+// blueprintWrites is what Port answered one kind's upserts to a blueprint.
+type blueprintWrites struct {
+	accepted, refused, unchanged int64
+	firstRefusal                 string
 }
 
 // pending is one mapped entity on its way to Port.
@@ -141,6 +161,11 @@ func (j *jobRun) runKind(ctx context.Context, rm *mapping.ResourceMapper, restor
 		close(changed)
 	}()
 	k.load(kctx, changed)
+	if ctx.Err() == nil && kctx.Err() == nil {
+		if err := k.taintFailedBlueprints(); err != nil {
+			cancel(err)
+		}
+	}
 
 	err := context.Cause(kctx)
 	if errors.Is(err, context.Canceled) && ctx.Err() == nil {
@@ -162,6 +187,9 @@ func (j *jobRun) runKind(ctx context.Context, rm *mapping.ResourceMapper, restor
 	// a resume or the next resync must not send it again.
 	if ferr := j.writer.flush(); ferr != nil && err == nil {
 		err = fmt.Errorf("write entity index: %w", ferr)
+	}
+	if err == nil && ctx.Err() == nil && !restore {
+		err = k.wroteNothing()
 	}
 	if err == nil && ctx.Err() == nil {
 		// What this kind produced must be on disk before it counts as
@@ -210,7 +238,7 @@ func (k *kindRun) update(fn func(kp *store.KindProgress)) {
 		after := kp.Counts
 		jb.Totals.Add(store.Counts{
 			Fetched: after.Fetched - before.Fetched, Mapped: after.Mapped - before.Mapped,
-			Filtered: after.Filtered - before.Filtered, Upserted: after.Upserted - before.Upserted,
+			Filtered: after.Filtered - before.Filtered, Dropped: after.Dropped - before.Dropped, Upserted: after.Upserted - before.Upserted,
 			Unchanged: after.Unchanged - before.Unchanged, Failed: after.Failed - before.Failed,
 		})
 	})
@@ -223,7 +251,7 @@ func (k *kindRun) count(delta store.Counts, samples []string) {
 		k.j.mu.Lock()
 		k.j.report.Restored += delta.Upserted
 		k.j.mu.Unlock()
-		delta = store.Counts{Upserted: delta.Upserted, Failed: delta.Failed}
+		delta = store.Counts{Upserted: delta.Upserted, Failed: delta.Failed, Dropped: delta.Dropped}
 	}
 	if delta == (store.Counts{}) && len(samples) == 0 {
 		return
@@ -237,6 +265,113 @@ func (k *kindRun) count(delta store.Counts, samples []string) {
 			kp.Samples = append(kp.Samples, s)
 		}
 	})
+}
+
+// droppedCause says why an item's entity was dropped, naming the field.
+func (k *kindRun) droppedCause(mcs []mapping.Misconfiguration) string {
+	for i := len(mcs) - 1; i >= 0; i-- {
+		if strings.HasSuffix(mcs[i].Reason, "the entity is dropped") {
+			return fmt.Sprintf("an item of %s gave no valid identifier or blueprint (%s %s), so the entity it stands for is unknown", k.rm.KindID(), mcs[i].Field, mcs[i].Reason)
+		}
+	}
+	return fmt.Sprintf("an item of %s gave no valid identifier or blueprint, so the entity it stands for is unknown", k.rm.KindID())
+}
+
+// tally adds to what Port answered for (or the index showed unchanged of)
+// the entities of bp.
+func (k *kindRun) tally(bp string, d blueprintWrites) {
+	k.writesMu.Lock()
+	defer k.writesMu.Unlock()
+	if k.writes == nil {
+		k.writes = map[string]*blueprintWrites{}
+	}
+	w := k.writes[bp]
+	if w == nil {
+		w = &blueprintWrites{}
+		k.writes[bp] = w
+	}
+	w.accepted += d.accepted
+	w.refused += d.refused
+	w.unchanged += d.unchanged
+	if w.firstRefusal == "" {
+		w.firstRefusal = d.firstRefusal
+	}
+}
+
+// sawUnchanged counts, per blueprint, the entities of a page skipped as
+// unchanged: a blueprint Port already holds entities of for this resource
+// is not one that does not exist.
+func (k *kindRun) sawUnchanged(seen *seenMarks) {
+	var bp string
+	var n int64
+	flush := func() {
+		if n > 0 {
+			k.tally(bp, blueprintWrites{unchanged: n})
+		}
+	}
+	for i, key := range seen.keys {
+		if seen.marks[i]&seenExpected == 0 {
+			continue
+		}
+		if key.Blueprint != bp {
+			flush()
+			bp, n = key.Blueprint, 0
+		}
+		n++
+	}
+	flush()
+}
+
+// taintFailedBlueprints taints the resource for every blueprint whose
+// upserts Port refused as a whole (no such blueprint, every write refused,
+// and no entity of it found unchanged): the resource's entities may have
+// been meant to move there, so none of the blueprints it wrote before may
+// lose entities as stale.
+func (k *kindRun) taintFailedBlueprints() error {
+	k.writesMu.Lock()
+	var failed []string
+	for bp, w := range k.writes {
+		if w.accepted == 0 && w.unchanged == 0 && w.refused > 0 {
+			failed = append(failed, bp)
+		}
+	}
+	sort.Strings(failed)
+	causes := make([]string, len(failed))
+	for i, bp := range failed {
+		causes[i] = fmt.Sprintf("Port refused every entity %s sent to blueprint %s (%s)", k.rm.KindID(), bp, k.writes[bp].firstRefusal)
+	}
+	k.writesMu.Unlock()
+	for i, bp := range failed {
+		if err := k.taint("refused "+bp, causes[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// wroteNothing fails a kind that was asked to write entities and none of
+// them could be written: every item failed or was dropped. Single failures
+// among written entities leave the kind completed (they are counted).
+func (k *kindRun) wroteNothing() error {
+	var c store.Counts
+	var sample string
+	if err := k.j.rep.Update(func(jb *store.Job) {
+		kp := jb.Kinds[k.rm.Index]
+		c = kp.Counts
+		if len(kp.Samples) > 0 {
+			sample = kp.Samples[0]
+		}
+	}); err != nil {
+		return err
+	}
+	if c.Upserted+c.Unchanged+k.planned.Load() > 0 || c.Failed+c.Dropped == 0 {
+		return nil
+	}
+	err := fmt.Sprintf("none of the entities of %s could be written (%d failed, %d dropped)", k.rm.KindID(), c.Failed, c.Dropped)
+	if sample != "" {
+		err += "; first: " + sample
+	}
+	return errors.New(err)
 }
 
 // sourcePage is one page the source emitted, numbered within the kind.
@@ -305,6 +440,7 @@ func (k *kindRun) mapPage(ctx context.Context, seq uint64, page []map[string]any
 		}
 		out = nil
 		if k.j.dry {
+			k.planned.Add(int64(len(send)))
 			for _, p := range send {
 				if p.indexed {
 					seen.add(p.key, p.prevMarks(k.j.chain))
@@ -337,8 +473,17 @@ func (k *kindRun) mapPage(ctx context.Context, seq uint64, page []map[string]any
 			continue
 		}
 		// An item whose itemsToParse gave null stands for no entity (Ocean
-		// skips it with a warning, sampled below): counted as filtered.
-		delta.Filtered += int64(res.Filtered + res.Dropped + res.Skipped)
+		// skips it with a warning, sampled below): counted as filtered. An
+		// entity without a valid identifier or blueprint is dropped: which
+		// entity it stands for is unknown, so its blueprints keep their
+		// stale entities.
+		delta.Filtered += int64(res.Filtered + res.Skipped)
+		if res.Dropped > 0 {
+			delta.Dropped += int64(res.Dropped)
+			if err := k.taint("dropped", k.droppedCause(res.Misconfigurations)); err != nil {
+				return err
+			}
+		}
 		itemHash := id.hashes[i]
 		for _, mc := range res.Misconfigurations {
 			// Keep mapping this item in full, so its misconfigurations
@@ -348,7 +493,7 @@ func (k *kindRun) mapPage(ctx context.Context, seq uint64, page []map[string]any
 		}
 		var pi *pageItem // what the item turned into, for its item page
 		if k.fast != nil && k.fast.pages {
-			pi = &pageItem{hash: itemHash, filtered: res.Filtered + res.Dropped + res.Skipped}
+			pi = &pageItem{hash: itemHash, filtered: res.Filtered + res.Skipped}
 		}
 		for _, e := range res.Entities {
 			buf, err := k.j.r.bodies.encode(e)
@@ -393,6 +538,9 @@ func (k *kindRun) mapPage(ctx context.Context, seq uint64, page []map[string]any
 		return err
 	}
 	k.j.seen.markAll(&seen)
+	if !k.j.dry {
+		k.sawUnchanged(&seen)
+	}
 	var pages map[uint64][]byte
 	if k.fast != nil && k.fast.pages && !k.j.dry {
 		if v := encodePage(k.fast.salt, id.items); !bytes.Equal(v, id.stored) {

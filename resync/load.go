@@ -124,10 +124,15 @@ func (k *kindRun) upsert(ctx context.Context, bt batch) {
 		}
 		delta.Failed = int64(len(bt.items))
 		samples = append(samples, fmt.Sprintf("%s: %d entities not written: %v", bt.blueprint, len(bt.items), err))
+		k.tally(bt.blueprint, blueprintWrites{refused: delta.Failed, firstRefusal: err.Error()})
 		for _, p := range bt.items {
 			failed(p)
 		}
 	} else {
+		var refusal string
+		defer func() {
+			k.tally(bt.blueprint, blueprintWrites{accepted: delta.Upserted, refused: delta.Failed, firstRefusal: refusal})
+		}()
 		for _, res := range results {
 			p := bt.items[res.Index]
 			switch {
@@ -143,6 +148,9 @@ func (k *kindRun) upsert(ctx context.Context, bt batch) {
 				delta.Filtered++
 			default:
 				delta.Failed++
+				if refusal == "" {
+					refusal = fmt.Sprintf("%d %s: %s", res.Status, res.Code, res.Message)
+				}
 				if len(samples) < maxSamples {
 					samples = append(samples, fmt.Sprintf("%s/%s: %d %s: %s", bt.blueprint, p.key.Identifier, res.Status, res.Code, res.Message))
 				}

@@ -47,9 +47,12 @@ type blueprintCounts struct {
 //  2. Entities this chain skipped as unchanged must all have been listed;
 //     when a blueprint's counts disagree, the missing ones are found and
 //     written again (their resources are fetched once more).
-//  3. Per blueprint: nothing is deleted when an item that might stand for
-//     one of its entities could not be mapped, or when the stale share of
-//     the blueprint's owned entities exceeds entityDeletionThreshold.
+//  3. Per blueprint: nothing is deleted when a resource that could have
+//     written it could not tell which entity an item stands for (an item
+//     it could not map or that gave no valid identifier or blueprint, a
+//     blueprint none of whose upserts Port accepted), or when the stale
+//     share of what the integration owned there before this chain (Port's
+//     listing: Ocean's deletion rate) exceeds entityDeletionThreshold.
 //  4. Stale entities that kept entities relate to are protected; the rest
 //     are deleted in bulk (dependents' blueprints first without
 //     deleteDependentEntities) and leave the index.
@@ -121,20 +124,28 @@ func (j *jobRun) reconcile(ctx context.Context) error {
 		}
 		totalStale += int64(stale)
 		owned := c.listed + c.seen - c.listedSeen
+		// Ocean's deletion rate: stale over what the integration owned in
+		// Port before this chain (the listing), not over what the
+		// blueprint holds once the chain wrote its new entities.
+		var rate float64
+		if c.listed > 0 {
+			rate = float64(stale) / float64(c.listed)
+		}
 		j.mu.Lock()
 		br := j.report.Blueprint(bp)
-		br.Listed, br.Owned, br.Stale = c.listed, owned, int64(stale)
+		br.Listed, br.Owned, br.Stale, br.DeletionRate = c.listed, owned, int64(stale), rate
 		j.mu.Unlock()
 		if stale == 0 {
 			continue
 		}
 		reason := ""
-		if kind, ok := taints[bp]; ok {
-			reason = fmt.Sprintf("%s: an item of %s could not be mapped and may stand for one of its entities; none of its %d stale entities deleted", bp, kind, stale)
-		} else if kind, ok := taints[taintAll]; ok {
-			reason = fmt.Sprintf("%s: an item of %s could not be mapped and its blueprint is unknown; none of its %d stale entities deleted", bp, kind, stale)
-		} else if rate := float64(stale) / float64(owned); rate > j.cfg.EntityDeletionThreshold {
-			reason = fmt.Sprintf("%s: %d of %d owned entities are stale (%.0f%%), above entityDeletionThreshold %g; none deleted", bp, stale, owned, 100*rate, j.cfg.EntityDeletionThreshold)
+		if cause, ok := taints[bp]; ok {
+			reason = fmt.Sprintf("%s: %s; none of its %d stale entities deleted", bp, cause, stale)
+		} else if cause, ok := taints[taintAll]; ok {
+			reason = fmt.Sprintf("%s: %s, and that resource's blueprint is computed from the item; none of its %d stale entities deleted", bp, cause, stale)
+		} else if rate > j.cfg.EntityDeletionThreshold {
+			reason = fmt.Sprintf("%s: %d of the %d entities it owned before this resync are stale (deletion rate %.2f > entityDeletionThreshold %g); none deleted",
+				bp, stale, c.listed, rate, j.cfg.EntityDeletionThreshold)
 		}
 		if reason != "" {
 			j.logger.Warn("not deleting stale entities", "blueprint", bp, "reason", reason)
@@ -259,8 +270,8 @@ func (j *jobRun) restoreMissing(ctx context.Context, counts map[string]*blueprin
 	return nil
 }
 
-// taints returns the blueprints whose stale entities must be kept, with the
-// kind that could not map an item.
+// taints returns the blueprints whose stale entities must be kept, with
+// why.
 func (j *jobRun) taints() (map[string]string, error) {
 	out := map[string]string{}
 	err := j.chainSpool.Scan(setTaint, 0, func(_ *store.Reader, key, v []byte) error {

@@ -91,6 +91,11 @@ type Config struct {
 	// VisibilityDrain bounds how long the end of a job waits for its last
 	// reports to Port's UI routes. Default 5s.
 	VisibilityDrain time.Duration
+	// SourceConfigHash identifies the source's settings (a hash of
+	// integration.config). Jobs record it: a resume whose source settings
+	// changed resyncs every kind as a new chain, like one whose mapping
+	// changed.
+	SourceConfigHash string
 }
 
 // DefaultInFlightBatches is the default of Config.InFlightBatches.
@@ -258,6 +263,11 @@ func (j *jobRun) run(ctx context.Context) error {
 		return fmt.Errorf("mapping in Port: %w", err)
 	}
 	j.cfg, j.mapping = cfg, m
+	mappingHash := MappingHash(integration.Config)
+	done, err := j.resumedKinds(mappingHash)
+	if err != nil {
+		return err
+	}
 	j.protectTargets = cfg.CreateMissingRelatedEntities || cfg.DeleteDependentEntities
 	j.opts = port.WriteOptions{
 		Merge:                        cfg.EnableMergeEntity,
@@ -269,8 +279,6 @@ func (j *jobRun) run(ctx context.Context) error {
 	j.writer = newIndexWriter(j)
 	stopWriter := j.writer.run(ctx, j.r.cfg.IndexFlushInterval)
 	defer stopWriter()
-	mappingHash := MappingHash(integration.Config)
-	done := j.resumedKinds(mappingHash)
 	// The chain will produce about what the index holds: sizing the
 	// seen set for it spares growing it (twice its size, for a moment).
 	indexed, err := j.st.CountEntities()
@@ -296,6 +304,7 @@ func (j *jobRun) run(ctx context.Context) error {
 	}
 	if err := j.rep.Update(func(jb *store.Job) {
 		jb.MappingHash = mappingHash
+		jb.SourceConfigHash = j.r.cfg.SourceConfigHash
 		jb.Kinds = make([]store.KindProgress, len(cfg.Resources))
 		for i, res := range cfg.Resources {
 			jb.Kinds[i] = store.KindProgress{Kind: res.Kind, Index: i, State: store.KindPending}
@@ -358,27 +367,53 @@ func (j *jobRun) run(ctx context.Context) error {
 }
 
 // resumedKinds returns the kinds the interrupted job of a resume completed,
-// by index. A resume whose mapping changed since resyncs every kind.
-func (j *jobRun) resumedKinds(mappingHash string) map[int]store.KindProgress {
+// by index. A resume is valid only while the mapping and the source's
+// settings are those of the interrupted job: otherwise what its kinds
+// fetched may be out of date, and this job starts a new chain of its own.
+func (j *jobRun) resumedKinds(mappingHash string) (map[int]store.KindProgress, error) {
 	done := map[int]store.KindProgress{}
 	if j.job.ResumeOf == 0 {
-		return done
+		return done, nil
 	}
 	prev, err := j.st.GetJob(j.job.ResumeOf)
 	if err != nil {
-		j.logger.Warn("cannot read the interrupted job; resyncing every kind", "resumes", j.job.ResumeOf, "err", err)
-		return done
+		return done, j.newChain(fmt.Sprintf("cannot read the interrupted job %d (%v)", j.job.ResumeOf, err))
 	}
-	if prev.MappingHash != mappingHash {
-		j.logger.Warn("the mapping changed since the interrupted job; resyncing every kind", "resumes", prev.ID)
-		return done
+	switch {
+	case prev.MappingHash == "":
+		// It stopped before it read the mapping: it synced nothing.
+		return done, nil
+	case prev.MappingHash != mappingHash:
+		return done, j.newChain(fmt.Sprintf("the mapping changed since the interrupted job %d (%s, now %s)", prev.ID, prev.MappingHash, mappingHash))
+	case prev.SourceConfigHash != j.r.cfg.SourceConfigHash:
+		return done, j.newChain(fmt.Sprintf("the source settings (integration.config) changed since the interrupted job %d", prev.ID))
 	}
 	for _, kp := range prev.Kinds {
 		if kp.State == store.KindCompleted {
 			done[kp.Index] = kp
 		}
 	}
-	return done
+	return done, nil
+}
+
+// newChain makes this job the first of a new chain instead of a resume:
+// every kind is fetched, what the interrupted chain saw is forgotten, and
+// reconciliation's `before` is this job's start. The job says why.
+func (j *jobRun) newChain(why string) error {
+	j.logger.Warn("not resuming: "+why+"; resyncing every kind as a new chain", "resumes", j.job.ResumeOf)
+	if err := j.chainSpool.Drop(); err != nil {
+		return fmt.Errorf("drop chain spool: %w", err)
+	}
+	start := j.r.now().UTC()
+	if j.job.StartedAt != nil {
+		start = *j.job.StartedAt
+	}
+	j.chain, j.before = j.job.ID, start
+	j.chainSpool = j.st.Spool("chain-" + strconv.FormatUint(j.chain, 10))
+	return j.rep.Update(func(jb *store.Job) {
+		jb.ChainID, jb.ChainStartedAt = jb.ID, &start
+		jb.Reasons = append(jb.Reasons, "not resumed: "+why+"; a new chain")
+	})
 }
 
 func (j *jobRun) skipReconcile(reason string) error {

@@ -40,7 +40,7 @@ func (k *kindRun) protectUnmapped(ctx context.Context, item map[string]any) erro
 		result, err = k.protect.Map(ctx, item)
 	}
 	if err != nil {
-		return k.taint()
+		return k.taint("unmapped", fmt.Sprintf("an item of %s could not be mapped and may stand for one of its entities", k.rm.KindID()))
 	}
 	for _, e := range result.Entities {
 		if id, ok := e.Identifier(); ok {
@@ -50,16 +50,39 @@ func (k *kindRun) protectUnmapped(ctx context.Context, item map[string]any) erro
 	return nil
 }
 
-// taint records that this resource failed to map an item whose entity is
-// unknown: its blueprints keep their stale entities this chain.
-func (k *kindRun) taint() error {
-	var entries []store.SpoolEntry
-	for _, bp := range literalBlueprints(k.rm.Resource) {
-		entries = append(entries, store.SpoolEntry{Key: []byte(bp), Value: []byte(k.rm.KindID())})
+// taint records that this resource could not say which entity an item
+// stands for (an item it could not map or that gave no valid identifier, a
+// blueprint none of whose upserts Port accepted): no blueprint the resource
+// could have written is reconciled this chain. Those are the blueprints of
+// its mapping (every blueprint, when one is computed from the item) and the
+// blueprints the index says it wrote (a misspelled blueprint must not make
+// the real one's entities look stale). cause says why, for the job record;
+// the first cause of each category is recorded, once per kind.
+func (k *kindRun) taint(category, cause string) error {
+	k.taintMu.Lock()
+	defer k.taintMu.Unlock()
+	if k.tainted[category] {
+		return nil
+	}
+	if k.owned == nil {
+		owned, err := k.j.st.ResourceBlueprints(k.rm.Index)
+		if err != nil {
+			return fmt.Errorf("read entity index: %w", err)
+		}
+		k.owned = append(owned, literalBlueprints(k.rm.Resource)...)
+	}
+	entries := make([]store.SpoolEntry, 0, len(k.owned))
+	for _, bp := range k.owned {
+		entries = append(entries, store.SpoolEntry{Key: []byte(bp), Value: []byte(cause)})
 	}
 	if err := k.j.chainSpool.Put(setTaint, entries); err != nil {
-		return fmt.Errorf("record unmapped item: %w", err)
+		return fmt.Errorf("record why %s keeps its stale entities: %w", k.rm.KindID(), err)
 	}
+	if k.tainted == nil {
+		k.tainted = map[string]bool{}
+	}
+	k.tainted[category] = true
+	k.j.logger.Warn("stale entities of this resource's blueprints will not be deleted", "kind", k.rm.KindID(), "reason", cause)
 	return nil
 }
 

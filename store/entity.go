@@ -352,3 +352,23 @@ func (s *Store) IndexPage(blueprint, after string, n int) ([]IndexRecord, error)
 	})
 	return out, err
 }
+
+// ResourceBlueprints returns the blueprints holding an entity that the
+// mapping's resource at index last mapped. It reads each blueprint until it
+// finds one: a blueprint the resource wrote is usually found at once.
+func (s *Store) ResourceBlueprints(resource int) ([]string, error) {
+	var out []string
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketEntities).ForEachBucket(func(name []byte) error {
+			c := tx.Bucket(bucketEntities).Bucket(name).Cursor()
+			for k, v := c.First(); k != nil; k, v = c.Next() {
+				if e, ok := decodeEntry(v); ok && e.Resource == uint32(resource) {
+					out = append(out, string(name))
+					break
+				}
+			}
+			return nil
+		})
+	})
+	return out, err
+}

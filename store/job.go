@@ -44,9 +44,12 @@ func (s JobState) Terminal() bool {
 
 // Counts are the entity counters of a kind or of a whole job.
 type Counts struct {
-	Fetched   int64 `json:"fetched"`
-	Mapped    int64 `json:"mapped"`
-	Filtered  int64 `json:"filtered"`
+	Fetched  int64 `json:"fetched"`
+	Mapped   int64 `json:"mapped"`
+	Filtered int64 `json:"filtered"`
+	// Dropped counts entities the mapping gave no valid identifier or
+	// blueprint: a misconfiguration, not a filter.
+	Dropped   int64 `json:"dropped"`
 	Upserted  int64 `json:"upserted"`
 	Unchanged int64 `json:"unchanged"`
 	Failed    int64 `json:"failed"`
@@ -57,6 +60,7 @@ func (c *Counts) Add(o Counts) {
 	c.Fetched += o.Fetched
 	c.Mapped += o.Mapped
 	c.Filtered += o.Filtered
+	c.Dropped += o.Dropped
 	c.Upserted += o.Upserted
 	c.Unchanged += o.Unchanged
 	c.Failed += o.Failed
@@ -141,16 +145,20 @@ type Job struct {
 	// ChainID is the id of the first job of a resume chain (its own id
 	// when it resumes nothing); ChainStartedAt is when that job started
 	// and is the `before` of reconciliation.
-	ChainID        uint64         `json:"chainId"`
-	ChainStartedAt *time.Time     `json:"chainStartedAt,omitempty"`
-	CreatedAt      time.Time      `json:"createdAt"`
-	StartedAt      *time.Time     `json:"startedAt,omitempty"`
-	FinishedAt     *time.Time     `json:"finishedAt,omitempty"`
-	MappingHash    string         `json:"mappingHash,omitempty"`
-	Error          string         `json:"error,omitempty"`
-	Totals         Counts         `json:"totals"`
-	Kinds          []KindProgress `json:"kinds"`
-	Reconcile      Reconcile      `json:"reconcile"`
+	ChainID        uint64     `json:"chainId"`
+	ChainStartedAt *time.Time `json:"chainStartedAt,omitempty"`
+	CreatedAt      time.Time  `json:"createdAt"`
+	StartedAt      *time.Time `json:"startedAt,omitempty"`
+	FinishedAt     *time.Time `json:"finishedAt,omitempty"`
+	MappingHash    string     `json:"mappingHash,omitempty"`
+	// SourceConfigHash identifies the source's settings
+	// (integration.config) the job ran with; a resume needs them, and the
+	// mapping, unchanged.
+	SourceConfigHash string         `json:"sourceConfigHash,omitempty"`
+	Error            string         `json:"error,omitempty"`
+	Totals           Counts         `json:"totals"`
+	Kinds            []KindProgress `json:"kinds"`
+	Reconcile        Reconcile      `json:"reconcile"`
 	// DryRun jobs compute upserts and deletions and write nothing to Port.
 	DryRun bool `json:"dryRun,omitempty"`
 	// SupersededBy is the job that replaced this one (state superseded).

@@ -41,6 +41,9 @@ type BlueprintReport struct {
 	Owned  int64 `json:"owned"`
 	// Stale entities were listed but not produced by this resync.
 	Stale int64 `json:"stale"`
+	// DeletionRate is Stale / Listed, Ocean's figure that
+	// entityDeletionThreshold bounds (0 when nothing was listed).
+	DeletionRate float64 `json:"deletionRate,omitempty"`
 	// Protected stale entities were kept because a kept entity relates to
 	// them.
 	Protected int64 `json:"protected,omitempty"`

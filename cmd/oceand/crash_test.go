@@ -420,9 +420,11 @@ func crashAndResume(t *testing.T, bin string, kp killPoint, want map[string]map[
 	proxy.mu.Unlock()
 	release() // the held writes reach Port after the daemon died
 
-	// Restart: the job found running is resumed and finishes.
+	// Restart: the job found running is resumed and finishes. The same
+	// integration.config: with other source settings it would not be a
+	// resume but a new chain.
 	cmd = exec.Command(bin, "run")
-	cmd.Dir, cmd.Env = t.TempDir(), crashEnv(srv.URL, dir, 0, config.ListenerOnce)
+	cmd.Dir, cmd.Env = t.TempDir(), crashEnv(srv.URL, dir, 40, config.ListenerOnce)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("restart: %v\n%s", err, out)
 	}
@@ -533,7 +535,7 @@ func TestSIGTERMStopsTheJobAndExitsZero(t *testing.T) {
 		t.Fatalf("after SIGTERM: job 1 %s, job 2 %+v; want interrupted and a queued resume", first.State, resume)
 	}
 	cmd = exec.Command(bin, "run")
-	cmd.Dir, cmd.Env = t.TempDir(), crashEnv(srv.URL, dir, 0, config.ListenerOnce)
+	cmd.Dir, cmd.Env = t.TempDir(), crashEnv(srv.URL, dir, 40, config.ListenerOnce)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("restart: %v\n%s", err, out)
 	}

@@ -365,8 +365,9 @@ func writeJobTable(w io.Writer, list []*store.Job, now time.Time) error {
 	return err
 }
 
-// jobNote says what the table's columns do not: dry run, resume,
-// supersession, and why a job failed, was cancelled or interrupted.
+// jobNote says what the table's columns do not: entities a succeeded job
+// could not write, dry run, resume, supersession, and why a job failed,
+// was cancelled or interrupted.
 func jobNote(j *store.Job) string {
 	notes := jobNotes(j)
 	if j.Error != "" && j.State != store.JobSucceeded && j.SupersededBy == 0 {
@@ -378,6 +379,11 @@ func jobNote(j *store.Job) string {
 
 func jobNotes(j *store.Job) []string {
 	var notes []string
+	if j.State == store.JobSucceeded {
+		if n := entityIssues(j.Totals); n != "" {
+			notes = append(notes, "with "+n)
+		}
+	}
 	if j.DryRun {
 		notes = append(notes, "dry run")
 	}
@@ -388,6 +394,22 @@ func jobNotes(j *store.Job) []string {
 		notes = append(notes, fmt.Sprintf("superseded by %d", j.SupersededBy))
 	}
 	return notes
+}
+
+// entityIssues names the entities a job could not write ("" when none): a
+// job that succeeded with them must say so wherever it is shown.
+func entityIssues(t store.Counts) string {
+	var parts []string
+	if t.Failed > 0 {
+		parts = append(parts, fmt.Sprintf("%d failed", t.Failed))
+	}
+	if t.Dropped > 0 {
+		parts = append(parts, fmt.Sprintf("%d dropped", t.Dropped))
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return strings.Join(parts, " and ") + " entities"
 }
 
 func duration(j *store.Job, now time.Time) string {
@@ -441,13 +463,13 @@ func writeJob(w io.Writer, j *store.Job, now time.Time) error {
 	}
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
-	fmt.Fprintln(tw, "KIND\tSTATE\tDURATION\tFETCHED\tMAPPED\tFILTERED\tUPSERTED\tUNCHANGED\tFAILED")
+	fmt.Fprintln(tw, "KIND\tSTATE\tDURATION\tFETCHED\tMAPPED\tFILTERED\tDROPPED\tUPSERTED\tUNCHANGED\tFAILED")
 	for _, k := range j.Kinds {
-		fmt.Fprintf(tw, "%s-%d\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\n", k.Kind, k.Index, k.State, spanText(k.StartedAt, k.Duration(now)),
-			k.Fetched, k.Mapped, k.Filtered, k.Upserted, k.Unchanged, k.Failed)
+		fmt.Fprintf(tw, "%s-%d\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\n", k.Kind, k.Index, k.State, spanText(k.StartedAt, k.Duration(now)),
+			k.Fetched, k.Mapped, k.Filtered, k.Dropped, k.Upserted, k.Unchanged, k.Failed)
 	}
 	t := j.Totals
-	fmt.Fprintf(tw, "total\t\t\t%d\t%d\t%d\t%d\t%d\t%d\n", t.Fetched, t.Mapped, t.Filtered, t.Upserted, t.Unchanged, t.Failed)
+	fmt.Fprintf(tw, "total\t\t\t%d\t%d\t%d\t%d\t%d\t%d\t%d\n", t.Fetched, t.Mapped, t.Filtered, t.Dropped, t.Upserted, t.Unchanged, t.Failed)
 	if err := tw.Flush(); err != nil {
 		return err
 	}

@@ -38,8 +38,8 @@ func TestDemoTwiceReportsUnchanged(t *testing.T) {
 	if !strings.Contains(out, "Job 2: succeeded") {
 		t.Errorf("second demo is not job 2:\n%s", out)
 	}
-	// KIND STATE DURATION FETCHED MAPPED FILTERED UPSERTED UNCHANGED FAILED
-	if !regexp.MustCompile(`fake-person-1 +completed +[0-9.]+[µm]?s +40 +40 +0 +0 +40 +0\n`).MatchString(out) {
+	// KIND STATE DURATION FETCHED MAPPED FILTERED DROPPED UPSERTED UNCHANGED FAILED
+	if !regexp.MustCompile(`fake-person-1 +completed +[0-9.]+[µm]?s +40 +40 +0 +0 +0 +40 +0\n`).MatchString(out) {
 		t.Errorf("second demo did not report 40 unchanged persons and the kind's duration:\n%s", out)
 	}
 	if !regexp.MustCompile(`reconcile: completed \(listed 92, stale 0, deleted 0, [0-9.]+[µm]?s\)`).MatchString(out) {

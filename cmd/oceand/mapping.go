@@ -265,7 +265,7 @@ func itemSummary(it mapping.ItemTrial) string {
 		parts = append(parts, fmt.Sprintf("%d filtered out by the selector", it.Filtered))
 	}
 	if it.Dropped > 0 {
-		parts = append(parts, fmt.Sprintf("%d dropped (identifier or blueprint empty)", it.Dropped))
+		parts = append(parts, fmt.Sprintf("%d dropped (no valid identifier or blueprint)", it.Dropped))
 	}
 	if it.Skipped > 0 && it.Error == "" {
 		parts = append(parts, "skipped (itemsToParse gave no list)")

@@ -36,9 +36,10 @@ func TestMappingTestPrintsEntities(t *testing.T) {
 		"-- item 0: 1 entity",
 		`"identifier": "AB1"`,
 		`"age": 36`,
-		"-- item 1: 1 dropped (identifier or blueprint empty), 2 misconfigurations",
+		"-- item 1: 1 dropped (no valid identifier or blueprint), 3 misconfigurations",
+		`port.entity.mappings.identifier (.id): gave "" (a string), not a valid identifier; the entity is dropped`,
 		`null: port.entity.mappings.properties.department (.department.name): expected an object but got: string ("not an object")`,
-		"== fake-person-1: 2 items, 1 entity, 0 filtered, 1 dropped, 0 skipped, 0 failed, 2 misconfigurations",
+		"== fake-person-1: 2 items, 1 entity, 0 filtered, 1 dropped, 0 skipped, 0 failed, 3 misconfigurations",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)

@@ -33,15 +33,18 @@ func writeJobReport(w io.Writer, r *store.JobReport) error {
 	}
 	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
 	if r.DryRun {
-		fmt.Fprintln(tw, "BLUEPRINT\tUPSERT\tRESTORE\tLISTED\tOWNED\tSTALE\tPROTECTED\tDELETE")
+		fmt.Fprintln(tw, "BLUEPRINT\tUPSERT\tRESTORE\tLISTED\tOWNED\tSTALE\tRATE\tPROTECTED\tDELETE")
 	} else {
-		fmt.Fprintln(tw, "BLUEPRINT\tLISTED\tOWNED\tSTALE\tPROTECTED\tDELETED\tFAILED")
+		fmt.Fprintln(tw, "BLUEPRINT\tLISTED\tOWNED\tSTALE\tRATE\tPROTECTED\tDELETED\tFAILED")
 	}
+	// RATE is the deletion rate entityDeletionThreshold bounds: stale over
+	// listed (owned before the resync), as Ocean computes it.
 	for _, b := range r.Blueprints {
+		rate := fmt.Sprintf("%.2f", b.DeletionRate)
 		if r.DryRun {
-			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\n", b.Blueprint, b.Upserts, b.Restores, b.Listed, b.Owned, b.Stale, b.Protected, b.Deleted)
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%s\t%d\t%d\n", b.Blueprint, b.Upserts, b.Restores, b.Listed, b.Owned, b.Stale, rate, b.Protected, b.Deleted)
 		} else {
-			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\n", b.Blueprint, b.Listed, b.Owned, b.Stale, b.Protected, b.Deleted, b.DeleteFailed)
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\t%d\t%d\t%d\n", b.Blueprint, b.Listed, b.Owned, b.Stale, rate, b.Protected, b.Deleted, b.DeleteFailed)
 		}
 	}
 	if err := tw.Flush(); err != nil {

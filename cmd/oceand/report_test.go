@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -25,7 +26,7 @@ func TestJobsShowListsWhatADryRunWouldDo(t *testing.T) {
 	}
 	rep := &store.JobReport{JobID: j.ID, DryRun: true, Blueprints: []store.BlueprintReport{
 		{Blueprint: "service", Upserts: 2, UpsertIDs: []string{"api", "web"}, Listed: 40, Owned: 41, Stale: 3, Deleted: 3, DeleteIDs: []string{"old-1", "old-2", "old-3"}},
-		{Blueprint: "team", Listed: 5, Owned: 5, Stale: 5, SkippedReason: "team: 5 of 5 owned entities are stale (100%), above entityDeletionThreshold 0.9; none deleted"},
+		{Blueprint: "team", Listed: 5, Owned: 5, Stale: 5, DeletionRate: 1, SkippedReason: "team: 5 of 5 owned entities are stale (100%), above entityDeletionThreshold 0.9; none deleted"},
 	}}
 	if err := st.PutReport(rep); err != nil {
 		t.Fatal(err)
@@ -35,6 +36,10 @@ func TestJobsShowListsWhatADryRunWouldDo(t *testing.T) {
 	code, out, errOut := runCLI(t, nil, "jobs", "show", "1", "--state-dir", dir)
 	if code != exitOK {
 		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	// BLUEPRINT UPSERT RESTORE LISTED OWNED STALE RATE PROTECTED DELETE
+	if !regexp.MustCompile(`\nteam +0 +0 +5 +5 +5 +1\.00 +0 +0\n`).MatchString(out) {
+		t.Errorf("jobs show lacks team's deletion rate:\n%s", out)
 	}
 	for _, want := range []string{
 		"Dry run: nothing was written to Port",

@@ -70,7 +70,7 @@ func writeState(w io.Writer, st *daemon.State, now time.Time) error {
 	row("resync policy", "%s", orDash(st.ResyncPolicy))
 	row("config hash", "%s", orDash(st.ConfigHash))
 	if j := st.LastSuccess; j != nil {
-		row("last success", "job %d, %s, %d upserted, %d unchanged, %d failed%s", j.ID, when(j.FinishedAt, now), j.Totals.Upserted, j.Totals.Unchanged, j.Totals.Failed, mappingOf(j))
+		row("last success", "job %d, %s, %d upserted, %d unchanged, %d failed%s%s", j.ID, when(j.FinishedAt, now), j.Totals.Upserted, j.Totals.Unchanged, j.Totals.Failed, droppedOf(j), mappingOf(j))
 	} else {
 		row("last success", "none")
 	}
@@ -132,6 +132,13 @@ func when(t *time.Time, now time.Time) string {
 		rel = "in " + (-d).String()
 	}
 	return fmt.Sprintf("%s (%s)", t.Local().Format(time.DateTime), rel)
+}
+
+func droppedOf(j *store.Job) string {
+	if j.Totals.Dropped == 0 {
+		return ""
+	}
+	return fmt.Sprintf(", %d dropped (no valid identifier or blueprint)", j.Totals.Dropped)
 }
 
 func mappingOf(j *store.Job) string {

@@ -21,6 +21,8 @@ import (
 //		Status: 429, Header: http.Header{"Retry-After": {"3600"}}})
 //	// The third bulk upsert finds its token expired.
 //	emu.InjectFault(emulator.Fault{Route: "POST /v1/blueprints/{bp}/entities/bulk", Skip: 2, Times: 1, ExpireTokens: true})
+//	// A proxy answers the bulk route with its HTML sign-in page and 200.
+//	emu.InjectFault(emulator.Fault{Route: "POST /v1/blueprints/{bp}/entities/bulk", RawBody: emulator.HTMLBody, RawType: "text/html"})
 //	// Every search is written to Port's state, then the connection is cut mid-answer.
 //	emu.InjectFault(emulator.Fault{Route: "POST /v1/entities/search", Truncate: true})
 type Fault struct {
@@ -55,6 +57,13 @@ type Fault struct {
 	// Header is added to the response of a Status fault (e.g. Retry-After).
 	Header http.Header
 
+	// RawBody answers, without serving the request, with Status (default
+	// 200), Content-Type RawType and exactly this body: what a proxy or
+	// gateway in front of Port may send. Non-nil and empty (EmptyBody)
+	// answers an empty body.
+	RawBody []byte
+	RawType string
+
 	// Drop resets the connection without answering, before the request is
 	// served: Port never saw it.
 	Drop bool
@@ -62,6 +71,16 @@ type Fault struct {
 	// connection after sending the headers and half of the body.
 	Truncate bool
 }
+
+// Bodies for Fault.RawBody.
+var (
+	// EmptyBody is an answer with no body at all.
+	EmptyBody = []byte{}
+	// HTMLBody is a login or error page of a proxy.
+	HTMLBody = []byte("<!DOCTYPE html>\n<html><head><title>Sign in</title></head><body><h1>Please sign in</h1></body></html>\n")
+	// TextBody is plain text that is not JSON.
+	TextBody = []byte("upstream connect error or disconnect/reset before headers\n")
+)
 
 type faultState struct {
 	Fault
@@ -142,6 +161,22 @@ func (s *Server) applyFault(w http.ResponseWriter, r *http.Request, f *Fault, pa
 	switch {
 	case f.Drop:
 		resetConnection(w)
+		return w, true
+	case f.RawBody != nil:
+		for k, vs := range f.Header {
+			for _, v := range vs {
+				w.Header().Add(k, v)
+			}
+		}
+		if f.RawType != "" {
+			w.Header().Set("Content-Type", f.RawType)
+		}
+		status := f.Status
+		if status == 0 {
+			status = http.StatusOK
+		}
+		w.WriteHeader(status)
+		_, _ = w.Write(f.RawBody)
 		return w, true
 	case f.Status != 0:
 		for k, vs := range f.Header {

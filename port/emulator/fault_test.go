@@ -218,3 +218,30 @@ func TestSnapshotRoundTrip(t *testing.T) {
 		t.Errorf("missing file: %v", err)
 	}
 }
+
+// A proxy in front of Port can answer 200 with anything: the emulator can
+// play it, without serving the request.
+func TestRawBodyFaults(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, emulator.Config{})
+	const org = "GET /v1/organization"
+	for _, tt := range []struct {
+		body  []byte
+		ctype string
+	}{
+		{emulator.EmptyBody, ""},
+		{emulator.TextBody, "text/plain"},
+		{emulator.HTMLBody, "text/html"},
+	} {
+		h.emu.InjectFault(emulator.Fault{Route: org, Times: 1, RawBody: tt.body, RawType: tt.ctype})
+		resp := h.send("GET", "/v1/organization", nil, nil)
+		data, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != 200 || !bytes.Equal(data, tt.body) || (tt.ctype != "" && resp.Header.Get("Content-Type") != tt.ctype) {
+			t.Errorf("answer = %d %q %q, %v; want 200 %q %q", resp.StatusCode, resp.Header.Get("Content-Type"), data, err, tt.ctype, tt.body)
+		}
+	}
+	if status, _ := h.raw("GET", "/v1/organization", nil, nil); status != 200 {
+		t.Errorf("after the faults: %d", status)
+	}
+}

@@ -24,6 +24,10 @@ type Config struct {
 	ClientSecret string
 	// TokenTTL is the lifetime of an access token. Port's is 3 hours.
 	TokenTTL time.Duration
+	// TokenUses, when set, makes every token die after that many
+	// authenticated requests (the next one gets 401): tokens revoked
+	// under load, for tests of the client's refresh.
+	TokenUses int
 	// OrgID names the organization. Default "org_emulator".
 	OrgID string
 	// RateLimit limits requests as Port does; the zero value is unlimited.
@@ -67,6 +71,7 @@ type Server struct {
 
 	mu           sync.Mutex
 	tokens       map[string]time.Time
+	tokenUses    map[string]int
 	integrations map[string]map[string]any
 	requests     map[string]*resyncRequest
 	blueprints   map[string]map[string]any
@@ -160,6 +165,7 @@ func New(cfg Config) *Server {
 		ctx:          ctx,
 		cancel:       cancel,
 		tokens:       map[string]time.Time{},
+		tokenUses:    map[string]int{},
 		integrations: map[string]map[string]any{},
 		requests:     map[string]*resyncRequest{},
 		blueprints:   map[string]map[string]any{},
@@ -233,7 +239,18 @@ func (s *Server) authorized(r *http.Request) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	exp, ok := s.tokens[tok]
-	return ok && s.now().Before(exp)
+	if !ok || !s.now().Before(exp) {
+		return false
+	}
+	if s.cfg.TokenUses > 0 {
+		s.tokenUses[tok]++
+		if s.tokenUses[tok] > s.cfg.TokenUses {
+			delete(s.tokens, tok)
+			delete(s.tokenUses, tok)
+			return false
+		}
+	}
+	return true
 }
 
 // ExpireTokens makes every token issued so far invalid at once, as if it
@@ -248,6 +265,7 @@ func (s *Server) expireTokensLocked() {
 	for t := range s.tokens {
 		delete(s.tokens, t)
 	}
+	clear(s.tokenUses)
 }
 
 // Start listens on addr (e.g. 127.0.0.1:0) and serves until Close. It
