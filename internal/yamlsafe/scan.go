@@ -14,15 +14,21 @@ type scanner struct {
 	lim  Limits
 	data []byte
 
-	line, col   int  // 1-based position of data[i]
-	flow        int  // depth of [ and {
-	quote       byte // ' or " while inside a quoted scalar
-	tokenStart  bool // the next non-space character starts a node
-	nodes       int
-	keyWork     int
-	frames      []frame // open block collections, by indentation
-	blockIndent int     // >= 0: inside a block scalar whose parent line is indented this much
-	content     bool    // the first document has content
+	line, col  int  // 1-based position of data[i]
+	flow       int  // depth of [ and {
+	quote      byte // ' or " while inside a quoted scalar
+	tokenStart bool // the next non-space character starts a node
+	nodes      int
+	keyWork    int
+	frames     []frame // open block collections, by indentation
+	// blockIndent >= 0: inside a block scalar whose owner (its key, or
+	// the "- " of its entry) is at this column; its text is the lines
+	// indented more.
+	blockIndent int
+	// owner is the column of what would own a block scalar starting on
+	// the current line.
+	owner   int
+	content bool // the first document has content
 }
 
 // frame is one open block collection: its column and how many keys it has.
@@ -113,6 +119,10 @@ func (s *scanner) scanLine(line []byte) error {
 		return nil
 	}
 	i := indent
+	s.owner = indent
+	if isDocMarker(line) {
+		i = 3 // "--- value": the value follows the marker
+	}
 	if s.quote == 0 && s.flow == 0 {
 		// Block context: the indentation says which collections are open.
 		for len(s.frames) > 0 && s.frames[len(s.frames)-1].col > indent {
@@ -125,6 +135,7 @@ func (s *scanner) scanLine(line []byte) error {
 			if err := s.openFrame(i); err != nil {
 				return err
 			}
+			s.owner = i
 			i++
 			for i < len(line) && line[i] == ' ' {
 				i++
@@ -136,6 +147,7 @@ func (s *scanner) scanLine(line []byte) error {
 				return err
 			}
 			if s.isBlockKey(line[i:]) {
+				s.owner = i
 				if err := s.addKey(); err != nil {
 					return err
 				}
@@ -267,7 +279,7 @@ func (s *scanner) scanTokens(line []byte, i, indent int) error {
 			if err := s.addNode(); err != nil {
 				return err
 			}
-			s.blockIndent = indent
+			s.blockIndent = s.owner
 			return nil
 		case s.tokenStart:
 			if err := s.addNode(); err != nil {

@@ -146,3 +146,20 @@ func TestLimitsBoundTheHeap(t *testing.T) {
 		})
 	}
 }
+
+// TestBlockScalars checks that the text of a block scalar is not counted
+// (a long script full of "key: value" lines is accepted), and that what
+// follows one at its owner's indentation is counted again (keys cannot
+// hide behind a "- key: |").
+func TestBlockScalars(t *testing.T) {
+	script := "steps:\n  - |\n" + lines(3000, "    step%d: run\n") + "  - run: |\n" + lines(3000, "      - step%d: x\n") + "    other: |\n" + lines(3000, "      k%d: v\n")
+	if _, err := yamlsafe.Parse([]byte(script), yamlsafe.Limits{}); err != nil {
+		t.Errorf("long block scalars refused: %v", err)
+	}
+	hidden := "items:\n  - k: |\n      text\n" + lines(3000, "    k%d: v\n")
+	_, err := yamlsafe.Parse([]byte(hidden), yamlsafe.Limits{})
+	var ye *yamlsafe.Error
+	if !errors.As(err, &ye) || ye.Line != 2003 || !strings.Contains(ye.Message, "a mapping with more than 2000 keys") {
+		t.Errorf("keys after a block scalar: err = %v, want more than 2000 keys at line 2003 (k is the first)", err)
+	}
+}
