@@ -16,7 +16,10 @@
 package yamlsafe
 
 import (
+	"cmp"
+	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 
 	"github.com/goccy/go-yaml"
@@ -108,7 +111,7 @@ type Document struct {
 	// Value is goccy/go-yaml's decoding of Body into any: maps
 	// (map[string]any), lists, strings, uint64/int64, float64, bool, nil.
 	Value any
-	// Duplicates lists the keys written twice, in the order met.
+	// Duplicates lists the keys written twice, by line.
 	Duplicates []Duplicate
 	// SecondDocument is the line where a second document with content
 	// starts (0: none). It is not parsed.
@@ -146,11 +149,12 @@ func Parse(data []byte, lim Limits) (*Document, error) {
 	}
 	c := &counter{doc: doc, current: map[string]sized{}, maxAdded: lim.MaxAliasNodes}
 	c.size(doc.Body)
-	if c.crossed.Line > 0 {
+	if c.over {
 		return nil, &Error{Line: c.crossed.Line, Column: c.crossed.Column,
 			Message: fmt.Sprintf("aliases expand to more than %d nodes; refused before decoding", lim.MaxAliasNodes)}
 	}
 	doc.Duplicates = c.duplicates
+	slices.SortStableFunc(doc.Duplicates, func(a, b Duplicate) int { return cmp.Compare(a.Last.Line, b.Last.Line) })
 	if err := yaml.NodeToValue(doc.Body, &doc.Value, yaml.AllowDuplicateMapKey()); err != nil {
 		return nil, syntaxError(err)
 	}
@@ -161,7 +165,8 @@ func Parse(data []byte, lim Limits) (*Document, error) {
 // excerpt (which could show a secret).
 func syntaxError(err error) *Error {
 	e := &Error{Message: "invalid YAML: " + yaml.FormatError(err, false, false)}
-	if ye, ok := err.(yaml.Error); ok {
+	var ye yaml.Error
+	if errors.As(err, &ye) {
 		e.Message = "invalid YAML: " + ye.GetMessage()
 		if tk := ye.GetToken(); tk != nil && tk.Position != nil {
 			e.Line, e.Column = tk.Position.Line, tk.Position.Column
@@ -243,6 +248,7 @@ type counter struct {
 	// added is what the aliases met so far add once expanded: each adds
 	// its target's expanded size less itself, so the sum is exact.
 	added, maxAdded int
+	over            bool
 	crossed         Position // the alias that took added past maxAdded
 }
 
@@ -280,8 +286,8 @@ func (c *counter) size(n ast.Node) (written, expanded int) {
 		}
 		c.doc.aliases[t] = a.node
 		c.added = min(saturate, c.added+a.expanded-1)
-		if c.added > c.maxAdded && c.crossed.Line == 0 {
-			c.crossed = At(t)
+		if c.added > c.maxAdded && !c.over {
+			c.over, c.crossed = true, At(t)
 		}
 		return 1, a.expanded
 	case *ast.TagNode:
