@@ -249,7 +249,9 @@ func FuzzParseFile(f *testing.F) {
 	f.Add([]byte(`{"resources": [{"kind": "a", "selector": {"query": "[[[[.]]]]"}, "port": {"entity": {"mappings": {"identifier": ".id", "blueprint": "\"a\""}}}}]}`))
 	f.Add([]byte("resources: [[[[[[{kind: x}]]]]]]\n---\nresources: []\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		lines := bytes.Count(data, []byte("\n")) + 1
+		// YAML breaks lines at \n, \r\n and a lone \r: counting both
+		// characters bounds the number of lines.
+		lines := bytes.Count(data, []byte("\n")) + bytes.Count(data, []byte("\r")) + 1
 		var cfg *mapping.Config
 		var err error
 		heap := memtest.Highest(func() {
