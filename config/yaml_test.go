@@ -43,8 +43,8 @@ func TestPortDocumentedConfigWithDuplicateKey(t *testing.T) {
 // TestHostileYAMLIsRefusedWithTheLine reads config.yaml files of a few
 // bytes to a megabyte that took 824 MB to 1.9 GB of heap (issue 12): each
 // is refused, with the line, before goccy/go-yaml parses it, and reading
-// it takes under 64 MB. A file just inside the alias limit is read in
-// under 150 MB.
+// it takes under 64 MB. Files just inside the alias and node limits are
+// read in under 150 MB (measured: 26 and 49 MB).
 func TestHostileYAMLIsRefusedWithTheLine(t *testing.T) {
 	var bomb strings.Builder
 	bomb.WriteString("junk:\n  l0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n")
@@ -70,6 +70,7 @@ func TestHostileYAMLIsRefusedWithTheLine(t *testing.T) {
 		{"deep flow list", "junk: " + strings.Repeat("[", 30_000) + strings.Repeat("]", 30_000) + "\n", "config.yaml:1:106: YAML nested more than 100 levels deep; refused before parsing", 64 << 20},
 		{"a mapping of 30000 keys", keys.String(), "config.yaml:2002:3: a mapping with more than 2000 keys; refused before parsing", 64 << 20},
 		{"aliases inside the limit", inside.String(), "", 150 << 20},
+		{"a list just under the node limit", "junk:\n" + strings.Repeat("  - x\n", 49_990), "", 150 << 20},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
