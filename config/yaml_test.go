@@ -2,6 +2,7 @@ package config_test
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -93,5 +94,26 @@ func TestHostileYAMLIsRefusedWithTheLine(t *testing.T) {
 				t.Errorf("problems:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), tt.want)
 			}
 		})
+	}
+}
+
+// TestHugeConfigFileIsNotRead gives config.Read a 64 MiB (sparse)
+// config.yaml: it is refused from its size, its bytes never read (before:
+// os.ReadFile took them all into memory, whatever the size).
+func TestHugeConfigFileIsNotRead(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "config.yaml")
+	writeFile(t, path, "")
+	if err := os.Truncate(path, 64<<20); err != nil {
+		t.Fatal(err)
+	}
+	var err error
+	peak := memtest.Peak(func() { _, err = config.Read(config.LoadOptions{Dir: dir}) })
+	want := []string{"config.yaml: the file is 64.0 MiB, larger than the 1.0 MiB a YAML file may be; refused before parsing"}
+	if got := problemLines(config.ProblemsOf(err)); !slices.Equal(got, want) {
+		t.Errorf("problems %q, want %q", got, want)
+	}
+	if peak > 8<<20 {
+		t.Errorf("peak heap %.1f MB, want under 8 MB", float64(peak)/1e6)
 	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"oceand/internal/yamlsafe"
 	"oceand/mapping"
 )
 
@@ -75,7 +76,11 @@ is listed with its file:line:column) or the input cannot be read, else 0.`,
 
 func (a *app) mappingTest(cmd *cobra.Command, o mappingTestOptions) error {
 	out, errOut := cmd.OutOrStdout(), cmd.ErrOrStderr()
-	src, err := os.ReadFile(o.mappingFile)
+	src, err := yamlsafe.ReadFile(o.mappingFile, yamlsafe.Limits{})
+	var tooLarge *yamlsafe.Error
+	if errors.As(err, &tooLarge) {
+		return usageError{fmt.Errorf("%s: %s", o.mappingFile, tooLarge.Message)}
+	}
 	if err != nil {
 		return usageError{fmt.Errorf("read the mapping: %w", err)}
 	}

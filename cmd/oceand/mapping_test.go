@@ -160,7 +160,8 @@ func TestMappingTestJQEnv(t *testing.T) {
 
 // TestMappingTestHostileMappings runs `oceand mapping test` on mappings
 // that took gigabytes (issue 12): a YAML alias bomb is refused with its
-// line before it is decoded; a jq program that builds a huge array fails
+// line before it is decoded, a 64 MiB file from its size before it is
+// read; a jq program that builds a huge array fails
 // its item, naming the memory budget, with the heap kept under a bound; a
 // key written twice keeps the second, with a warning naming both lines.
 // Not parallel: it measures the heap.
@@ -176,6 +177,15 @@ func TestMappingTestHostileMappings(t *testing.T) {
 	code, _, errOut := runCLI(t, nil, "mapping", "test", "--mapping", bombFile, "--input", input)
 	if want := bombFile + ":8:12: aliases expand to more than 100000 nodes; refused before decoding"; code != exitUsage || !strings.Contains(errOut, want) {
 		t.Errorf("alias bomb: exit %d, want %d and %q:\n%s", code, exitUsage, want, errOut)
+	}
+
+	huge := writeFile(t, "huge.yml", "")
+	if err := os.Truncate(huge, 64<<20); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut = runCLI(t, nil, "mapping", "test", "--mapping", huge, "--input", input)
+	if want := huge + ": the file is 64.0 MiB, larger than the 1.0 MiB a YAML file may be; refused before parsing"; code != exitUsage || !strings.Contains(errOut, want) {
+		t.Errorf("huge mapping: exit %d, want %d and %q:\n%s", code, exitUsage, want, errOut)
 	}
 
 	jqBomb := writeFile(t, "jq-bomb.yml", `resources:

@@ -19,6 +19,9 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"io"
+	"math"
+	"os"
 	"slices"
 	"strconv"
 
@@ -126,7 +129,7 @@ type Document struct {
 func Parse(data []byte, lim Limits) (*Document, error) {
 	lim = lim.withDefaults()
 	if len(data) > lim.MaxBytes {
-		return nil, &Error{Message: fmt.Sprintf("the file is %s, larger than the %s a YAML file may be; refused before parsing", size(len(data)), size(lim.MaxBytes))}
+		return nil, tooLarge(size(len(data)), lim)
 	}
 	s := &scanner{lim: lim, data: data}
 	end, second, err := s.scan()
@@ -330,4 +333,30 @@ func (c *counter) findDuplicates(m *ast.MappingNode) {
 		}
 		first[k] = at
 	}
+}
+
+// ReadFile reads a YAML file of at most lim.MaxBytes without reading more:
+// a larger file is an *Error before its bytes are in memory.
+func ReadFile(path string, lim Limits) ([]byte, error) {
+	lim = lim.withDefaults()
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err == nil && st.Mode().IsRegular() && st.Size() > int64(lim.MaxBytes) {
+		return nil, tooLarge(size(int(min(st.Size(), math.MaxInt))), lim)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, int64(lim.MaxBytes)+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > lim.MaxBytes {
+		return nil, tooLarge("more than "+size(lim.MaxBytes), lim)
+	}
+	return data, nil
+}
+
+func tooLarge(what string, lim Limits) *Error {
+	return &Error{Message: fmt.Sprintf("the file is %s, larger than the %s a YAML file may be; refused before parsing", what, size(lim.MaxBytes))}
 }

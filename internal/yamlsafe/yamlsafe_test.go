@@ -3,6 +3,8 @@ package yamlsafe_test
 import (
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -161,5 +163,33 @@ func TestBlockScalars(t *testing.T) {
 	var ye *yamlsafe.Error
 	if !errors.As(err, &ye) || ye.Line != 2003 || !strings.Contains(ye.Message, "a mapping with more than 2000 keys") {
 		t.Errorf("keys after a block scalar: err = %v, want more than 2000 keys at line 2003 (k is the first)", err)
+	}
+}
+
+// TestReadFileDoesNotReadAHugeFile reads a 4 GiB (sparse) file: it is
+// refused from its size, without its bytes being read.
+func TestReadFileDoesNotReadAHugeFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "config.yaml")
+	if err := os.WriteFile(path, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(path, 4<<30); err != nil {
+		t.Fatal(err)
+	}
+	var err error
+	peak := memtest.Peak(func() { _, err = yamlsafe.ReadFile(path, yamlsafe.Limits{}) })
+	want := "the file is 4096.0 MiB, larger than the 1.0 MiB a YAML file may be; refused before parsing"
+	if err == nil || err.Error() != want {
+		t.Errorf("err = %v, want %s", err, want)
+	}
+	if peak > 8<<20 {
+		t.Errorf("peak heap %.1f MB, want under 8 MB", float64(peak)/1e6)
+	}
+	small := filepath.Join(t.TempDir(), "small.yaml")
+	if err := os.WriteFile(small, []byte("a: 1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if data, err := yamlsafe.ReadFile(small, yamlsafe.Limits{}); err != nil || string(data) != "a: 1\n" {
+		t.Errorf("small file: %q, %v", data, err)
 	}
 }
