@@ -121,7 +121,9 @@ func (s *scanner) scanLine(line []byte) error {
 	i := indent
 	s.owner = indent
 	if isDocMarker(line) {
-		i = 3 // "--- value": the value follows the marker
+		// "--- value": the value follows the marker
+		for i = 3; i < len(line) && line[i] == ' '; i++ {
+		}
 	}
 	if s.quote == 0 && s.flow == 0 {
 		// Block context: the indentation says which collections are open.

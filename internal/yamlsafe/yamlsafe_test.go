@@ -5,8 +5,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/goccy/go-yaml"
 
 	"oceand/internal/memtest"
 	"oceand/internal/yamlsafe"
@@ -191,5 +194,30 @@ func TestReadFileDoesNotReadAHugeFile(t *testing.T) {
 	}
 	if data, err := yamlsafe.ReadFile(small, yamlsafe.Limits{}); err != nil || string(data) != "a: 1\n" {
 		t.Errorf("small file: %q, %v", data, err)
+	}
+}
+
+// TestParseAgreesWithGoccy checks, on ordinary YAML, that Parse accepts it
+// and decodes what goccy/go-yaml's Unmarshal decodes.
+func TestParseAgreesWithGoccy(t *testing.T) {
+	for _, in := range []string{
+		"--- {a: 1, b: [x, 'y # z', \"w\\\"\"]}\n",
+		"---\n# comment\nport: &p\n  baseUrl: http://x:8000/a#b\n  list:\n  - a: 1\n    b: |\n      text: not a key\n      - not an entry\n    c: >-\n      folded\nother:\n  <<: *p\n  extra: [1, 2.5, true, null, ~]\n",
+		"? complex key\n: value\nplain: it's fine\nquoted: 'it''s'\n",
+		"json: {\"a\": [1, {\"b\": \"c\"}],\n  \"d\": \"e\"}\n",
+		"- - nested\n  - list\n- !!str 12\n- 0x1F\n",
+	} {
+		doc, err := yamlsafe.Parse([]byte(in), yamlsafe.Limits{})
+		if err != nil {
+			t.Errorf("%q refused: %v", in, err)
+			continue
+		}
+		var want any
+		if err := yaml.Unmarshal([]byte(in), &want); err != nil {
+			t.Fatalf("%q: goccy: %v", in, err)
+		}
+		if !reflect.DeepEqual(doc.Value, want) {
+			t.Errorf("%q:\n got %#v\nwant %#v", in, doc.Value, want)
+		}
 	}
 }
