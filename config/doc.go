@@ -8,7 +8,9 @@
 // {{ from env NAME }} templates are then resolved, and the tree is decoded
 // into Settings, collecting every problem instead of stopping at the first.
 // Keys are normalised to snake_case as Ocean's decamelize does (clientId ->
-// client_id, thirdPartyLatencyMS -> third_party_latency_ms).
+// client_id, thirdPartyLatencyMS -> third_party_latency_ms). config.yaml
+// is read within internal/yamlsafe's limits; a key written twice keeps
+// the second value, as Ocean's PyYAML does, with a warning.
 //
 // The Settings struct is the schema: a setting is a field whose tags give
 // its name, default, and whether it is required, secret or ignored. What

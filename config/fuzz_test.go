@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"oceand/internal/memtest"
 	"oceand/logging"
 )
 
@@ -23,16 +24,25 @@ const fuzzSpec = `configurations:
   - {name: items, type: array, default: [a]}
 `
 
+// fuzzHeapBound is the most heap a load may reach, whatever the input:
+// yamlsafe's limits keep a config.yaml under about 150 MB.
+const fuzzHeapBound = 256 << 20
+
 // FuzzLoad feeds arbitrary config.yaml, .env, environment and flags to the
 // loader and checks that it never panics, never prints the secret, is
-// deterministic, that its output can be encoded and that the spec applies
-// idempotently. Seeds: f.Add below and testdata/fuzz/FuzzLoad.
+// deterministic, that its output can be encoded, that the spec applies
+// idempotently and that the heap stays under fuzzHeapBound. Seeds: f.Add
+// below and testdata/fuzz/FuzzLoad.
+//
+//	go test -run '^$' -fuzz FuzzLoad -fuzztime 60s ./config/
 func FuzzLoad(f *testing.F) {
 	f.Add([]byte("port:\n  clientId: \"{{ from env ID }}\"\neventListener:\n  type: ONCE\n  interval: 5\nintegration:\n  type: fake\n  config:\n    apiUrl: https://x.io/\n    auth: {body: {password: p4ss}}\n"),
 		[]byte("OCEAN__EVENT_LISTENER__INTERVAL=7\nID=abc\n"), "OCEAN__INTEGRATION__CONFIG__PAGE_SIZE=3\nOCEAN__SSL='{\"port\":{\"verify\":\"no\"}}'", "log_level=debug")
 	f.Add([]byte("evenListener: {type: ONCE}\nport: &p\n  baseUrl: http://x\nother:\n  <<: *p\n"), []byte(""), "OCEAN__EVENT_LISTENER={\"type\":\"KAFKA\"}\nOCEAN__EVENT_LISTENER__BROKERS=[\"a\",\"b\"]", "")
 	f.Add([]byte("- a\n- b\n"), []byte("export X=\"unclosed\n"), "OCEAN__PORT____X=1", "integration.config={\"apiUrl\":\"/\"}")
 	f.Add([]byte("integration:\n  config:\n    items: '{{ from vault x }}'\n    pageSize: .nan\n"), []byte("A=${B:-c}\n"), "OCEAN__INTEGRATION__CONFIG={\"auth\":\"{\"}", "")
+	f.Add([]byte("a: &a [x, x, x, x]\nb: &b [*a, *a, *a, *a]\nc: &c [*b, *b, *b, *b]\nd: [*c, *c, *c, *c]\nport:\n  baseUrl: x\n  baseUrl: y\n"), []byte(""), "", "")
+	f.Add([]byte("junk: [[[[{a: [[{b: c}]]}]]]]\n---\nother: doc\n"), []byte(""), "", "")
 	f.Fuzz(func(t *testing.T, yamlText, dotenv []byte, environ, flagLines string) {
 		env := []string{"OCEAN__PORT__CLIENT_SECRET=" + fuzzSecret}
 		env = append(env, strings.Split(environ, "\n")...)
@@ -44,7 +54,11 @@ func FuzzLoad(f *testing.F) {
 		}
 		src := inputs{configFile: "config.yaml", config: yamlText, dotenvFile: ".env", dotenv: dotenv, environ: env, flags: flags}
 
-		s, problems := load(src)
+		var s *Settings
+		var problems []Problem
+		if heap := memtest.Highest(func() { s, problems = load(src) }); heap > fuzzHeapBound {
+			t.Fatalf("the heap reached %d MB, more than %d MB", heap>>20, fuzzHeapBound>>20)
+		}
 		if s == nil {
 			t.Fatal("load returned no settings")
 		}

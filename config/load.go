@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+
+	"oceand/internal/yamlsafe"
 )
 
 // LoadOptions say where settings come from.
@@ -83,11 +85,14 @@ func Read(opts LoadOptions) (*Settings, error) {
 	if src.configFile == "" {
 		src.configFile = filepath.Join(opts.Dir, "config.yaml")
 	}
-	data, err := os.ReadFile(src.configFile)
+	data, err := yamlsafe.ReadFile(src.configFile, yamlsafe.Limits{})
+	var tooLarge *yamlsafe.Error
 	switch {
 	case err == nil:
 		src.config = data
 	case errors.Is(err, fs.ErrNotExist) && opts.ConfigFile == "":
+	case errors.As(err, &tooLarge):
+		problems = append(problems, Problem{Origin: Origin{Kind: FromFile, File: src.configFile}, Message: tooLarge.Message})
 	default:
 		problems = append(problems, Problem{Message: fmt.Sprintf("read %s: %v", src.configFile, unwrapPathError(err))})
 	}

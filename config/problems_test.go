@@ -33,8 +33,6 @@ func TestErrorMessages(t *testing.T) {
 	}{
 		{"YAML syntax", input{yaml: "port:\n  clientSecret: s3cr3t\n   bad: x\n", env: valid},
 			[]string{"config.yaml:2:17: invalid YAML: mapping value is not allowed in this context"}},
-		{"duplicate YAML key", input{yaml: "logLevel: info\nlogLevel: debug\n", env: valid},
-			[]string{`config.yaml:2:1: invalid YAML: mapping key "logLevel" already defined at [1:1]`}},
 		{"not a mapping", input{yaml: "- port\n- clientId\n", env: valid},
 			[]string{"config.yaml:1:1: must be a mapping of settings (key: value lines), got a list"}},
 		{"one setting written twice", input{yaml: "port:\n  clientId: a\n  client_id: b\n", env: valid[1:]},
@@ -198,7 +196,9 @@ func TestWarnings(t *testing.T) {
 		{"empty name part", input{env: []string{"OCEAN__PORT____CLIENT_ID=x"}},
 			[]string{"env OCEAN__PORT____CLIENT_ID: OCEAN__PORT____CLIENT_ID: empty name between __ separators; ignored"}},
 		{"second YAML document", input{yaml: "logLevel: info\n---\nlogLevel: debug\n"},
-			[]string{"config.yaml:3:9: a second YAML document; only the first is read"}},
+			[]string{"config.yaml:2:1: a second YAML document; only the first is read"}},
+		{"duplicate YAML key", input{yaml: "logLevel: info\nport:\n  baseUrl: x\nlogLevel: debug\n"},
+			[]string{`config.yaml:4:1: key "logLevel" is written twice, on lines 1 and 4; the second is used, as Ocean (PyYAML) does`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -9,7 +9,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/goccy/go-yaml"
+	"oceand/internal/yamlsafe"
 )
 
 // spec is the configurations section of a source's .port/spec.yaml.
@@ -33,9 +33,13 @@ var specTypes = []string{"string", "integer", "boolean", "url", "object", "array
 
 // parseSpec reads a spec.yaml or spec.json (JSON is YAML).
 func parseSpec(data []byte) (*spec, error) {
-	var doc map[string]any
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, fmt.Errorf("not a YAML or JSON object: %s", yaml.FormatError(err, false, false))
+	parsed, err := yamlsafe.Parse(data, yamlsafe.Limits{})
+	if err != nil {
+		return nil, fmt.Errorf("not a YAML or JSON object: %w", err)
+	}
+	doc, ok := parsed.Value.(map[string]any)
+	if !ok && parsed.Value != nil {
+		return nil, fmt.Errorf("not a YAML or JSON object")
 	}
 	sp := &spec{byKey: map[string]*specField{}}
 	raw, ok := doc["configurations"]

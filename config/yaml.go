@@ -3,116 +3,66 @@ package config
 import (
 	"errors"
 	"fmt"
-	"strconv"
 
-	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
-	"github.com/goccy/go-yaml/parser"
-	"github.com/goccy/go-yaml/token"
+
+	"oceand/internal/yamlsafe"
 )
 
 // readYAML parses config.yaml into a tree whose every node knows its line
 // and column. Values are goccy/go-yaml's own decoding (anchors, merge keys
 // and tags included); positions come from walking the syntax tree beside
-// them, so a value the walk cannot place gets its parent's position.
+// them, so a value the walk cannot place gets its parent's position. The
+// input is bounded first (yamlsafe): a file that would cost too much to
+// parse is refused with the line where it crosses a limit.
 func readYAML(data []byte, file string) (*value, []Problem) {
-	var raw any
-	if err := yaml.Unmarshal(data, &raw); err != nil {
-		return nil, []Problem{yamlProblem(err, file)}
-	}
-	if raw == nil {
-		return nil, nil
-	}
-	f, err := parser.ParseBytes(data, 0)
+	doc, err := yamlsafe.Parse(data, yamlsafe.Limits{})
 	if err != nil {
 		return nil, []Problem{yamlProblem(err, file)}
 	}
-	r := &yamlReader{file: file, anchors: map[string]ast.Node{}}
-	var body ast.Node
+	r := &yamlReader{file: file, doc: doc}
 	var problems []Problem
-	for _, doc := range f.Docs {
-		if doc == nil || doc.Body == nil {
-			continue
-		}
-		ast.Walk(r, doc.Body)
-		if body == nil {
-			body = doc.Body
-			continue
-		}
-		problems = append(problems, Problem{Origin: r.at(doc.Body), Message: "a second YAML document; only the first is read", Warning: true})
-		break
+	for _, d := range doc.Duplicates {
+		problems = append(problems, Problem{Origin: r.origin(d.Last), Warning: true,
+			Message: fmt.Sprintf("key %q is written twice, on lines %d and %d; the second is used, as Ocean (PyYAML) does", d.Key, d.First.Line, d.Last.Line)})
 	}
-	if _, ok := raw.(map[string]any); !ok {
-		root := r.at(body)
-		return nil, append(problems, Problem{Origin: root, Message: "must be a mapping of settings (key: value lines), got " + fromJSON(raw, root).describe()})
+	if doc.SecondDocument > 0 {
+		problems = append(problems, Problem{Origin: Origin{Kind: FromFile, File: file, Line: doc.SecondDocument, Column: 1},
+			Message: "a second YAML document; only the first is read", Warning: true})
 	}
-	return r.node(raw, body, Origin{Kind: FromFile, File: file, Line: 1, Column: 1}), problems
+	if doc.Value == nil {
+		return nil, problems
+	}
+	if _, ok := doc.Value.(map[string]any); !ok {
+		root := r.at(doc.Body)
+		return nil, append(problems, Problem{Origin: root, Message: "must be a mapping of settings (key: value lines), got " + fromJSON(doc.Value, root).describe()})
+	}
+	return r.node(doc.Value, doc.Body, Origin{Kind: FromFile, File: file, Line: 1, Column: 1}), problems
 }
 
-// yamlProblem turns a goccy/go-yaml error into a problem at its position,
-// without the source excerpt (the excerpt could show a secret).
+// yamlProblem is a refused input at its position.
 func yamlProblem(err error, file string) Problem {
 	p := Problem{Origin: Origin{Kind: FromFile, File: file}, Message: err.Error()}
-	var ye yaml.Error
+	var ye *yamlsafe.Error
 	if errors.As(err, &ye) {
-		p.Message = ye.GetMessage()
-		if tk := ye.GetToken(); tk != nil && tk.Position != nil {
-			p.Origin.Line, p.Origin.Column = tk.Position.Line, tk.Position.Column
-		}
-	} else {
-		p.Message = yaml.FormatError(err, false, false)
+		p.Message = ye.Message
+		p.Origin.Line, p.Origin.Column = ye.Line, ye.Column
 	}
-	p.Message = "invalid YAML: " + p.Message
 	return p
 }
 
 type yamlReader struct {
-	file    string
-	anchors map[string]ast.Node
+	file string
+	doc  *yamlsafe.Document
 }
 
-// Visit collects anchors so aliases can be followed to their positions.
-func (r *yamlReader) Visit(n ast.Node) ast.Visitor {
-	if a, ok := n.(*ast.AnchorNode); ok && a.Name != nil {
-		r.anchors[a.Name.GetToken().Value] = a.Value
-	}
-	return r
+func (r *yamlReader) origin(p yamlsafe.Position) Origin {
+	return Origin{Kind: FromFile, File: r.file, Line: p.Line, Column: p.Column}
 }
 
-func (r *yamlReader) at(n ast.Node) Origin {
-	o := Origin{Kind: FromFile, File: r.file}
-	if n == nil {
-		return o
-	}
-	if tk := n.GetToken(); tk != nil && tk.Position != nil {
-		o.Line, o.Column = tk.Position.Line, tk.Position.Column
-	}
-	return o
-}
+func (r *yamlReader) at(n ast.Node) Origin { return r.origin(yamlsafe.At(n)) }
 
-// unwrap follows tags, anchors and aliases to the node holding the value.
-func (r *yamlReader) unwrap(n ast.Node) ast.Node {
-	for range 64 { // bounded: an alias cycle is not followed forever
-		switch t := n.(type) {
-		case *ast.TagNode:
-			n = t.Value
-		case *ast.AnchorNode:
-			n = t.Value
-		case *ast.AliasNode:
-			if t.Value == nil {
-				return nil
-			}
-			target, ok := r.anchors[t.Value.GetToken().Value]
-			if !ok {
-				return nil
-			}
-			n = target
-		default:
-			return n
-		}
-	}
-	return nil
-}
+func (r *yamlReader) unwrap(n ast.Node) ast.Node { return r.doc.Unwrap(n) }
 
 // node builds the tree for a decoded value v, with positions from n.
 func (r *yamlReader) node(v any, n ast.Node, fallback Origin) *value {
@@ -180,32 +130,7 @@ func (r *yamlReader) entries(n ast.Node) map[string]*ast.MappingValueNode {
 	return out
 }
 
-func (r *yamlReader) keyText(k ast.Node) string {
-	k = r.unwrap(k)
-	if k == nil {
-		return ""
-	}
-	if mk, ok := k.(*ast.MappingKeyNode); ok {
-		k = r.unwrap(mk.Value)
-		if k == nil {
-			return ""
-		}
-	}
-	switch t := k.(type) {
-	case *ast.StringNode:
-		return t.Value
-	case *ast.IntegerNode:
-		return fmt.Sprint(t.Value)
-	case *ast.FloatNode:
-		return strconv.FormatFloat(t.Value, 'g', -1, 64)
-	case *ast.BoolNode:
-		return strconv.FormatBool(t.Value)
-	}
-	if tk := k.GetToken(); tk != nil && tk.Type != token.UnknownType {
-		return tk.Value
-	}
-	return ""
-}
+func (r *yamlReader) keyText(k ast.Node) string { return r.doc.KeyText(k) }
 
 func isMap(v any) bool {
 	_, ok := v.(map[string]any)

@@ -168,11 +168,16 @@ func ParseYAML(b []byte) (*Config, error) { return ParseFile("", b) }
 // Every value keeps its line and column, so problems found now and jq
 // errors found by Compile point into the file.
 func ParseFile(file string, b []byte) (*Config, error) {
-	v, src, err := readYAML(file, b)
+	v, src, warnings, err := readYAML(file, b)
 	if err != nil {
 		return nil, err
 	}
-	return decodeConfig(v, src)
+	cfg, err := decodeConfig(v, src)
+	if err != nil {
+		return nil, err
+	}
+	cfg.warnings = append(warnings, cfg.warnings...)
+	return cfg, nil
 }
 
 // decodeJSON reads JSON keeping numbers exact.

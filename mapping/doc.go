@@ -41,7 +41,12 @@
 // Options.EnvAllowList (none by default), so a mapping edited in Port cannot
 // read the daemon's secrets; the jq programs of one item run under a time
 // limit (Options.ItemTimeout), so a runaway program fails that item
-// instead of stalling the resync; a YAML scalar that is not a string
+// instead of stalling the resync, and under a memory budget
+// (Options.MemoryBudget: running programs are stopped when the heap passes
+// it, memguard.go), so a program that builds a huge value or recurses
+// without end fails its item instead of taking the process down; a
+// mapping file is read within the limits of internal/yamlsafe (size,
+// nesting, nodes, alias expansion); a YAML scalar that is not a string
 // (`query: true`, `.nan`) is taken as the jq the user wrote.
 //
 // # Speed
@@ -51,6 +56,6 @@
 // use: the resync's page workers call Map, and MapItems spreads one page
 // over the idle cores. See docs/benchmarks.md (Mapping).
 //
-// The package imports no other oceand package: it is pure data in, data
-// out. `oceand mapping test` runs it on sample items.
+// The package imports no other oceand package but internal/yamlsafe (the
+// YAML limits config shares): it is pure data in, data out. `oceand mapping test` runs it on sample items.
 package mapping

@@ -114,7 +114,8 @@ func (e *CompileError) Caret() string {
 }
 
 // ItemError is a raw item the mapping could not judge: its selector did not
-// yield a boolean, a program ran past the time limit, or its itemsToParse
+// yield a boolean, a program ran past the time limit or the memory budget,
+// or its itemsToParse
 // did not give a list. The entities the item stands for are unknown; the
 // caller counts the item as failed.
 type ItemError struct {
@@ -127,6 +128,9 @@ type ItemError struct {
 	Skipped bool
 	// Timeout is set when the item hit the time limit.
 	Timeout bool
+	// Memory is set when jq was stopped because the heap passed the
+	// memory budget (Options.MemoryBudget).
+	Memory bool
 }
 
 func (e *ItemError) Error() string { return e.Field + ": " + e.Reason }

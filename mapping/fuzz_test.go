@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"oceand/internal/memtest"
 	"oceand/mapping"
 )
 
@@ -228,4 +229,63 @@ func isFalsy(v any) bool {
 		return len(t) == 0
 	}
 	return false
+}
+
+// fuzzHeapBound is the most heap reading and compiling a mapping file may
+// reach, whatever the input: yamlsafe's limits keep the file's share under
+// about 150 MB.
+const fuzzHeapBound = 256 << 20
+
+// FuzzParseFile reads arbitrary mapping files and compiles what parses:
+// no panic, errors only of the documented types with places inside the
+// file, and the heap under fuzzHeapBound. Seeds: f.Add below and
+// testdata/fuzz/FuzzParseFile.
+//
+//	go test -run '^$' -fuzz FuzzParseFile -fuzztime 60s ./mapping/
+func FuzzParseFile(f *testing.F) {
+	f.Add([]byte(fuzzMapping))
+	f.Add([]byte("resources:\n  - kind: a\n    kind: b\n    port: {entity: {mappings: {identifier: .id, blueprint: '\"a\"'}}}\n"))
+	f.Add([]byte("resources: []\na: &a [x, x, x, x]\nb: &b [*a, *a, *a, *a]\nc: &c [*b, *b, *b, *b]\nd: {<<: *c, e: [*c, *c]}\n"))
+	f.Add([]byte(`{"resources": [{"kind": "a", "selector": {"query": "[[[[.]]]]"}, "port": {"entity": {"mappings": {"identifier": ".id", "blueprint": "\"a\""}}}}]}`))
+	f.Add([]byte("resources: [[[[[[{kind: x}]]]]]]\n---\nresources: []\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		// YAML breaks lines at \n, \r\n and a lone \r: counting both
+		// characters bounds the number of lines.
+		lines := bytes.Count(data, []byte("\n")) + bytes.Count(data, []byte("\r")) + 1
+		var cfg *mapping.Config
+		var err error
+		heap := memtest.Highest(func() {
+			cfg, err = mapping.ParseFile("m.yml", data)
+			if err == nil {
+				_, err = mapping.Compile(cfg, mapping.Options{})
+			}
+		})
+		if heap > fuzzHeapBound {
+			t.Fatalf("the heap reached %d MB, more than %d MB", heap>>20, fuzzHeapBound>>20)
+		}
+		var pe *mapping.ParseError
+		var problems []mapping.Problem
+		switch {
+		case err == nil:
+			problems = cfg.Warnings()
+		case errors.As(err, &pe):
+			problems = pe.Problems
+		default:
+			var joined interface{ Unwrap() []error }
+			if !errors.As(err, &joined) {
+				t.Fatalf("error %v (%T) is neither a *ParseError nor compile errors", err, err)
+			}
+			for _, e := range joined.Unwrap() {
+				var ce *mapping.CompileError
+				if !errors.As(e, &ce) {
+					t.Fatalf("compile error %v is not a *CompileError", e)
+				}
+			}
+		}
+		for _, p := range problems {
+			if p.Line > lines {
+				t.Fatalf("problem %q is past the file's %d lines", p, lines)
+			}
+		}
+	})
 }

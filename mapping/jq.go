@@ -174,6 +174,8 @@ func isNameRune(r rune) bool {
 type evalState struct {
 	parent context.Context
 	limit  time.Duration
+	guard  *memGuard
+	r      *ResourceMapper // for errors
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -190,11 +192,15 @@ func (ev *evalState) reset() {
 
 func (ev *evalState) context() context.Context {
 	if ev.ctx == nil {
+		ctx, cancelCause := context.WithCancelCause(ev.parent)
+		release := ev.guard.enter(cancelCause)
+		cancel := func() { release(); cancelCause(nil) }
 		if ev.limit > 0 {
-			ev.ctx, ev.cancel = context.WithTimeout(ev.parent, ev.limit)
-		} else {
-			ev.ctx = ev.parent
+			var cancelTimeout context.CancelFunc
+			ctx, cancelTimeout = context.WithTimeout(ctx, ev.limit)
+			cancel = func() { release(); cancelTimeout(); cancelCause(nil) }
 		}
+		ev.ctx, ev.cancel = ctx, cancel
 	}
 	return ev.ctx
 }
@@ -230,12 +236,21 @@ func (p *program) run(ev *evalState, input any) (v any, out outcome, reason stri
 			if ev.parent.Err() != nil {
 				return nil, stopOut, "", context.Cause(ev.parent)
 			}
+			if errors.Is(context.Cause(ctx), errOverBudget) {
+				return nil, stopOut, "", &ItemError{Field: p.field, Memory: true,
+					Reason: fmt.Sprintf("in resources[%d] (kind %s), jq exceeded the memory budget (%s of heap) and was stopped", ev.r.Index, ev.r.Resource.Kind, bytesText(ev.guard.budget))}
+			}
 			return nil, stopOut, "", &ItemError{Field: p.field, Timeout: true,
 				Reason: fmt.Sprintf("jq ran longer than the %s time limit for an item and was stopped", ev.limit)}
 		}
 		return nil, nullOut, jqErrorText(e), nil
 	}
 	return jsonSafe(v), valueOut, "", nil
+}
+
+// bytesText is a size in MiB.
+func bytesText(n uint64) string {
+	return fmt.Sprintf("%d MiB", n>>20)
 }
 
 // followPath is jq's .a.b on objects and nulls; ok is false where jq would

@@ -33,6 +33,12 @@ type Options struct {
 	// Parallelism is how many goroutines MapItems may use at once across
 	// all its callers; 0 means GOMAXPROCS.
 	Parallelism int
+	// MemoryBudget bounds the heap while jq runs: past it, the running
+	// jq programs are stopped and their items fail (see memGuard). 0
+	// means half the Go runtime's memory limit, or
+	// DefaultMemoryBudgetWithoutLimit when there is none; a negative
+	// value no budget.
+	MemoryBudget int64
 }
 
 // Entity is one mapped Port entity: only the keys the mapping set, with the
@@ -80,10 +86,17 @@ func Compile(cfg *Config, opts Options) (*Mapping, error) {
 	if par <= 0 {
 		par = runtime.GOMAXPROCS(0)
 	}
+	var guard *memGuard
+	switch {
+	case opts.MemoryBudget == 0:
+		guard = newMemGuard(defaultMemoryBudget())
+	case opts.MemoryBudget > 0:
+		guard = newMemGuard(uint64(opts.MemoryBudget))
+	}
 	m := &Mapping{Config: cfg, helpers: make(chan struct{}, max(0, par-1))}
 	for i := range cfg.Resources {
 		rm := c.resource(i, &cfg.Resources[i])
-		rm.limit, rm.helpers = limit, m.helpers
+		rm.limit, rm.helpers, rm.guard = limit, m.helpers, guard
 		m.resources = append(m.resources, rm)
 	}
 	if len(c.errs) > 0 {
@@ -122,6 +135,7 @@ type ResourceMapper struct {
 	entities         []*entityProgram
 	limit            time.Duration
 	helpers          chan struct{}
+	guard            *memGuard
 }
 
 // Native reports whether every program of the resource (selector,
@@ -358,12 +372,12 @@ type Result struct {
 // Map turns one raw item into entities.
 //
 // An *ItemError means the item could not be judged (the selector did not
-// yield a boolean, a program hit the time limit, itemsToParse did not give
-// a list); the entities it stands for are unknown and the caller counts the
-// item as failed. Result then holds what was mapped before the error. When
+// yield a boolean, a program hit the time limit or the memory budget,
+// itemsToParse did not give a list); the entities it stands for are
+// unknown and the caller counts the item as failed. Result then holds what was mapped before the error. When
 // ctx ends, Map returns its cause.
 func (r *ResourceMapper) Map(ctx context.Context, item any) (res Result, err error) {
-	ev := &evalState{parent: ctx, limit: r.limit}
+	ev := &evalState{parent: ctx, limit: r.limit, guard: r.guard, r: r}
 	defer ev.reset()
 	defer func() {
 		if p := recover(); p != nil {
@@ -393,7 +407,7 @@ func (r *ResourceMapper) Map(ctx context.Context, item any) (res Result, err err
 		var ie *ItemError
 		switch {
 		case err == nil:
-		case !errors.As(err, &ie) || ie.Timeout:
+		case !errors.As(err, &ie) || ie.Timeout || ie.Memory:
 			return res, err
 		case first == nil:
 			first = err

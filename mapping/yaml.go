@@ -3,13 +3,12 @@ package mapping
 import (
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 
-	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
-	"github.com/goccy/go-yaml/parser"
 	"github.com/goccy/go-yaml/token"
+
+	"oceand/internal/yamlsafe"
 )
 
 // Pos is where a value is written in a mapping file. Line and Column start
@@ -77,77 +76,46 @@ func parentPath(path string) string {
 
 // readYAML decodes a mapping file. Values are goccy/go-yaml's own decoding
 // (anchors, merge keys and tags included); positions come from walking the
-// syntax tree beside them.
-func readYAML(file string, data []byte) (any, *sourceMap, error) {
-	var raw any
-	if err := yaml.Unmarshal(data, &raw); err != nil {
-		return nil, nil, yamlError(file, err)
-	}
-	f, err := parser.ParseBytes(data, 0)
+// syntax tree beside them. The input is bounded first (yamlsafe): a file
+// that would cost too much to parse is refused with the line where it
+// crosses a limit. A key written twice keeps its last value, as Ocean's
+// PyYAML does, with a warning naming both lines.
+func readYAML(file string, data []byte) (any, *sourceMap, []Problem, error) {
+	doc, err := yamlsafe.Parse(data, yamlsafe.Limits{})
 	if err != nil {
-		return nil, nil, yamlError(file, err)
+		return nil, nil, nil, yamlError(file, err)
 	}
 	src := &sourceMap{file: file, at: map[string]Pos{}, keys: map[string]Pos{}}
-	w := &yamlWalker{src: src, anchors: map[string]ast.Node{}}
-	for _, doc := range f.Docs {
-		if doc != nil && doc.Body != nil {
-			ast.Walk(w, doc.Body)
-			w.place("", doc.Body, 0)
-			break
-		}
+	w := &yamlWalker{src: src, doc: doc}
+	if doc.Body != nil {
+		w.place("", doc.Body, 0)
 	}
-	return raw, src, nil
+	var warnings []Problem
+	for _, d := range doc.Duplicates {
+		warnings = append(warnings, Problem{File: file, Line: d.Last.Line, Column: d.Last.Column,
+			Message: fmt.Sprintf("key %q is written twice, on lines %d and %d; the second is used, as Ocean (PyYAML) does", d.Key, d.First.Line, d.Last.Line)})
+	}
+	return doc.Value, src, warnings, nil
 }
 
-// yamlError is a YAML syntax or type error at its position, without
-// goccy's source excerpt.
+// yamlError is a refused input at its position.
 func yamlError(file string, err error) error {
 	p := Problem{File: file, Message: err.Error()}
-	var ye yaml.Error
+	var ye *yamlsafe.Error
 	if errors.As(err, &ye) {
-		p.Message = ye.GetMessage()
-		if tk := ye.GetToken(); tk != nil && tk.Position != nil {
-			p.Line, p.Column = tk.Position.Line, tk.Position.Column
-		}
+		p.Line, p.Column, p.Message = ye.Line, ye.Column, ye.Message
 	}
-	p.Message = "invalid YAML: " + p.Message
 	return &ParseError{Problems: []Problem{p}}
 }
 
 type yamlWalker struct {
-	src     *sourceMap
-	anchors map[string]ast.Node
+	src *sourceMap
+	doc *yamlsafe.Document
 }
 
-// Visit collects anchors so aliases can be followed to their positions.
-func (w *yamlWalker) Visit(n ast.Node) ast.Visitor {
-	if a, ok := n.(*ast.AnchorNode); ok && a.Name != nil {
-		w.anchors[a.Name.GetToken().Value] = a.Value
-	}
-	return w
-}
+func (w *yamlWalker) unwrap(n ast.Node) ast.Node { return w.doc.Unwrap(n) }
 
-// unwrap follows tags, anchors and aliases to the node holding the value.
-func (w *yamlWalker) unwrap(n ast.Node) ast.Node {
-	for range 64 { // an alias cycle is not followed forever
-		switch t := n.(type) {
-		case *ast.TagNode:
-			n = t.Value
-		case *ast.AnchorNode:
-			n = t.Value
-		case *ast.AliasNode:
-			if t.Value == nil {
-				return nil
-			}
-			n = w.anchors[t.Value.GetToken().Value]
-		case *ast.MappingKeyNode:
-			n = t.Value
-		default:
-			return n
-		}
-	}
-	return nil
-}
+func (w *yamlWalker) keyText(k ast.Node) string { return w.doc.KeyText(k) }
 
 // place records the position of n at path and of everything inside it.
 // depth bounds alias expansion.
@@ -166,7 +134,16 @@ func (w *yamlWalker) place(path string, n ast.Node, depth int) {
 				}
 			}
 		}
-		for _, mv := range t.Values {
+		last := make(map[string]int, len(t.Values))
+		for i, mv := range t.Values {
+			if mv.Key != nil && !mv.Key.IsMergeKey() {
+				last[w.keyText(mv.Key)] = i
+			}
+		}
+		for i, mv := range t.Values {
+			if mv.Key != nil && !mv.Key.IsMergeKey() && last[w.keyText(mv.Key)] != i {
+				continue // written again below; the last is the value (PyYAML's rule)
+			}
 			w.placeEntry(path, mv, depth)
 		}
 	case *ast.MappingValueNode:
@@ -203,26 +180,6 @@ func (w *yamlWalker) placeEntry(path string, mv *ast.MappingValueNode, depth int
 		}
 	}
 	w.place(child, mv.Value, depth+1)
-}
-
-func (w *yamlWalker) keyText(k ast.Node) string {
-	k = w.unwrap(k)
-	switch t := k.(type) {
-	case nil:
-		return ""
-	case *ast.StringNode:
-		return t.Value
-	case *ast.IntegerNode:
-		return fmt.Sprint(t.Value)
-	case *ast.FloatNode:
-		return strconv.FormatFloat(t.Value, 'g', -1, 64)
-	case *ast.BoolNode:
-		return strconv.FormatBool(t.Value)
-	}
-	if tk := k.GetToken(); tk != nil {
-		return tk.Value
-	}
-	return ""
 }
 
 // scalarPos is where a scalar's text starts, and how it is quoted.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"oceand/internal/yamlsafe"
 	"oceand/mapping"
 )
 
@@ -33,6 +34,7 @@ type mappingTestOptions struct {
 	asJSON      bool
 	jqEnv       []string
 	timeout     time.Duration
+	memoryMiB   int64
 }
 
 func (a *app) mappingTestCommand() *cobra.Command {
@@ -66,6 +68,7 @@ is listed with its file:line:column) or the input cannot be read, else 0.`,
 	f.BoolVar(&o.asJSON, "json", false, "print the result as JSON")
 	f.StringSliceVar(&o.jqEnv, "jq-env", nil, "environment variables jq's env and $ENV may read (setting jqEnvAllowList; default none)")
 	f.DurationVar(&o.timeout, "timeout", mapping.DefaultItemTimeout, "time limit for the jq programs of one item")
+	f.Int64Var(&o.memoryMiB, "memory-budget", 0, "MiB of heap past which running jq programs are stopped and their items fail (default: half the memory limit, or 512)")
 	_ = cmd.MarkFlagRequired("mapping")
 	_ = cmd.MarkFlagRequired("input")
 	return cmd
@@ -73,7 +76,11 @@ is listed with its file:line:column) or the input cannot be read, else 0.`,
 
 func (a *app) mappingTest(cmd *cobra.Command, o mappingTestOptions) error {
 	out, errOut := cmd.OutOrStdout(), cmd.ErrOrStderr()
-	src, err := os.ReadFile(o.mappingFile)
+	src, err := yamlsafe.ReadFile(o.mappingFile, yamlsafe.Limits{})
+	var tooLarge *yamlsafe.Error
+	if errors.As(err, &tooLarge) {
+		return usageError{fmt.Errorf("%s: %s", o.mappingFile, tooLarge.Message)}
+	}
 	if err != nil {
 		return usageError{fmt.Errorf("read the mapping: %w", err)}
 	}
@@ -84,7 +91,7 @@ func (a *app) mappingTest(cmd *cobra.Command, o mappingTestOptions) error {
 	for _, w := range cfg.Warnings() {
 		fmt.Fprintln(errOut, "warning: "+w.String())
 	}
-	m, err := mapping.Compile(cfg, mapping.Options{EnvAllowList: o.jqEnv, LookupEnv: a.lookupEnv, ItemTimeout: o.timeout})
+	m, err := mapping.Compile(cfg, mapping.Options{EnvAllowList: o.jqEnv, LookupEnv: a.lookupEnv, ItemTimeout: o.timeout, MemoryBudget: o.memoryMiB << 20})
 	if err != nil {
 		return mappingProblems(errOut, err)
 	}

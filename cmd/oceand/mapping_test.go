@@ -2,11 +2,13 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"oceand/internal/memtest"
 	"oceand/mapping"
 )
 
@@ -154,5 +156,72 @@ func TestMappingTestJQEnv(t *testing.T) {
 		if string(props) != tc.want {
 			t.Errorf("%v: properties %s, want %s", tc.flags, props, tc.want)
 		}
+	}
+}
+
+// TestMappingTestHostileMappings runs `oceand mapping test` on mappings
+// that took gigabytes (issue 12): a YAML alias bomb is refused with its
+// line before it is decoded, a 64 MiB file from its size before it is
+// read; a jq program that builds a huge array fails
+// its item, naming the memory budget, with the heap kept under a bound; a
+// key written twice keeps the second, with a warning naming both lines.
+// Not parallel: it measures the heap.
+func TestMappingTestHostileMappings(t *testing.T) {
+	input := writeFile(t, "items.json", `{"id": "x"}`)
+
+	var bomb strings.Builder
+	bomb.WriteString("resources: []\njunk:\n  l0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n")
+	for i := 1; i <= 7; i++ {
+		fmt.Fprintf(&bomb, "  l%d: &l%d [%s]\n", i, i, strings.TrimSuffix(strings.Repeat(fmt.Sprintf("*l%d, ", i-1), 9), ", "))
+	}
+	bombFile := writeFile(t, "bomb.yml", bomb.String())
+	code, _, errOut := runCLI(t, nil, "mapping", "test", "--mapping", bombFile, "--input", input)
+	if want := bombFile + ":8:12: aliases expand to more than 100000 nodes; refused before decoding"; code != exitUsage || !strings.Contains(errOut, want) {
+		t.Errorf("alias bomb: exit %d, want %d and %q:\n%s", code, exitUsage, want, errOut)
+	}
+
+	huge := writeFile(t, "huge.yml", "")
+	if err := os.Truncate(huge, 64<<20); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut = runCLI(t, nil, "mapping", "test", "--mapping", huge, "--input", input)
+	if want := huge + ": the file is 64.0 MiB, larger than the 1.0 MiB a YAML file may be; refused before parsing"; code != exitUsage || !strings.Contains(errOut, want) {
+		t.Errorf("huge mapping: exit %d, want %d and %q:\n%s", code, exitUsage, want, errOut)
+	}
+
+	jqBomb := writeFile(t, "jq-bomb.yml", `resources:
+  - kind: service
+    selector:
+      query: "true"
+    port:
+      entity:
+        mappings:
+          identifier: .id
+          blueprint: '"service"'
+          blueprint: '"svc"'
+          properties:
+            size: '[range(1e8)] | length'
+`)
+	var out string
+	peak := memtest.Peak(func() {
+		code, out, errOut = runCLI(t, nil, "mapping", "test", "--mapping", jqBomb, "--input", input, "--memory-budget", "64")
+	})
+	t.Logf("peak heap %.1f MB", float64(peak)/1e6)
+	if code != exitOK {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	for _, want := range []string{
+		"port.entity.mappings.properties.size: in resources[0] (kind service), jq exceeded the memory budget (64 MiB of heap) and was stopped",
+		"1 failed",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, out)
+		}
+	}
+	if want := jqBomb + `:10:11: key "blueprint" is written twice, on lines 9 and 10; the second is used, as Ocean (PyYAML) does`; !strings.Contains(errOut, want) {
+		t.Errorf("stderr lacks %q:\n%s", want, errOut)
+	}
+	if peak > 256<<20 {
+		t.Errorf("peak heap %.1f MB, want under 256 MB", float64(peak)/1e6)
 	}
 }
