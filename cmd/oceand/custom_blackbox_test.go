@@ -1,0 +1,553 @@
+package main
+
+import (
+	"compress/gzip"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/goccy/go-yaml"
+
+	"oceand/port/emulator"
+)
+
+// These tests configure oceand the way an Ocean `custom` user does: every
+// setting is an OCEAN__INTEGRATION__CONFIG__* string (as Ocean's docs and
+// Helm chart set them), and the mapping is the integration's config stored
+// in Port, written as Ocean users write it (snake_case selector keys,
+// Ocean's jq idioms). The third-party API is an httptest server.
+
+const bbPortID, bbPortSecret = "bb-client-id", "bb-client-secret-value"
+
+// bbPort is an in-process emulator holding the integration "bb" with the
+// given mapping (YAML, as a user pastes it into Port's UI) and a blueprint
+// for each blueprint the tests use.
+type bbPort struct {
+	*portAPI
+}
+
+func newBBPort(t *testing.T, mappingYAML string) *bbPort {
+	t.Helper()
+	emu := emulator.New(emulator.Config{ClientID: bbPortID, ClientSecret: bbPortSecret})
+	srv := httptest.NewServer(emu.Handler())
+	t.Cleanup(srv.Close)
+	p := &bbPort{&portAPI{t: t, url: srv.URL, id: bbPortID, secret: bbPortSecret}}
+	for _, bp := range []string{"item", "team", "member"} {
+		p.do(http.MethodPost, "/v1/blueprints", map[string]any{"identifier": bp, "title": bp,
+			"schema": map[string]any{"properties": map[string]any{}}})
+	}
+	var config map[string]any
+	if err := yaml.Unmarshal([]byte(mappingYAML), &config); err != nil {
+		t.Fatalf("mapping: %v", err)
+	}
+	p.do(http.MethodPost, "/v1/integration", map[string]any{"installationId": "bb", "config": config})
+	return p
+}
+
+// entities returns blueprint's entities by identifier.
+func (p *bbPort) entities(blueprint string) map[string]map[string]any {
+	p.t.Helper()
+	out := p.do(http.MethodGet, "/v1/blueprints/"+blueprint+"/entities", nil)
+	list, _ := out["entities"].([]any)
+	got := map[string]map[string]any{}
+	for _, e := range list {
+		m := e.(map[string]any)
+		got[m["identifier"].(string)] = m
+	}
+	return got
+}
+
+func (p *bbPort) ids(blueprint string) []string {
+	var ids []string
+	for id := range p.entities(blueprint) {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+// bbEnv is what an Ocean custom user sets, plus oceand's state directory.
+func bbEnv(t *testing.T, p *bbPort, apiURL string, extra ...string) []string {
+	return append([]string{
+		"OCEAN__PORT__CLIENT_ID=" + bbPortID,
+		"OCEAN__PORT__CLIENT_SECRET=" + bbPortSecret,
+		"OCEAN__PORT__BASE_URL=" + p.url,
+		"OCEAN__INTEGRATION__TYPE=custom",
+		"OCEAN__INTEGRATION__IDENTIFIER=bb",
+		"OCEAN__EVENT_LISTENER__TYPE=ONCE",
+		"OCEAN__LOG_LEVEL=DEBUG",
+		"OCEAN__LOG_FORMAT=json",
+		"OCEAN__STATE_DIR=" + t.TempDir(),
+		"OCEAN__INTEGRATION__CONFIG__BASE_URL=" + apiURL,
+	}, extra...)
+}
+
+// bbRun runs `oceand run` once and returns its exit code and logs.
+func bbRun(t *testing.T, env []string) (int, string) {
+	t.Helper()
+	code, out, errOut := runCLI(t, env, "run")
+	return code, out + errOut
+}
+
+// itemMapping is a mapping of one kind to blueprint item.
+func itemMapping(kind, selector string) string {
+	return `
+deleteDependentEntities: true
+createMissingRelatedEntities: true
+resources:
+  - kind: ` + kind + `
+    selector:
+      query: 'true'
+` + selector + `
+    port:
+      entity:
+        mappings:
+          identifier: .id | tostring
+          title: .name
+          blueprint: '"item"'
+          properties:
+            name: .name
+`
+}
+
+// jsonAPI answers each path (with its query string, as requested) from
+// pages; anything else is a 404 the test reports.
+func jsonAPI(t *testing.T, pages map[string]string) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, ok := pages[r.URL.RequestURI()]
+		if !ok {
+			t.Errorf("unexpected request %s %s", r.Method, r.URL.RequestURI())
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(body))
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func assertIDs(t *testing.T, p *bbPort, blueprint string, want ...string) {
+	t.Helper()
+	sort.Strings(want)
+	if got := p.ids(blueprint); strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Errorf("%s entities %v, want %v", blueprint, got, want)
+	}
+}
+
+func mustJSON(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
+}
+
+// TestBlackboxPagination runs every paginationType against APIs shaped as
+// Ocean's docs show them, with Ocean's default field names.
+func TestBlackboxPagination(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		env   []string
+		kind  string
+		sel   string
+		pages map[string]string
+		want  []string
+	}{
+		{
+			name:  "cursor next_cursor has_more",
+			env:   []string{"OCEAN__INTEGRATION__CONFIG__PAGINATION_TYPE=cursor", "OCEAN__INTEGRATION__CONFIG__PAGE_SIZE=2"},
+			kind:  "/users",
+			sel:   "      data_path: .data",
+			pages: map[string]string{"/users?limit=2": `{"data":[{"id":1},{"id":2}],"next_cursor":"c2","has_more":true}`, "/users?cursor=c2&limit=2": `{"data":[{"id":3}],"next_cursor":null,"has_more":false}`},
+			want:  []string{"1", "2", "3"},
+		},
+		{
+			name:  "cursor field, no has_more",
+			env:   []string{"OCEAN__INTEGRATION__CONFIG__PAGINATION_TYPE=cursor", "OCEAN__INTEGRATION__CONFIG__PAGE_SIZE=2"},
+			kind:  "users",
+			sel:   "      data_path: .items",
+			pages: map[string]string{"/users?limit=2": `{"items":[{"id":1},{"id":2}],"cursor":"c2"}`, "/users?cursor=c2&limit=2": `{"items":[{"id":3}],"cursor":""}`},
+			want:  []string{"1", "2", "3"},
+		},
+		{
+			name:  "cursor meta.after_cursor meta.has_more",
+			env:   []string{"OCEAN__INTEGRATION__CONFIG__PAGINATION_TYPE=cursor", "OCEAN__INTEGRATION__CONFIG__PAGE_SIZE=2"},
+			kind:  "/users",
+			sel:   "      data_path: .data",
+			pages: map[string]string{"/users?limit=2": `{"data":[{"id":1},{"id":2}],"meta":{"after_cursor":"xyz","has_more":true}}`, "/users?cursor=xyz&limit=2": `{"data":[{"id":3}],"meta":{"after_cursor":null,"has_more":false}}`},
+			want:  []string{"1", "2", "3"},
+		},
+		{
+			name:  "cursor links.next hasMore",
+			env:   []string{"OCEAN__INTEGRATION__CONFIG__PAGINATION_TYPE=cursor", "OCEAN__INTEGRATION__CONFIG__PAGE_SIZE=2"},
+			kind:  "/users",
+			sel:   "      data_path: .data",
+			pages: map[string]string{"/users?limit=2": `{"data":[{"id":1},{"id":2}],"links":{"next":"n2"},"hasMore":true}`, "/users?cursor=n2&limit=2": `{"data":[{"id":3}],"links":{"next":null},"hasMore":false}`},
+			want:  []string{"1", "2", "3"},
+		},
+		{
+			name: "cursor HubSpot paging.next.after",
+			env: []string{"OCEAN__INTEGRATION__CONFIG__PAGINATION_TYPE=cursor", "OCEAN__INTEGRATION__CONFIG__PAGE_SIZE=2",
+				"OCEAN__INTEGRATION__CONFIG__PAGINATION_PARAM=after", "OCEAN__INTEGRATION__CONFIG__SIZE_PARAM=limit",
+				"OCEAN__INTEGRATION__CONFIG__CURSOR_PATH=paging.next.after", "OCEAN__INTEGRATION__CONFIG__HAS_MORE_PATH=paging.next"},
+			kind:  "/crm/v3/objects/contacts",
+			sel:   "      data_path: .results",
+			pages: map[string]string{"/crm/v3/objects/contacts?limit=2": `{"results":[{"id":"1"},{"id":"2"}],"paging":{"next":{"after":"2","link":"x"}}}`, "/crm/v3/objects/contacts?after=2&limit=2": `{"results":[{"id":"3"}]}`},
+			want:  []string{"1", "2", "3"},
+		},
+		{
+			name:  "page next_page",
+			env:   []string{"OCEAN__INTEGRATION__CONFIG__PAGINATION_TYPE=page", "OCEAN__INTEGRATION__CONFIG__PAGE_SIZE=2"},
+			kind:  "/users",
+			sel:   "      data_path: .users",
+			pages: map[string]string{"/users?page=1&size=2": `{"users":[{"id":1},{"id":2}],"next_page":2}`, "/users?page=2&size=2": `{"users":[{"id":3}],"next_page":null}`},
+			want:  []string{"1", "2", "3"},
+		},
+		{
+			name:  "page next url",
+			env:   []string{"OCEAN__INTEGRATION__CONFIG__PAGINATION_TYPE=page", "OCEAN__INTEGRATION__CONFIG__PAGE_SIZE=2"},
+			kind:  "/users",
+			sel:   "      data_path: .users",
+			pages: map[string]string{"/users?page=1&size=2": `{"users":[{"id":1},{"id":2}],"next":"https://x/users?page=2"}`, "/users?page=2&size=2": `{"users":[{"id":3}],"next":null}`},
+			want:  []string{"1", "2", "3"},
+		},
+		{
+			name: "page start 0, has_more_path, custom params",
+			env: []string{"OCEAN__INTEGRATION__CONFIG__PAGINATION_TYPE=page", "OCEAN__INTEGRATION__CONFIG__PAGE_SIZE=2", "OCEAN__INTEGRATION__CONFIG__START_PAGE=0",
+				"OCEAN__INTEGRATION__CONFIG__PAGINATION_PARAM=p", "OCEAN__INTEGRATION__CONFIG__SIZE_PARAM=per_page", "OCEAN__INTEGRATION__CONFIG__HAS_MORE_PATH=pagination.more"},
+			kind:  "/v1/things",
+			sel:   "      data_path: .data",
+			pages: map[string]string{"/v1/things?p=0&per_page=2": `{"data":[{"id":1},{"id":2}],"pagination":{"more":true}}`, "/v1/things?p=1&per_page=2": `{"data":[{"id":3}],"pagination":{"more":false}}`},
+			want:  []string{"1", "2", "3"},
+		},
+		{
+			name:  "page bare list",
+			env:   []string{"OCEAN__INTEGRATION__CONFIG__PAGINATION_TYPE=page", "OCEAN__INTEGRATION__CONFIG__PAGE_SIZE=2"},
+			kind:  "/users",
+			pages: map[string]string{"/users?page=1&size=2": `[{"id":1},{"id":2}]`, "/users?page=2&size=2": `[{"id":3}]`},
+			want:  []string{"1", "2", "3"},
+		},
+		{
+			name:  "page last_page_path",
+			env:   []string{"OCEAN__INTEGRATION__CONFIG__PAGINATION_TYPE=page", "OCEAN__INTEGRATION__CONFIG__PAGE_SIZE=2", "OCEAN__INTEGRATION__CONFIG__LAST_PAGE_PATH=last", "OCEAN__INTEGRATION__CONFIG__START_PAGE=0"},
+			kind:  "/users",
+			sel:   "      data_path: .content",
+			pages: map[string]string{"/users?page=0&size=2": `{"content":[{"id":1},{"id":2}],"last":false}`, "/users?page=1&size=2": `{"content":[{"id":3}],"last":true}`},
+			want:  []string{"1", "2", "3"},
+		},
+		{
+			name:  "offset has_more",
+			env:   []string{"OCEAN__INTEGRATION__CONFIG__PAGINATION_TYPE=offset", "OCEAN__INTEGRATION__CONFIG__PAGE_SIZE=2"},
+			kind:  "/users",
+			sel:   "      data_path: .data",
+			pages: map[string]string{"/users?limit=2&offset=0": `{"data":[{"id":1},{"id":2}],"has_more":true}`, "/users?limit=2&offset=2": `{"data":[{"id":3}],"has_more":false}`},
+			want:  []string{"1", "2", "3"},
+		},
+		{
+			name:  "offset wrapped without has_more ends on the empty page",
+			env:   []string{"OCEAN__INTEGRATION__CONFIG__PAGINATION_TYPE=offset", "OCEAN__INTEGRATION__CONFIG__PAGE_SIZE=2"},
+			kind:  "/users",
+			sel:   "      data_path: .data",
+			pages: map[string]string{"/users?limit=2&offset=0": `{"data":[{"id":1},{"id":2}]}`, "/users?limit=2&offset=2": `{"data":[{"id":3}]}`, "/users?limit=2&offset=4": `{"data":[]}`},
+			want:  []string{"1", "2", "3"},
+		},
+		{
+			name:  "offset bare list",
+			env:   []string{"OCEAN__INTEGRATION__CONFIG__PAGINATION_TYPE=offset", "OCEAN__INTEGRATION__CONFIG__PAGE_SIZE=2"},
+			kind:  "/users",
+			pages: map[string]string{"/users?limit=2&offset=0": `[{"id":1},{"id":2}]`, "/users?limit=2&offset=2": `[]`},
+			want:  []string{"1", "2"},
+		},
+		{
+			name:  "next_link odata relative",
+			env:   []string{"OCEAN__INTEGRATION__CONFIG__PAGINATION_TYPE=next_link"},
+			kind:  "/v1.0/users",
+			sel:   "      data_path: .value",
+			pages: map[string]string{"/v1.0/users": `{"value":[{"id":1},{"id":2}],"@odata.nextLink":"/v1.0/users?$skiptoken=abc"}`, "/v1.0/users?$skiptoken=abc": `{"value":[{"id":3}]}`},
+			want:  []string{"1", "2", "3"},
+		},
+		{
+			name:  "next_link links.next path",
+			env:   []string{"OCEAN__INTEGRATION__CONFIG__PAGINATION_TYPE=next_link", "OCEAN__INTEGRATION__CONFIG__NEXT_LINK_PATH=links.next"},
+			kind:  "/users",
+			sel:   "      data_path: .data\n      query_params:\n        active: \"true\"",
+			pages: map[string]string{"/users?active=true": `{"data":[{"id":1}],"links":{"next":"/users?active=true&page=2"}}`, "/users?active=true&page=2": `{"data":[{"id":2}],"links":{"next":null}}`},
+			want:  []string{"1", "2"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			api := jsonAPI(t, tt.pages)
+			p := newBBPort(t, itemMapping(tt.kind, tt.sel))
+			code, logs := bbRun(t, bbEnv(t, p, api.URL, tt.env...))
+			if code != exitOK {
+				t.Fatalf("exit %d\n%s", code, logs)
+			}
+			assertIDs(t, p, "item", tt.want...)
+		})
+	}
+}
+
+// authAPI serves /users when the request carries what check accepts, and
+// the token endpoint /oauth/token with tokenAnswer.
+func authAPI(t *testing.T, check func(r *http.Request) bool, tokenCheck func(r *http.Request) bool, tokenAnswer string) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		switch r.URL.Path {
+		case "/api/v2/oauth/token":
+			if tokenCheck == nil || !tokenCheck(r) {
+				t.Errorf("bad token request %s %s %v", r.Method, r.URL, r.Header)
+				w.WriteHeader(http.StatusBadRequest)
+				return
+			}
+			w.Write([]byte(tokenAnswer))
+		case "/api/v2/users":
+			if !check(r) {
+				t.Errorf("unauthenticated request %s %v", r.URL, r.Header)
+				w.WriteHeader(http.StatusUnauthorized)
+				w.Write([]byte(`{"error":"unauthorized"}`))
+				return
+			}
+			w.Write([]byte(`{"users":[{"id":1,"name":"a"},{"id":2,"name":"b"}]}`))
+		default:
+			t.Errorf("unexpected request %s", r.URL)
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func formValue(r *http.Request, k string) string {
+	if err := r.ParseForm(); err != nil {
+		return ""
+	}
+	return r.PostForm.Get(k)
+}
+
+func jsonBody(r *http.Request) map[string]any {
+	var m map[string]any
+	if err := json.NewDecoder(r.Body).Decode(&m); err != nil {
+		return nil
+	}
+	return m
+}
+
+// TestBlackboxAuth runs every authType configured by env variables, with
+// baseUrl carrying a path and trailing whitespace, and a kind with and
+// without a leading slash; no secret or token may appear in DEBUG logs.
+func TestBlackboxAuth(t *testing.T) {
+	t.Parallel()
+	const token = "tok-abcdef123456"
+	tests := []struct {
+		name       string
+		env        []string
+		check      func(r *http.Request) bool
+		tokenCheck func(r *http.Request) bool
+		answer     string
+		secrets    []string
+	}{
+		{"none", []string{"OCEAN__INTEGRATION__CONFIG__AUTH_TYPE=none"}, func(r *http.Request) bool { return r.Header.Get("Authorization") == "" }, nil, "", nil},
+		{"bearer", []string{"OCEAN__INTEGRATION__CONFIG__AUTH_TYPE=bearer_token", "OCEAN__INTEGRATION__CONFIG__API_TOKEN=bearer-secret-1"},
+			func(r *http.Request) bool { return r.Header.Get("Authorization") == "Bearer bearer-secret-1" }, nil, "", []string{"bearer-secret-1"}},
+		{"basic", []string{"OCEAN__INTEGRATION__CONFIG__AUTH_TYPE=basic", "OCEAN__INTEGRATION__CONFIG__USERNAME=bob", "OCEAN__INTEGRATION__CONFIG__PASSWORD=basic-pass-1"},
+			func(r *http.Request) bool { u, p, ok := r.BasicAuth(); return ok && u == "bob" && p == "basic-pass-1" }, nil, "", []string{"basic-pass-1", "Ym9iOmJhc2ljLXBhc3MtMQ=="}},
+		{"api_key default header", []string{"OCEAN__INTEGRATION__CONFIG__AUTH_TYPE=api_key", "OCEAN__INTEGRATION__CONFIG__API_KEY=key-secret-1"},
+			func(r *http.Request) bool { return r.Header.Get("X-API-Key") == "key-secret-1" }, nil, "", []string{"key-secret-1"}},
+		{"api_key own header", []string{"OCEAN__INTEGRATION__CONFIG__AUTH_TYPE=api_key", "OCEAN__INTEGRATION__CONFIG__API_KEY=key-secret-1", "OCEAN__INTEGRATION__CONFIG__API_KEY_HEADER=Authorization"},
+			func(r *http.Request) bool { return r.Header.Get("Authorization") == "key-secret-1" }, nil, "", []string{"key-secret-1"}},
+		{"custom body access_token", []string{"OCEAN__INTEGRATION__CONFIG__AUTH_TYPE=custom",
+			`OCEAN__INTEGRATION__CONFIG__CUSTOM_AUTH_REQUEST={"endpoint":"/oauth/token","method":"POST","body":{"client_id":"my-client","client_secret":"client-secret-1","grant_type":"client_credentials"},"reauthenticateIntervalSeconds":3600}`,
+			`OCEAN__INTEGRATION__CONFIG__CUSTOM_AUTH_REQUEST_TEMPLATE={"headers":{"Authorization":"Bearer {{.access_token}}"}}`},
+			func(r *http.Request) bool { return r.Header.Get("Authorization") == "Bearer "+token },
+			func(r *http.Request) bool {
+				b := jsonBody(r)
+				return r.Method == http.MethodPost && r.Header.Get("Content-Type") == "application/json" && b["client_secret"] == "client-secret-1"
+			},
+			`{"access_token":"` + token + `","expires_in":3600,"token_type":"Bearer"}`, []string{"client-secret-1", token}},
+		{"custom bodyForm nested data.token", []string{"OCEAN__INTEGRATION__CONFIG__AUTH_TYPE=custom",
+			`OCEAN__INTEGRATION__CONFIG__CUSTOM_AUTH_REQUEST={"endpoint":"oauth/token","bodyForm":"grant_type=password&username=bob&password=form-pass-1"}`,
+			`OCEAN__INTEGRATION__CONFIG__CUSTOM_AUTH_REQUEST_TEMPLATE={"headers":{"X-Session":"{{.data.token}}"},"queryParams":{"sig":"{{.data.sig}}"}}`},
+			func(r *http.Request) bool {
+				return r.Header.Get("X-Session") == token && r.URL.Query().Get("sig") == "sig-98765"
+			},
+			func(r *http.Request) bool {
+				return r.Header.Get("Content-Type") == "application/x-www-form-urlencoded" && formValue(r, "password") == "form-pass-1"
+			},
+			`{"data":{"token":"` + token + `","sig":"sig-98765"}}`, []string{"form-pass-1", token, "sig-98765"}},
+		{"custom absolute endpoint GET with queryParams", []string{"OCEAN__INTEGRATION__CONFIG__AUTH_TYPE=custom",
+			`OCEAN__INTEGRATION__CONFIG__CUSTOM_AUTH_REQUEST={"endpoint":"BASE/api/v2/oauth/token","method":"GET","queryParams":{"key":"query-secret-1"},"headers":{"X-Client":"hdr-secret-1"}}`,
+			`OCEAN__INTEGRATION__CONFIG__CUSTOM_AUTH_REQUEST_TEMPLATE={"headers":{"Authorization":"Token {{.access_token}}"}}`},
+			func(r *http.Request) bool { return r.Header.Get("Authorization") == "Token "+token },
+			func(r *http.Request) bool {
+				return r.Method == http.MethodGet && r.URL.Query().Get("key") == "query-secret-1" && r.Header.Get("X-Client") == "hdr-secret-1"
+			},
+			`{"access_token":"` + token + `"}`, []string{"query-secret-1", "hdr-secret-1", token}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			api := authAPI(t, tt.check, tt.tokenCheck, tt.answer)
+			p := newBBPort(t, itemMapping("users", "      data_path: .users"))
+			env := bbEnv(t, p, api.URL+"/api/v2 \n")
+			for _, e := range tt.env {
+				env = append(env, strings.ReplaceAll(e, "BASE", api.URL))
+			}
+			code, logs := bbRun(t, env)
+			if code != exitOK {
+				t.Fatalf("exit %d\n%s", code, logs)
+			}
+			assertIDs(t, p, "item", "1", "2")
+			for _, s := range tt.secrets {
+				if strings.Contains(logs, s) {
+					t.Errorf("DEBUG logs show %q:\n%s", s, logs)
+				}
+			}
+			if testing.Verbose() {
+				t.Log(logs)
+			}
+		})
+	}
+}
+
+// TestBlackboxResources covers selector keys as Ocean users write them.
+func TestBlackboxResources(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		env     []string
+		kind    string
+		sel     string
+		handler http.HandlerFunc
+		want    []string
+	}{
+		{
+			name: "kind with a query string and query_params",
+			kind: "/search?state=open",
+			sel:  "      data_path: .items\n      query_params:\n        per_page: \"50\"",
+			handler: func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Path != "/search" || r.URL.Query().Get("state") != "open" || r.URL.Query().Get("per_page") != "50" {
+					http.Error(w, "bad query "+r.URL.RawQuery, http.StatusBadRequest)
+					return
+				}
+				w.Write([]byte(`{"items":[{"id":7,"name":"x"}]}`))
+			},
+			want: []string{"7"},
+		},
+		{
+			name: "single object, data_path .",
+			kind: "/me",
+			sel:  "      data_path: .",
+			handler: func(w http.ResponseWriter, r *http.Request) {
+				w.Write([]byte(`{"id":"me","name":"Me"}`))
+			},
+			want: []string{"me"},
+		},
+		{
+			name: "single object, no data_path",
+			kind: "/me",
+			handler: func(w http.ResponseWriter, r *http.Request) {
+				w.Write([]byte(`{"id":"me","name":"Me"}`))
+			},
+			want: []string{"me"},
+		},
+		{
+			name: "POST search with a body",
+			kind: "/rest/api/3/search",
+			sel:  "      method: POST\n      data_path: .issues\n      body:\n        jql: project = OPS\n        fields: [summary]\n      headers:\n        Accept: application/json",
+			handler: func(w http.ResponseWriter, r *http.Request) {
+				b := jsonBody(r)
+				if r.Method != http.MethodPost || r.Header.Get("Content-Type") != "application/json" || b["jql"] != "project = OPS" {
+					http.Error(w, "bad search", http.StatusBadRequest)
+					return
+				}
+				w.Write([]byte(`{"issues":[{"id":"10001","name":"i"}]}`))
+			},
+			want: []string{"10001"},
+		},
+		{
+			name: "jq idiom: data_path with select",
+			kind: "/users",
+			sel:  "      data_path: '.users | map(select(.active))'",
+			handler: func(w http.ResponseWriter, r *http.Request) {
+				w.Write([]byte(`{"users":[{"id":1,"active":true},{"id":2,"active":false}]}`))
+			},
+			want: []string{"1"},
+		},
+		{
+			name: "gzip asked for in CUSTOM_HEADERS",
+			env:  []string{`OCEAN__INTEGRATION__CONFIG__CUSTOM_HEADERS={"Accept-Encoding":"gzip","X-Org":"acme"}`},
+			kind: "/users",
+			sel:  "      data_path: .users",
+			handler: func(w http.ResponseWriter, r *http.Request) {
+				if r.Header.Get("X-Org") != "acme" {
+					http.Error(w, "no X-Org", http.StatusBadRequest)
+					return
+				}
+				writeGzip(w, r, `{"users":[{"id":1},{"id":2}]}`)
+			},
+			want: []string{"1", "2"},
+		},
+		{
+			name: "gzip by the transport",
+			kind: "/users",
+			sel:  "      data_path: .users",
+			handler: func(w http.ResponseWriter, r *http.Request) {
+				writeGzip(w, r, `{"users":[{"id":1},{"id":2}]}`)
+			},
+			want: []string{"1", "2"},
+		},
+		{
+			name: "redirect to another path keeps the auth",
+			env:  []string{"OCEAN__INTEGRATION__CONFIG__AUTH_TYPE=bearer_token", "OCEAN__INTEGRATION__CONFIG__API_TOKEN=redirect-token-1"},
+			kind: "/old/users",
+			sel:  "      data_path: .users",
+			handler: func(w http.ResponseWriter, r *http.Request) {
+				if r.Header.Get("Authorization") != "Bearer redirect-token-1" {
+					http.Error(w, "no auth", http.StatusUnauthorized)
+					return
+				}
+				switch r.URL.Path {
+				case "/old/users":
+					http.Redirect(w, r, "/v2/users?"+r.URL.RawQuery, http.StatusMovedPermanently)
+				case "/v2/users":
+					w.Write([]byte(`{"users":[{"id":1}]}`))
+				}
+			},
+			want: []string{"1"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			api := httptest.NewServer(tt.handler)
+			t.Cleanup(api.Close)
+			p := newBBPort(t, itemMapping(tt.kind, tt.sel))
+			code, logs := bbRun(t, bbEnv(t, p, api.URL, tt.env...))
+			if code != exitOK {
+				t.Fatalf("exit %d\n%s", code, logs)
+			}
+			assertIDs(t, p, "item", tt.want...)
+		})
+	}
+}
+
+func writeGzip(w http.ResponseWriter, r *http.Request, body string) {
+	if !strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
+		w.Write([]byte(body))
+		return
+	}
+	w.Header().Set("Content-Encoding", "gzip")
+	w.Header().Set("Content-Type", "application/json")
+	zw := gzip.NewWriter(w)
+	zw.Write([]byte(body))
+	zw.Close()
+}
