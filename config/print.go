@@ -164,7 +164,9 @@ func plainField(v reflect.Value) any {
 // credentials, the listener's appHost, fields the source's spec marks
 // sensitive (after ApplySpec), every value under a key named like a
 // credential (token, secret, password, apiKey, ...), however deep (but
-// booleans and HTTP method names, which are no secret), and the password of
+// booleans, HTTP method names and intervals in seconds, which are no
+// secret, and keys naming where a credential goes: apiKeyHeader,
+// tokenUrl), and the password of
 // any URL with credentials.
 func (s *Settings) Secrets() []string {
 	m := s.ensureMeta()
@@ -194,7 +196,10 @@ func (s *Settings) Secrets() []string {
 				out = append(out, raw, decoded)
 			}
 		case float64, int:
-			if sensitive {
+			// An interval (customAuthRequest's
+			// reauthenticateIntervalSeconds) is no secret; masking
+			// "3600" would mangle every log line holding it.
+			if sensitive && !strings.HasSuffix(strings.ToLower(path), "seconds") {
 				out = append(out, strings.TrimSpace(strconv.FormatFloat(toFloat(t), 'f', -1, 64)))
 			}
 		}
@@ -309,8 +314,17 @@ func SensitiveKey(key string) bool {
 		}
 		return unicode.ToLower(r)
 	}, key)
+	if slices.ContainsFunc(credentialRefs, func(w string) bool { return strings.HasSuffix(k, w) }) {
+		return false
+	}
 	return slices.ContainsFunc(credentialWords, func(w string) bool { return strings.Contains(k, w) })
 }
+
+// credentialRefs end the names of settings that say where a credential
+// goes or comes from, not what it is (apiKeyHeader, apiKeyQueryParam,
+// tokenUrl): their values are no secret. A setting the spec marks
+// sensitive stays sensitive whatever its name.
+var credentialRefs = []string{"header", "param", "url", "uri", "path"}
 
 // credentialWords mark a key as holding a credential, wherever they appear
 // in it (snake_case, camelCase and kebab-case alike).

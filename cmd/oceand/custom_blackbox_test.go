@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/goccy/go-yaml"
@@ -36,8 +37,12 @@ func newBBPort(t *testing.T, mappingYAML string) *bbPort {
 	t.Cleanup(srv.Close)
 	p := &bbPort{&portAPI{t: t, url: srv.URL, id: bbPortID, secret: bbPortSecret}}
 	for _, bp := range []string{"item", "team", "member"} {
+		relations := map[string]any{}
+		if bp == "member" {
+			relations["team"] = map[string]any{"title": "Team", "target": "team", "many": false, "required": false}
+		}
 		p.do(http.MethodPost, "/v1/blueprints", map[string]any{"identifier": bp, "title": bp,
-			"schema": map[string]any{"properties": map[string]any{}}})
+			"schema": map[string]any{"properties": map[string]any{}}, "relations": relations})
 	}
 	var config map[string]any
 	if err := yaml.Unmarshal([]byte(mappingYAML), &config); err != nil {
@@ -550,4 +555,209 @@ func writeGzip(w http.ResponseWriter, r *http.Request, body string) {
 	zw := gzip.NewWriter(w)
 	zw.Write([]byte(body))
 	zw.Close()
+}
+
+// TestBlackboxFailuresDeleteNothing: an answer that is not the data fails
+// the kind with a clear error, and the entities synced before stay.
+func TestBlackboxFailuresDeleteNothing(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		env     []string
+		sel     string
+		handler func(w http.ResponseWriter, r *http.Request)
+		wantErr []string
+	}{
+		{
+			name: "200 with an error envelope",
+			sel:  "      data_path: .members",
+			handler: func(w http.ResponseWriter, r *http.Request) {
+				w.Write([]byte(`{"ok":false,"error":"invalid_auth"}`))
+			},
+			wantErr: []string{".members", "/users"},
+		},
+		{
+			name: "200 with an HTML page",
+			sel:  "      data_path: .users",
+			handler: func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "text/html")
+				w.Write([]byte(`<!DOCTYPE html><html><body>Please log in</body></html>`))
+			},
+			wantErr: []string{"GET", "/users", "JSON"},
+		},
+		{
+			name: "404 HTML",
+			sel:  "      data_path: .users",
+			handler: func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "text/html")
+				w.WriteHeader(http.StatusNotFound)
+				w.Write([]byte(`<html>Not Found</html>`))
+			},
+			wantErr: []string{"GET", "/users", "404", "Not Found"},
+		},
+		{
+			name: "500 on page 2",
+			env:  []string{"OCEAN__INTEGRATION__CONFIG__PAGINATION_TYPE=page", "OCEAN__INTEGRATION__CONFIG__PAGE_SIZE=1"},
+			sel:  "      data_path: .users",
+			handler: func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Query().Get("page") == "1" {
+					w.Write([]byte(`{"users":[{"id":1}],"next_page":2}`))
+					return
+				}
+				w.WriteHeader(http.StatusNotImplemented)
+				w.Write([]byte(`{"error":"broken"}`))
+			},
+			wantErr: []string{"page=2", "501"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			good := true
+			var mu sync.Mutex
+			api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				mu.Lock()
+				ok := good
+				mu.Unlock()
+				if ok && r.URL.Query().Get("page") <= "1" {
+					w.Write([]byte(`{"users":[{"id":1},{"id":2}],"members":[{"id":1},{"id":2}]}`))
+					return
+				}
+				if ok {
+					w.Write([]byte(`{"users":[]}`))
+					return
+				}
+				tt.handler(w, r)
+			}))
+			t.Cleanup(api.Close)
+			p := newBBPort(t, itemMapping("/users", tt.sel))
+			env := bbEnv(t, p, api.URL, tt.env...)
+			if code, logs := bbRun(t, env); code != exitOK {
+				t.Fatalf("first run: exit %d\n%s", code, logs)
+			}
+			assertIDs(t, p, "item", "1", "2")
+			mu.Lock()
+			good = false
+			mu.Unlock()
+			code, logs := bbRun(t, env)
+			if code != exitFailure {
+				t.Errorf("exit %d, want %d\n%s", code, exitFailure, logs)
+			}
+			assertIDs(t, p, "item", "1", "2")
+			for _, w := range tt.wantErr {
+				if !strings.Contains(logs, w) {
+					t.Errorf("the error does not say %q:\n%s", w, logs)
+				}
+			}
+		})
+	}
+}
+
+// TestBlackboxPathParameters: Ocean's dynamic endpoints, a relation made of
+// __team_id, and the endpoint cache for /teams used as a kind and as the
+// discovery endpoint.
+func TestBlackboxPathParameters(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	calls := map[string]int{}
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		calls[r.URL.RequestURI()]++
+		mu.Unlock()
+		switch r.URL.Path {
+		case "/api/v1/teams":
+			w.Write([]byte(`{"teams":[{"id":"t1","name":"One","status":"active"},{"id":"r&d 100%","name":"RD","status":"active"},{"id":"old","name":"Old","status":"archived"}]}`))
+		case "/api/v1/teams/t1/members":
+			w.Write([]byte(`{"members":[{"id":"m1","name":"Ann"}]}`))
+		case "/api/v1/teams/r&d 100%/members":
+			w.Write([]byte(`{"members":[{"id":"m2","name":"Bob"}]}`))
+		default:
+			t.Errorf("unexpected request %s", r.URL.RequestURI())
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(api.Close)
+	p := newBBPort(t, `
+resources:
+  - kind: /api/v1/teams
+    selector:
+      query: 'true'
+      data_path: .teams
+    port:
+      entity:
+        mappings:
+          identifier: .id | gsub("[^A-Za-z0-9]"; "_")
+          title: .name
+          blueprint: '"team"'
+  - kind: /api/v1/teams/{team_id}/members
+    selector:
+      query: 'true'
+      data_path: .members
+      path_parameters:
+        team_id:
+          endpoint: /api/v1/teams
+          data_path: .teams
+          field: .id
+          filter: .status == "active"
+    port:
+      entity:
+        mappings:
+          identifier: .id
+          title: .name
+          blueprint: '"member"'
+          properties:
+            team: .__team_id
+          relations:
+            team: .__team_id | gsub("[^A-Za-z0-9]"; "_")
+`)
+	env := bbEnv(t, p, api.URL+"/")
+	code, logs := bbRun(t, env)
+	if code != exitOK {
+		t.Fatalf("exit %d\n%s", code, logs)
+	}
+	if _, out, _ := runCLI(t, env, "jobs", "show", "1"); !strings.Contains(out, "FAILED\n") || strings.Contains(out, "422") {
+		t.Errorf("entities failed:\n%s", out)
+	}
+	assertIDs(t, p, "team", "t1", "r_d_100_", "old")
+	members := p.entities("member")
+	if len(members) != 2 || members["m1"]["properties"].(map[string]any)["team"] != "t1" || members["m2"]["properties"].(map[string]any)["team"] != "r&d 100%" {
+		t.Errorf("members %v", members)
+	}
+	if rel, _ := members["m2"]["relations"].(map[string]any); rel["team"] != "r_d_100_" {
+		t.Errorf("m2 relations %v, want team r_d_100_", members["m2"]["relations"])
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if calls["/api/v1/teams"] != 1 {
+		t.Errorf("/api/v1/teams requested %d times, want once (the endpoint cache): %v", calls["/api/v1/teams"], calls)
+	}
+}
+
+// TestBlackboxTimeout: TIMEOUT="1" gives up on a request that hangs, and
+// the retry gets the answer.
+func TestBlackboxTimeout(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	calls := 0
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		calls++
+		n := calls
+		mu.Unlock()
+		if n == 1 {
+			<-r.Context().Done() // hangs until oceand gives up
+			return
+		}
+		w.Write([]byte(`[{"id":1}]`))
+	}))
+	t.Cleanup(api.Close)
+	p := newBBPort(t, itemMapping("/slow", ""))
+	code, logs := bbRun(t, bbEnv(t, p, api.URL, "OCEAN__INTEGRATION__CONFIG__TIMEOUT=1"))
+	if code != exitOK {
+		t.Fatalf("exit %d\n%s", code, logs)
+	}
+	assertIDs(t, p, "item", "1")
+	if !strings.Contains(logs, "timeout") {
+		t.Errorf("the timed-out attempt is not logged:\n%s", logs)
+	}
 }
