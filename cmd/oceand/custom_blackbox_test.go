@@ -3,8 +3,11 @@ package main
 import (
 	"compress/gzip"
 	"encoding/json"
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -99,14 +102,17 @@ func bbRun(t *testing.T, env []string) (int, string) {
 
 // itemMapping is a mapping of one kind to blueprint item.
 func itemMapping(kind, selector string) string {
+	query := "      query: 'true'\n"
+	if strings.Contains(selector, "query:") {
+		query = ""
+	}
 	return `
 deleteDependentEntities: true
 createMissingRelatedEntities: true
 resources:
   - kind: ` + kind + `
     selector:
-      query: 'true'
-` + selector + `
+` + query + selector + `
     port:
       entity:
         mappings:
@@ -416,8 +422,11 @@ func TestBlackboxAuth(t *testing.T) {
 					t.Errorf("DEBUG logs show %q:\n%s", s, logs)
 				}
 			}
-			if testing.Verbose() {
-				t.Log(logs)
+			state := stateFiles(t, env)
+			for _, s := range tt.secrets {
+				if strings.Contains(state, s) {
+					t.Errorf("the state directory holds %q", s)
+				}
 			}
 		})
 	}
@@ -760,4 +769,116 @@ func TestBlackboxTimeout(t *testing.T) {
 	if !strings.Contains(logs, "timeout") {
 		t.Errorf("the timed-out attempt is not logged:\n%s", logs)
 	}
+}
+
+// TestBlackboxMoreShapes: more of what Ocean users configure.
+func TestBlackboxMoreShapes(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		env     []string
+		base    string // appended to the API's URL for BASE_URL
+		kind    string
+		sel     string
+		handler func(w http.ResponseWriter, r *http.Request, url string)
+		want    []string
+		secret  string
+	}{
+		{
+			name: "header_link GitHub absolute links",
+			env:  []string{"OCEAN__INTEGRATION__CONFIG__PAGINATION_TYPE=header_link"},
+			kind: "/orgs/acme/repos",
+			sel:  "      query_params:\n        per_page: \"2\"",
+			handler: func(w http.ResponseWriter, r *http.Request, url string) {
+				if r.URL.Query().Get("page") == "" {
+					w.Header().Set("Link", `<`+url+`/orgs/acme/repos?per_page=2&page=2>; rel="next", <`+url+`/orgs/acme/repos?per_page=2&page=2>; rel="last"`)
+					w.Write([]byte(`[{"id":1},{"id":2}]`))
+					return
+				}
+				w.Header().Set("Link", `<`+url+`/orgs/acme/repos?per_page=2&page=1>; rel="prev"`)
+				w.Write([]byte(`[{"id":3}]`))
+			},
+			want: []string{"1", "2", "3"},
+		},
+		{
+			name:   "api key in baseUrl's query string (Canny)",
+			base:   "/api/v1?apiKey=canny-key-123456",
+			kind:   "posts/list",
+			sel:    "      method: POST\n      data_path: .posts\n      body:\n        limit: 10",
+			secret: "canny-key-123456",
+			handler: func(w http.ResponseWriter, r *http.Request, url string) {
+				if r.URL.Path != "/api/v1/posts/list" || r.URL.Query().Get("apiKey") != "canny-key-123456" || r.Method != http.MethodPost {
+					http.Error(w, "bad request "+r.Method+" "+r.URL.Path, http.StatusBadRequest)
+					return
+				}
+				w.Write([]byte(`{"posts":[{"id":"p1"}]}`))
+			},
+			want: []string{"p1"},
+		},
+		{
+			name: "selector query filters, VERIFY_SSL False, ${VAR} in CUSTOM_HEADERS",
+			env: []string{"OCEAN__INTEGRATION__CONFIG__VERIFY_SSL=False",
+				// The source reads ${VAR} from the process's environment.
+				`OCEAN__INTEGRATION__CONFIG__CUSTOM_HEADERS={"X-Org":"org-${HOME}"}`, "OCEAN__INTEGRATION__CONFIG__MAX_CONCURRENT_REQUESTS=10"},
+			kind: "/users/",
+			sel:  "      query: .active == true\n      data_path: .data.users",
+			handler: func(w http.ResponseWriter, r *http.Request, url string) {
+				if r.Header.Get("X-Org") != "org-"+os.Getenv("HOME") {
+					http.Error(w, "no org", http.StatusBadRequest)
+					return
+				}
+				w.Write([]byte(`{"data":{"users":[{"id":1,"active":true},{"id":2,"active":false}]}}`))
+			},
+			want: []string{"1"},
+		},
+		{
+			name: "kind is a full URL",
+			kind: "URL/other/items",
+			handler: func(w http.ResponseWriter, r *http.Request, url string) {
+				w.Write([]byte(`[{"id":"o1"}]`))
+			},
+			want: []string{"o1"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var api *httptest.Server
+			api = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { tt.handler(w, r, api.URL) }))
+			t.Cleanup(api.Close)
+			p := newBBPort(t, itemMapping(strings.ReplaceAll(tt.kind, "URL", api.URL), tt.sel))
+			code, logs := bbRun(t, bbEnv(t, p, api.URL+tt.base, tt.env...))
+			if code != exitOK {
+				t.Fatalf("exit %d\n%s", code, logs)
+			}
+			assertIDs(t, p, "item", tt.want...)
+			if tt.secret != "" && strings.Contains(logs, tt.secret) {
+				t.Errorf("the logs show %q:\n%s", tt.secret, logs)
+			}
+		})
+	}
+}
+
+// stateFiles returns the contents of every file of env's state directory.
+func stateFiles(t *testing.T, env []string) string {
+	t.Helper()
+	var dir string
+	for _, e := range env {
+		if v, ok := strings.CutPrefix(e, "OCEAN__STATE_DIR="); ok {
+			dir = v
+		}
+	}
+	var all strings.Builder
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || d.Type()&fs.ModeSocket != 0 {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		all.Write(b)
+		return err
+	})
+	if err != nil || all.Len() == 0 {
+		t.Fatalf("state directory %s: %v, %d bytes", dir, err, all.Len())
+	}
+	return all.String()
 }
