@@ -882,3 +882,44 @@ func stateFiles(t *testing.T, env []string) string {
 	}
 	return all.String()
 }
+
+// TestBlackboxSourceTestFromPort: an Ocean user's mapping lives in Port;
+// `source test --from-port` uses it, and writes nothing there.
+func TestBlackboxSourceTestFromPort(t *testing.T) {
+	t.Parallel()
+	api := jsonAPI(t, map[string]string{"/users": `{"users":[{"id":1,"name":"a"},{"id":2,"name":"b"}]}`})
+	p := newBBPort(t, itemMapping("users", "      data_path: .users"))
+	env := bbEnv(t, p, api.URL, "OCEAN__INTEGRATION__CONFIG__AUTH_TYPE=bearer_token", "OCEAN__INTEGRATION__CONFIG__API_TOKEN=from-port-token-1")
+	before := mustJSON(p.do(http.MethodGet, "/v1/integration/bb", nil))
+
+	code, out, errOut := runCLI(t, env, "source", "test")
+	if code != exitUsage || !strings.Contains(errOut, "--from-port") {
+		t.Errorf("without a mapping: exit %d, want %d and a hint at --from-port\n%s%s", code, exitUsage, out, errOut)
+	}
+	code, out, errOut = runCLI(t, env, "source", "test", "--from-port", "--json")
+	if code != exitOK {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	var got struct {
+		Resources []sourceTrial `json:"resources"`
+	}
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if len(got.Resources) != 1 || got.Resources[0].Kind != "users" || got.Resources[0].Trial.Totals.Entities != 2 {
+		t.Errorf("resources %+v, want kind users making 2 entities", got.Resources)
+	}
+	if strings.Contains(out+errOut, "from-port-token-1") || strings.Contains(out+errOut, bbPortSecret) {
+		t.Errorf("a secret is printed:\n%s\n%s", out, errOut)
+	}
+	if after := mustJSON(p.do(http.MethodGet, "/v1/integration/bb", nil)); after != before {
+		t.Errorf("source test changed the integration in Port:\n%s\n%s", before, after)
+	}
+	if n := len(p.entities("item")); n != 0 {
+		t.Errorf("source test wrote %d entities to Port", n)
+	}
+	code, _, errOut = runCLI(t, env, "source", "test", "--from-port", "--mapping", "x.yml")
+	if code != exitUsage {
+		t.Errorf("--from-port with --mapping: exit %d, want %d\n%s", code, exitUsage, errOut)
+	}
+}
