@@ -923,3 +923,52 @@ func TestBlackboxSourceTestFromPort(t *testing.T) {
 		t.Errorf("--from-port with --mapping: exit %d, want %d\n%s", code, exitUsage, errOut)
 	}
 }
+
+// TestBlackboxLargeIntegerIDs: 64-bit ids (snowflakes) keep every digit,
+// as they do in Ocean (Python integers).
+func TestBlackboxLargeIntegerIDs(t *testing.T) {
+	t.Parallel()
+	api := jsonAPI(t, map[string]string{
+		"/users":                         `{"users":[{"id":1234567890123456789,"name":"a"},{"id":1234567890123456788,"name":"b"}]}`,
+		"/orgs":                          `[{"id":9007199254740993}]`,
+		"/orgs/9007199254740993/members": `[{"id":9007199254740995}]`,
+	})
+	for _, sel := range []string{"      data_path: .users", "      data_path: '.users | map(.)'"} {
+		p := newBBPort(t, itemMapping("users", sel))
+		code, logs := bbRun(t, bbEnv(t, p, api.URL))
+		if code != exitOK {
+			t.Fatalf("exit %d\n%s", code, logs)
+		}
+		assertIDs(t, p, "item", "1234567890123456789", "1234567890123456788")
+	}
+	p := newBBPort(t, `
+resources:
+  - kind: /orgs/{org}/members
+    selector:
+      query: 'true'
+      path_parameters:
+        org:
+          endpoint: /orgs
+          field: .id
+    port:
+      entity:
+        mappings:
+          identifier: (.id | tostring) + "-" + .__org
+          blueprint: '"item"'
+`)
+	if code, logs := bbRun(t, bbEnv(t, p, api.URL)); code != exitOK {
+		t.Fatalf("exit %d\n%s", code, logs)
+	}
+	assertIDs(t, p, "item", "9007199254740995-9007199254740993")
+}
+
+func TestBlackboxSourceTestSettingsError(t *testing.T) {
+	t.Parallel()
+	p := newBBPort(t, itemMapping("users", ""))
+	env := bbEnv(t, p, "http://127.0.0.1:1", "OCEAN__INTEGRATION__CONFIG__AUTH_TYPE=custom",
+		`OCEAN__INTEGRATION__CONFIG__CUSTOM_AUTH_REQUEST={"endpoint":"/oauth/token"}`)
+	code, out, errOut := runCLI(t, env, "source", "test", "--from-port")
+	if code != exitUsage || !strings.Contains(errOut, "customAuthRequestTemplate") || strings.Count(errOut, "integration.config:") != 1 {
+		t.Errorf("exit %d, want %d naming customAuthRequestTemplate once under integration.config\n%s%s", code, exitUsage, out, errOut)
+	}
+}

@@ -139,7 +139,10 @@ func (a *app) sourceTest(cmd *cobra.Command, o sourceTestOptions) error {
 		Logger: logger.With("component", "source"), StateDir: scratch, AddSecrets: a.redactor.Add,
 	})
 	if err != nil {
-		return usageError{fmt.Errorf("integration.config: %w", err)}
+		if !strings.HasPrefix(err.Error(), "integration.config:") {
+			err = fmt.Errorf("integration.config: %w", err)
+		}
+		return usageError{err}
 	}
 	var resources []sources.Resource
 	var mappers []*mapping.ResourceMapper
