@@ -62,3 +62,36 @@ func TestSecretsSkipSettingsThatNameACredential(t *testing.T) {
 		}
 	}
 }
+
+func TestSecretsSkipContentNegotiationHeaders(t *testing.T) {
+	t.Parallel()
+	const spec = `configurations:
+  - name: customHeaders
+    type: object
+    sensitive: true
+  - name: customAuthRequest
+    type: object
+    sensitive: true
+`
+	s, problems := read(t, input{env: []string{
+		`OCEAN__INTEGRATION__CONFIG__CUSTOM_HEADERS={"Accept":"application/json","X-Tenant-Token":"tenant-secret-1"}`,
+		`OCEAN__INTEGRATION__CONFIG__CUSTOM_AUTH_REQUEST={"endpoint":"/oauth/token","headers":{"Content-Type":"application/x-www-form-urlencoded","X-Key":"client-key-1"}}`,
+	}})
+	if len(problems) > 0 {
+		t.Fatal(problems)
+	}
+	if err := s.ApplySpec([]byte(spec)); err != nil {
+		t.Fatal(err)
+	}
+	got := s.Secrets()
+	for _, want := range []string{"tenant-secret-1", "client-key-1"} {
+		if !slices.Contains(got, want) {
+			t.Errorf("Secrets() lacks %q: %q", want, got)
+		}
+	}
+	for _, not := range []string{"application/json", "application/x-www-form-urlencoded"} {
+		if slices.Contains(got, not) {
+			t.Errorf("Secrets() has %q, which is no secret: %q", not, got)
+		}
+	}
+}

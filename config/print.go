@@ -2,6 +2,7 @@ package config
 
 import (
 	"maps"
+	"net/http"
 	"net/url"
 	"reflect"
 	"regexp"
@@ -165,8 +166,8 @@ func plainField(v reflect.Value) any {
 // sensitive (after ApplySpec), every value under a key named like a
 // credential (token, secret, password, apiKey, ...), however deep (but
 // booleans, HTTP method names and intervals in seconds, which are no
-// secret, and keys naming where a credential goes: apiKeyHeader,
-// tokenUrl), and the password of
+// secret, keys naming where a credential goes: apiKeyHeader, tokenUrl,
+// and content-negotiation headers: Accept, Content-Type), and the password of
 // any URL with credentials.
 func (s *Settings) Secrets() []string {
 	m := s.ensureMeta()
@@ -189,7 +190,7 @@ func (s *Settings) Secrets() []string {
 				collect(path, e, sensitive)
 			}
 		case string:
-			if sensitive && t != "" && !isBoolWord(t) && !isMethodWord(t) {
+			if sensitive && t != "" && !isBoolWord(t) && !isMethodWord(t) && !isPlainHeader(path) {
 				out = append(out, t)
 			}
 			if raw, decoded, ok := urlPassword(t); ok {
@@ -283,6 +284,16 @@ func isMethodWord(s string) bool {
 	}
 	return false
 }
+
+// isPlainHeader reports a content-negotiation header (customHeaders.Accept,
+// customAuthRequest.headers.Content-Type): its value is no secret, and
+// masking "application/json" would mangle every log line holding it.
+func isPlainHeader(path string) bool {
+	name := path[strings.LastIndex(path, ".")+1:]
+	return slices.Contains(plainHeaders, http.CanonicalHeaderKey(strings.TrimSpace(name)))
+}
+
+var plainHeaders = []string{"Accept", "Accept-Encoding", "Accept-Language", "Cache-Control", "Content-Type", "User-Agent"}
 
 // sensitive reports whether the setting at path holds a credential.
 func (m *meta) sensitive(path string) bool {

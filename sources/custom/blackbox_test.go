@@ -4,6 +4,7 @@ import (
 	"compress/gzip"
 	"context"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -42,5 +43,38 @@ func TestGzipAnswerDecodedWhateverAskedForIt(t *testing.T) {
 			t.Errorf("customHeaders %v: body %q, err %v; want %s", headers, body, err, doc)
 		}
 		c.CloseIdleConnections()
+	}
+}
+
+// Ocean's examples put "Content-Type: application/json" in
+// customAuthRequest's headers and "Accept: application/json" in
+// customHeaders: those values are no secret, and masking them hid
+// "application/json" in every log line and raw data example.
+func TestSecretsSkipContentNegotiationHeaders(t *testing.T) {
+	t.Parallel()
+	s, err := ParseSettings(map[string]any{
+		"base_url":       "https://api.example.com",
+		"auth_type":      "custom",
+		"custom_headers": `{"Accept":"application/json","User-Agent":"acme-bot/1.0","X-Tenant-Token":"tenant-secret-1"}`,
+		"custom_auth_request": map[string]any{
+			"endpoint": "/oauth/token",
+			"headers":  map[string]any{"Content-Type": "application/json", "X-Client-Key": "client-key-1"},
+			"body":     map[string]any{"client_secret": "client-secret-1"},
+		},
+		"custom_auth_request_template": map[string]any{"headers": map[string]any{"Authorization": "Bearer {{.access_token}}", "accept": "application/vnd.api+json"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := s.Secrets()
+	for _, want := range []string{"tenant-secret-1", "client-key-1", "client-secret-1", "Bearer {{.access_token}}"} {
+		if !slices.Contains(got, want) {
+			t.Errorf("Secrets() lacks %q: %q", want, got)
+		}
+	}
+	for _, not := range []string{"application/json", "acme-bot/1.0", "application/vnd.api+json"} {
+		if slices.Contains(got, not) {
+			t.Errorf("Secrets() has %q, which is no secret: %q", not, got)
+		}
 	}
 }
