@@ -3,6 +3,7 @@ package custom
 import (
 	"compress/gzip"
 	"context"
+	"encoding/json"
 	"net/http"
 	"slices"
 	"strings"
@@ -76,5 +77,49 @@ func TestSecretsSkipContentNegotiationHeaders(t *testing.T) {
 		if slices.Contains(got, not) {
 			t.Errorf("Secrets() has %q, which is no secret: %q", not, got)
 		}
+	}
+}
+
+// APIs that omit empty arrays (Google's and other protobuf-JSON APIs)
+// answer {} for an empty collection: that is no items, not a data_path
+// error, or a team without members would fail the kind at every resync.
+// An object with other fields but without the items stays an error (an
+// error envelope, a wrong data_path).
+func TestEmptyObjectAnswerIsNoItems(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		answer   string
+		dataPath string
+		wantErr  bool
+	}{
+		{"empty object, plain path", `{}`, ".members", false},
+		{"empty object, jq program", `{}`, ".members | map(select(.active))", false},
+		{"empty object, nested path", `{}`, ".data.members", false},
+		{"error envelope", `{"ok":false,"error":"invalid_auth"}`, ".members", true},
+		{"wrong data_path", `{"users":[{"id":1}]}`, ".members", true},
+	}
+	const t1 = `{"members":[{"id":"m1","active":true}],"data":{"members":[{"id":"m1","active":true}]}}`
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			a := newFakeAPI(t)
+			a.json("/teams", json.RawMessage(`{"teams":[{"id":"t1"},{"id":"t2"}]}`))
+			a.json("/teams/t1/members", json.RawMessage(t1))
+			a.json("/teams/t2/members", json.RawMessage(tt.answer))
+			items, _, err := fetchKind(t, a.source(a.settings(PaginationNone)), "/teams/{team}/members", map[string]any{
+				"data_path":       tt.dataPath,
+				"path_parameters": map[string]any{"team": map[string]any{"endpoint": "/teams", "data_path": ".teams", "field": ".id"}},
+			})
+			if tt.wantErr {
+				if err == nil || !strings.Contains(err.Error(), "/teams/t2/members") {
+					t.Errorf("err = %v, want a data_path error naming /teams/t2/members", err)
+				}
+				return
+			}
+			if err != nil || len(items) != 1 || items[0]["id"] != "m1" {
+				t.Errorf("items %v, err %v; want m1 only", items, err)
+			}
+		})
 	}
 }

@@ -419,6 +419,12 @@ func (dp *dataPath) whole(ctx context.Context, dec *json.Decoder, b *batcher, in
 	if l, ok := doc.([]any); ok {
 		info.list, info.topLen = true, len(l)
 	}
+	if isEmptyObject(doc) {
+		// {} is an empty collection (see fetcher.pages): a program
+		// such as .items | map(...) would fail on its missing key.
+		info.null = true
+		return nil
+	}
 	iter := dp.code.RunWithContext(ctx, doc)
 	outputs := 0
 	nulls := 0
