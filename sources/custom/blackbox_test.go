@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"oceand/sources"
 )
 
 // Tests of what an Ocean custom user configured, found by trying oceand
@@ -121,5 +123,33 @@ func TestEmptyObjectAnswerIsNoItems(t *testing.T) {
 				t.Errorf("items %v, err %v; want m1 only", items, err)
 			}
 		})
+	}
+}
+
+// Ocean reads the selector's snake_case keys only; dataPath (the JSON
+// habit) was ignored in silence, so the whole answer became one item and
+// the mapping made nothing of it. It is an error naming the key to use.
+func TestCamelCaseSelectorKeyIsAnError(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		key, want string
+	}{
+		{"dataPath", "selector.dataPath: the selector key is data_path"},
+		{"queryParams", "selector.queryParams: the selector key is query_params"},
+		{"pathParameters", "selector.pathParameters: the selector key is path_parameters"},
+		{"retryPost", "selector.retryPost: the selector key is retry_post"},
+	}
+	src := newSource(Settings{}, &plainClient{}, sources.Env{})
+	for _, tc := range cases {
+		err := src.Fetch(context.Background(), sources.Resource{Kind: "/a", Selector: map[string]any{"query": "true", tc.key: ".x"}}, func([]map[string]any) error { return nil })
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: err = %v, want %q", tc.key, err, tc.want)
+		}
+	}
+	// Keys of their own (Ocean's selectors allow extra keys) stay allowed.
+	a := newFakeAPI(t)
+	a.json("/a", json.RawMessage(`[{"id":1}]`))
+	if _, _, err := fetchKind(t, a.source(a.settings(PaginationNone)), "/a", map[string]any{"query": "true", "endpoint": "/a", "includeEmptyPropertyValues": true}); err != nil {
+		t.Errorf("extra keys: %v", err)
 	}
 }
