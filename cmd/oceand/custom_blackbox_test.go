@@ -972,3 +972,37 @@ func TestBlackboxSourceTestSettingsError(t *testing.T) {
 		t.Errorf("exit %d, want %d naming customAuthRequestTemplate once under integration.config\n%s%s", code, exitUsage, out, errOut)
 	}
 }
+
+// TestBlackboxSecretsInErrorBodies: an API that echoes the credentials in
+// its error body; the kind's error (logs, job record) masks them.
+func TestBlackboxSecretsInErrorBodies(t *testing.T) {
+	t.Parallel()
+	const token = "tok-echoed-7777777"
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/oauth/token":
+			w.Write([]byte(`{"access_token":"` + token + `","refresh_token":"refresh-echo-88888"}`))
+		default:
+			w.WriteHeader(http.StatusBadRequest)
+			w.Write([]byte(`{"error":"bad request","you_sent":"` + r.Header.Get("Authorization") + `","key":"` + r.URL.Query().Get("api_key") + `"}`))
+		}
+	}))
+	t.Cleanup(api.Close)
+	p := newBBPort(t, itemMapping("/users", ""))
+	env := bbEnv(t, p, api.URL, "OCEAN__INTEGRATION__CONFIG__AUTH_TYPE=custom",
+		`OCEAN__INTEGRATION__CONFIG__CUSTOM_AUTH_REQUEST={"endpoint":"/oauth/token","body":{"client_secret":"client-echo-999999"}}`,
+		`OCEAN__INTEGRATION__CONFIG__CUSTOM_AUTH_REQUEST_TEMPLATE={"headers":{"Authorization":"Bearer {{.access_token}}"},"queryParams":{"api_key":"{{.refresh_token}}"}}`)
+	code, logs := bbRun(t, env)
+	if code != exitFailure {
+		t.Fatalf("exit %d, want %d\n%s", code, exitFailure, logs)
+	}
+	_, job, _ := runCLI(t, env, "jobs", "show", "1", "--json")
+	if !strings.Contains(job, "400") || !strings.Contains(logs, "you_sent") {
+		t.Errorf("the error does not show the status and the body's start:\n%s\n%s", logs, job)
+	}
+	for _, s := range []string{token, "refresh-echo-88888", "client-echo-999999"} {
+		if strings.Contains(logs+job, s) || strings.Contains(stateFiles(t, env), s) {
+			t.Errorf("%q appears in the logs, the job or the state:\n%s\n%s", s, logs, job)
+		}
+	}
+}

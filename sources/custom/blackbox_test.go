@@ -153,3 +153,25 @@ func TestCamelCaseSelectorKeyIsAnError(t *testing.T) {
 		t.Errorf("extra keys: %v", err)
 	}
 }
+
+// ASP.NET and IIS APIs may start their JSON with a UTF-8 byte order mark,
+// which Python's json (Ocean) skips; encoding/json refuses it.
+func TestByteOrderMarkSkipped(t *testing.T) {
+	t.Parallel()
+	api := newMemAPI(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		w.Write([]byte("\xef\xbb\xbf" + `{"value":[{"id":1}]}`))
+	}))
+	defer api.Close()
+	c, _ := api.client(t, nil)
+	defer c.CloseIdleConnections()
+	src := newSource(api.settings(t, nil), c, sources.Env{StateDir: t.TempDir()})
+	var items []map[string]any
+	err := src.Fetch(context.Background(), sources.Resource{Kind: "/users", Selector: map[string]any{"data_path": ".value"}}, func(b []map[string]any) error {
+		items = append(items, b...)
+		return nil
+	})
+	if err != nil || len(items) != 1 {
+		t.Errorf("items %v, err %v; want one item", items, err)
+	}
+}
