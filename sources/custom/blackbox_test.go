@@ -175,3 +175,24 @@ func TestByteOrderMarkSkipped(t *testing.T) {
 		t.Errorf("items %v, err %v; want one item", items, err)
 	}
 }
+
+// A discovery endpoint may list plain values, as a Docker registry's
+// /v2/_catalog does ({"repositories": ["a", "b"]}, field "."): Ocean
+// applies field to each record, whatever its type.
+func TestDiscoveryOfPlainValues(t *testing.T) {
+	t.Parallel()
+	a := newFakeAPI(t)
+	a.json("/v2/_catalog", json.RawMessage(`{"repositories":["app","lib/core"]}`))
+	a.json("/v2/app/tags/list", json.RawMessage(`{"name":"app","tags":["1.0"]}`))
+	a.json("/v2/lib%2Fcore/tags/list", json.RawMessage(`{"name":"lib/core","tags":["2.0"]}`))
+	items, _, err := fetchKind(t, a.source(a.settings(PaginationNone)), "/v2/{repo}/tags/list", map[string]any{
+		"path_parameters": map[string]any{"repo": map[string]any{"endpoint": "/v2/_catalog", "data_path": ".repositories", "field": "."}},
+	})
+	names := []string{}
+	for _, it := range items {
+		names = append(names, it["name"].(string)+"="+it["__repo"].(string))
+	}
+	if err != nil || strings.Join(sortedCopy(names), ",") != "app=app,lib/core=lib/core" {
+		t.Errorf("items %v, err %v", names, err)
+	}
+}

@@ -23,7 +23,15 @@ type dataPath struct {
 	keys  []string
 	plain bool
 	code  *gojq.Code
+	// records says any JSON value is a record, carried as
+	// {plainRecordKey: value} when it is not an object: a discovery
+	// endpoint may list plain values (["app", "lib"]); items of a kind
+	// must be objects.
+	records bool
 }
+
+// plainRecordKey holds a discovery record that is not an object.
+const plainRecordKey = "\x00record"
 
 func compileDataPath(expr string) (*dataPath, error) {
 	expr = strings.TrimSpace(expr)
@@ -140,10 +148,14 @@ type batcher struct {
 	emit func([]map[string]any) error
 	// emitted counts the page's items; handedOn those given to emit.
 	emitted, handedOn int
+	records           bool // see dataPath.records
 }
 
 func (b *batcher) add(v any, where func() string) error {
 	m, ok := v.(map[string]any)
+	if !ok && b.records {
+		m, ok = map[string]any{plainRecordKey: v}, true
+	}
 	if !ok {
 		return checkf("%s: item %d is %s, not an object", where(), b.emitted+len(b.buf), describe(v))
 	}
@@ -183,7 +195,7 @@ func (dp *dataPath) read(ctx context.Context, body io.Reader, batch int, emit fu
 	cr := &countingReader{r: io.TeeReader(body, &h)}
 	dec := json.NewDecoder(cr)
 	dec.UseNumber()
-	b := &batcher{size: max(batch, 1), emit: emit}
+	b := &batcher{size: max(batch, 1), emit: emit, records: dp.records}
 	var info pageInfo
 	var err error
 	if dp.plain {

@@ -218,6 +218,7 @@ func parsePathParam(name string, v any) (*pathParam, error) {
 	if err != nil {
 		return nil, err
 	}
+	c.dataPath.records = true
 	p := &pathParam{name: name, call: c}
 	if p.fieldExpr, err = str(key+".field", m["field"]); err != nil {
 		return nil, err
