@@ -1006,3 +1006,50 @@ func TestBlackboxSecretsInErrorBodies(t *testing.T) {
 		}
 	}
 }
+
+// TestBlackboxSameEndpointTwoKinds: two resources of one endpoint (a team
+// and an item blueprint made of the same answer) request it once.
+func TestBlackboxSameEndpointTwoKinds(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	calls := 0
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		calls++
+		mu.Unlock()
+		w.Write([]byte(`{"data":[{"id":1,"name":"a"},{"id":2,"name":"b"}],"has_more":false}`))
+	}))
+	t.Cleanup(api.Close)
+	p := newBBPort(t, `
+resources:
+  - kind: /teams
+    selector:
+      query: 'true'
+      data_path: .data
+    port:
+      entity:
+        mappings:
+          identifier: .id | tostring
+          blueprint: '"team"'
+  - kind: /teams
+    selector:
+      query: .id > 1
+      data_path: .data
+    port:
+      entity:
+        mappings:
+          identifier: .id | tostring
+          blueprint: '"item"'
+`)
+	code, logs := bbRun(t, bbEnv(t, p, api.URL, "OCEAN__INTEGRATION__CONFIG__PAGINATION_TYPE=cursor"))
+	if code != exitOK {
+		t.Fatalf("exit %d\n%s", code, logs)
+	}
+	assertIDs(t, p, "team", "1", "2")
+	assertIDs(t, p, "item", "2")
+	mu.Lock()
+	defer mu.Unlock()
+	if calls != 1 {
+		t.Errorf("/teams requested %d times, want once", calls)
+	}
+}
