@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -194,5 +195,33 @@ func TestDiscoveryOfPlainValues(t *testing.T) {
 	}
 	if err != nil || strings.Join(sortedCopy(names), ",") != "app=app,lib/core=lib/core" {
 		t.Errorf("items %v, err %v", names, err)
+	}
+}
+
+// Pagination tokens (Google's pageToken, OData's $skiptoken) are no
+// credentials: masking them hid the very value a "cursor returned twice"
+// error is about. Nor is ?author= one.
+func TestPaginationTokensAndAuthorNotMasked(t *testing.T) {
+	t.Parallel()
+	plain := []string{"pageToken", "nextPageToken", "page_token", "$skiptoken", "continuationToken", "author", "author_id", "design"}
+	secret := []string{"api_key", "apiKey", "access_token", "token", "sig", "X-Amz-Signature", "sessionid", "key", "client_secret", "password", "auth"}
+	r := newRedactor()
+	for _, k := range plain {
+		u := "https://api.example/items?" + url.QueryEscape(k) + "=abc123"
+		if got := displayURL(u); strings.Contains(got, "REDACTED") {
+			t.Errorf("displayURL(%q) = %q masks a parameter that is no credential", u, got)
+		}
+		if got := r.url(parseTestURL(t, u)); strings.Contains(got, "REDACTED") {
+			t.Errorf("redactor.url(%q) = %q masks a parameter that is no credential", u, got)
+		}
+	}
+	for _, k := range secret {
+		u := "https://api.example/items?" + url.QueryEscape(k) + "=abc123"
+		if got := displayURL(u); strings.Contains(got, "abc123") {
+			t.Errorf("displayURL(%q) = %q shows a credential", u, got)
+		}
+		if got := r.url(parseTestURL(t, u)); strings.Contains(got, "abc123") {
+			t.Errorf("redactor.url(%q) = %q shows a credential", u, got)
+		}
 	}
 }
