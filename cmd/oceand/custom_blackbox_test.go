@@ -1053,3 +1053,26 @@ resources:
 		t.Errorf("/teams requested %d times, want once", calls)
 	}
 }
+
+// TestBlackboxVerifySSLFalse: a self-signed API with VERIFY_SSL="false"
+// is fetched, with one warning; with the default it fails, naming TLS.
+func TestBlackboxVerifySSLFalse(t *testing.T) {
+	t.Parallel()
+	api := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(`[{"id":1}]`))
+	}))
+	t.Cleanup(api.Close)
+	p := newBBPort(t, itemMapping("/items", ""))
+	code, logs := bbRun(t, bbEnv(t, p, api.URL))
+	if code != exitFailure || !strings.Contains(logs, "certificate") {
+		t.Errorf("self-signed with verification: exit %d, want %d naming the certificate\n%s", code, exitFailure, logs)
+	}
+	code, logs = bbRun(t, bbEnv(t, p, api.URL, "OCEAN__INTEGRATION__CONFIG__VERIFY_SSL=false"))
+	if code != exitOK {
+		t.Fatalf("exit %d\n%s", code, logs)
+	}
+	assertIDs(t, p, "item", "1")
+	if n := strings.Count(logs, "verifySsl is false"); n != 1 {
+		t.Errorf("%d lines about verifySsl, want one warning:\n%s", n, logs)
+	}
+}
