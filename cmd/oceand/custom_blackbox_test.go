@@ -3,6 +3,7 @@ package main
 import (
 	"compress/gzip"
 	"encoding/json"
+	"fmt"
 	"io/fs"
 	"net/http"
 	"net/http/httptest"
@@ -210,6 +211,14 @@ func TestBlackboxPagination(t *testing.T) {
 			kind:  "/crm/v3/objects/contacts",
 			sel:   "      data_path: .results",
 			pages: map[string]string{"/crm/v3/objects/contacts?limit=2": `{"results":[{"id":"1"},{"id":"2"}],"paging":{"next":{"after":"2","link":"x"}}}`, "/crm/v3/objects/contacts?after=2&limit=2": `{"results":[{"id":"3"}]}`},
+			want:  []string{"1", "2", "3"},
+		},
+		{
+			name:  "cursor numeric next_cursor",
+			env:   []string{"OCEAN__INTEGRATION__CONFIG__PAGINATION_TYPE=cursor", "OCEAN__INTEGRATION__CONFIG__PAGE_SIZE=2", "OCEAN__INTEGRATION__CONFIG__PAGINATION_PARAM=since"},
+			kind:  "/events",
+			sel:   "      data_path: .data",
+			pages: map[string]string{"/events?limit=2": `{"data":[{"id":1},{"id":2}],"next_cursor":1234567890123,"has_more":true}`, "/events?limit=2&since=1234567890123": `{"data":[{"id":3}],"has_more":false}`},
 			want:  []string{"1", "2", "3"},
 		},
 		{
@@ -1075,4 +1084,62 @@ func TestBlackboxVerifySSLFalse(t *testing.T) {
 	if n := strings.Count(logs, "verifySsl is false"); n != 1 {
 		t.Errorf("%d lines about verifySsl, want one warning:\n%s", n, logs)
 	}
+}
+
+// TestBlackboxOneRequestAtATime: MAX_CONCURRENT_REQUESTS="1" with nested
+// path parameters still finishes (a discovery page must not hold the only
+// slot while the endpoints it found wait for one).
+func TestBlackboxOneRequestAtATime(t *testing.T) {
+	t.Parallel()
+	api := jsonAPI(t, map[string]string{
+		"/orgs":                     `[{"id":"o1"},{"id":"o2"}]`,
+		"/orgs/o1/teams":            `[{"id":"t1"},{"id":"t2"}]`,
+		"/orgs/o2/teams":            `[{"id":"t3"}]`,
+		"/orgs/o1/teams/t1/members": `[{"id":"m1"}]`,
+		"/orgs/o1/teams/t2/members": `[{"id":"m2"}]`,
+		"/orgs/o2/teams/t3/members": `[{"id":"m3"}]`,
+	})
+	p := newBBPort(t, `
+resources:
+  - kind: /orgs/{org}/teams/{team}/members
+    selector:
+      query: 'true'
+      path_parameters:
+        org:
+          endpoint: /orgs
+          field: .id
+        team:
+          endpoint: /orgs/{org}/teams
+          field: .id
+    port:
+      entity:
+        mappings:
+          identifier: .id
+          blueprint: '"item"'
+`)
+	code, logs := bbRun(t, bbEnv(t, p, api.URL, "OCEAN__INTEGRATION__CONFIG__MAX_CONCURRENT_REQUESTS=1", "OCEAN__INTEGRATION__CONFIG__PAGE_SIZE=1"))
+	if code != exitOK {
+		t.Fatalf("exit %d\n%s", code, logs)
+	}
+	assertIDs(t, p, "item", "m1", "m2", "m3")
+
+	// The same with pages of one record: every discovery has a page 2.
+	paged := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		all := map[string][]string{"/orgs": {"o1", "o2"}, "/orgs/o1/teams": {"t1", "t2"}, "/orgs/o2/teams": {"t3"},
+			"/orgs/o1/teams/t1/members": {"m1"}, "/orgs/o1/teams/t2/members": {"m2"}, "/orgs/o2/teams/t3/members": {"m3"}}[r.URL.Path]
+		page := 0
+		fmt.Sscan(r.URL.Query().Get("page"), &page)
+		out := []map[string]string{}
+		if page >= 1 && page <= len(all) {
+			out = append(out, map[string]string{"id": all[page-1]})
+		}
+		w.Write([]byte(mustJSON(out)))
+	}))
+	t.Cleanup(paged.Close)
+	code, logs = bbRun(t, bbEnv(t, p, paged.URL, "OCEAN__INTEGRATION__CONFIG__MAX_CONCURRENT_REQUESTS=1", "OCEAN__INTEGRATION__CONFIG__PAGE_SIZE=1",
+		"OCEAN__INTEGRATION__CONFIG__PAGINATION_TYPE=page"))
+	if code != exitOK {
+		t.Fatalf("paged: exit %d\n%s", code, logs)
+	}
+	assertIDs(t, p, "item", "m1", "m2", "m3")
 }
