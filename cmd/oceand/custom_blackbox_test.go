@@ -466,6 +466,19 @@ func TestBlackboxResources(t *testing.T) {
 			want: []string{"7"},
 		},
 		{
+			name: "query_params numbers and booleans unquoted, headers with a number",
+			kind: "/users",
+			sel:  "      data_path: .users\n      query_params:\n        per_page: 100\n        active: true\n        ratio: 0.5\n      headers:\n        X-Version: 2",
+			handler: func(w http.ResponseWriter, r *http.Request) {
+				if q := r.URL.Query(); q.Get("per_page") != "100" || q.Get("active") != "true" || q.Get("ratio") != "0.5" || r.Header.Get("X-Version") != "2" {
+					http.Error(w, "bad query "+r.URL.RawQuery, http.StatusBadRequest)
+					return
+				}
+				w.Write([]byte(`{"users":[{"id":7,"name":"x"}]}`))
+			},
+			want: []string{"7"},
+		},
+		{
 			name: "single object, data_path .",
 			kind: "/me",
 			sel:  "      data_path: .",
@@ -1142,4 +1155,52 @@ resources:
 		t.Fatalf("paged: exit %d\n%s", code, logs)
 	}
 	assertIDs(t, p, "item", "m1", "m2", "m3")
+}
+
+// TestBlackboxRemovedItemDeleted: an item gone from the API is deleted
+// on the next resync, for a kind with a query string and placeholders.
+func TestBlackboxRemovedItemDeleted(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	members := `[{"id":"m1"},{"id":"m2"}]`
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch r.URL.Path {
+		case "/teams":
+			w.Write([]byte(`[{"id":"t1"}]`))
+		case "/teams/t1/members":
+			w.Write([]byte(members))
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(api.Close)
+	p := newBBPort(t, `
+resources:
+  - kind: /teams/{team}/members?state=active
+    selector:
+      query: 'true'
+      path_parameters:
+        team:
+          endpoint: /teams
+          field: .id
+    port:
+      entity:
+        mappings:
+          identifier: .id
+          blueprint: '"item"'
+`)
+	env := bbEnv(t, p, api.URL)
+	if code, logs := bbRun(t, env); code != exitOK {
+		t.Fatalf("exit %d\n%s", code, logs)
+	}
+	assertIDs(t, p, "item", "m1", "m2")
+	mu.Lock()
+	members = `[{"id":"m1"}]`
+	mu.Unlock()
+	if code, logs := bbRun(t, env); code != exitOK {
+		t.Fatalf("second run: exit %d\n%s", code, logs)
+	}
+	assertIDs(t, p, "item", "m1")
 }
