@@ -225,3 +225,40 @@ func TestPaginationTokensAndAuthorNotMasked(t *testing.T) {
 		}
 	}
 }
+
+// data_path is jq, so users write the pagination paths jq-style too
+// (".meta.next_cursor", or JSONPath "$.meta.next_cursor"); read as a
+// literal key they found no cursor, and a cursor API stopped after page 1.
+func TestPaginationPathsWithLeadingDot(t *testing.T) {
+	t.Parallel()
+	for _, path := range []string{"meta.next_cursor", ".meta.next_cursor", "$.meta.next_cursor"} {
+		a := newFakeAPI(t)
+		a.pages("/events", "cursor", map[string]any{
+			"":   json.RawMessage(`{"data":[{"id":1},{"id":2}],"meta":{"next_cursor":"c2","more":true}}`),
+			"c2": json.RawMessage(`{"data":[{"id":3}],"meta":{"next_cursor":null,"more":false}}`),
+		})
+		s := a.settings(PaginationCursor)
+		s.PaginationParam, s.SizeParam = "cursor", "limit"
+		s.CursorPath, s.HasMorePath = path, strings.Replace(path, "next_cursor", "more", 1)
+		items, _, err := fetchKind(t, a.source(s), "/events", map[string]any{"data_path": ".data"})
+		if err != nil || len(items) != 3 {
+			t.Errorf("cursorPath %q: %d items, err %v; want 3", path, len(items), err)
+		}
+	}
+}
+
+// A page that says more follow but has no cursor where cursorPath says
+// (a typo) must not end the kind as if complete.
+func TestCursorMissingWhileHasMoreIsAnError(t *testing.T) {
+	t.Parallel()
+	a := newFakeAPI(t)
+	a.pages("/events", "cursor", map[string]any{
+		"": json.RawMessage(`{"data":[{"id":1},{"id":2}],"meta":{"next":"c2"},"has_more":true}`),
+	})
+	s := a.settings(PaginationCursor)
+	s.CursorPath = "meta.nxt"
+	_, _, err := fetchKind(t, a.source(s), "/events", map[string]any{"data_path": ".data"})
+	if err == nil || !strings.Contains(err.Error(), "meta.nxt") {
+		t.Errorf("err = %v, want an error naming cursorPath meta.nxt", err)
+	}
+}

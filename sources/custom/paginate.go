@@ -211,7 +211,8 @@ func (c *cursorPaginator) next(cur Request, p pageInfo, _ http.Header) (Request,
 	if p.list {
 		return Request{}, false, nil
 	}
-	if more, ok := c.hasMore(p); ok && !more {
+	more, saysMore := c.hasMore(p)
+	if saysMore && !more {
 		return Request{}, false, nil
 	}
 	paths := defaultCursorPaths
@@ -232,6 +233,11 @@ func (c *cursorPaginator) next(cur Request, p pageInfo, _ http.Header) (Request,
 			cursor = s
 			break
 		}
+	}
+	if cursor == "" && saysMore {
+		// Stopping here would make a typo in cursorPath (or an API
+		// whose cursor is elsewhere) a silently partial kind.
+		return Request{}, false, fmt.Errorf("the page says more pages follow, but has no cursor at %s: check cursorPath", strings.Join(paths, ", "))
 	}
 	if cursor == "" {
 		return Request{}, false, nil
@@ -294,12 +300,16 @@ func requestURL(r Request) string {
 
 // lookup reads a field of a page: the literal key first (nextLinkPath
 // "@odata.nextLink" has a dot), then the dotted path; a numeric segment
-// indexes an array.
+// indexes an array. A leading "." or "$." (jq or JSONPath habit, since
+// data_path is jq) is dropped.
 func lookup(doc any, path string) (any, bool) {
 	if m, ok := doc.(map[string]any); ok {
 		if v, ok := m[path]; ok {
 			return v, true
 		}
+	}
+	if p, ok := strings.CutPrefix(strings.TrimPrefix(path, "$"), "."); ok && p != "" {
+		path = p
 	}
 	cur := doc
 	for _, seg := range strings.Split(path, ".") {
