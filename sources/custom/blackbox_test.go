@@ -262,3 +262,15 @@ func TestCursorMissingWhileHasMoreIsAnError(t *testing.T) {
 		t.Errorf("err = %v, want an error naming cursorPath meta.nxt", err)
 	}
 }
+
+func TestNextLinkMissingWhileHasMoreIsAnError(t *testing.T) {
+	t.Parallel()
+	a := newFakeAPI(t)
+	a.json("/items", json.RawMessage(`{"data":[{"id":1}],"links":{"next":"/items?page=2"},"has_more":true}`))
+	s := a.settings(PaginationNextLink)
+	s.NextLinkPath = "links.nxt"
+	_, _, err := fetchKind(t, a.source(s), "/items", map[string]any{"data_path": ".data"})
+	if err == nil || !strings.Contains(err.Error(), "nextLinkPath") {
+		t.Errorf("err = %v, want an error naming nextLinkPath", err)
+	}
+}

@@ -65,16 +65,16 @@ func newPaginator(s Settings, resolve nextResolver) (paginator, error) {
 	case PaginationCursor:
 		return &cursorPaginator{base: b, param: or(s.PaginationParam, "cursor"), sizeParam: or(s.SizeParam, "limit"), seen: map[string]bool{}}, nil
 	case PaginationNextLink:
-		return &linkPaginator{resolve: resolve, seen: map[string]bool{}, find: func(p pageInfo, _ http.Header) (any, bool) {
+		return &linkPaginator{base: b, resolve: resolve, seen: map[string]bool{}, find: func(p pageInfo, _ http.Header) (any, bool) {
 			path := or(s.NextLinkPath, "@odata.nextLink")
 			return lookup(p.doc, path)
-		}, what: "next link " + or(s.NextLinkPath, "@odata.nextLink")}, nil
+		}, what: "next link " + or(s.NextLinkPath, "@odata.nextLink"), setting: "nextLinkPath"}, nil
 	case PaginationHeaderLink:
 		rel := or(s.HeaderLinkRel, "next")
-		return &linkPaginator{resolve: resolve, seen: map[string]bool{}, find: func(_ pageInfo, h http.Header) (any, bool) {
+		return &linkPaginator{base: b, resolve: resolve, seen: map[string]bool{}, find: func(_ pageInfo, h http.Header) (any, bool) {
 			t, ok := linkTarget(h.Values("Link"), rel)
 			return t, ok
-		}, what: fmt.Sprintf("Link header rel=%q", rel)}, nil
+		}, what: fmt.Sprintf("Link header rel=%q", rel), setting: "headerLinkRel"}, nil
 	}
 	return nil, fmt.Errorf("paginationType %q: unknown (known: none, offset, page, cursor, next_link, header_link)", s.PaginationType)
 }
@@ -253,9 +253,11 @@ func (c *cursorPaginator) next(cur Request, p pageInfo, _ http.Header) (Request,
 // requested as it is: its query string is kept and the selector's
 // query_params are not added again (Ocean #3009).
 type linkPaginator struct {
+	base
 	resolve nextResolver
 	find    func(pageInfo, http.Header) (any, bool)
 	what    string
+	setting string // the setting that says where the link is
 	seen    map[string]bool
 }
 
@@ -267,6 +269,11 @@ func (l *linkPaginator) next(cur Request, p pageInfo, h http.Header) (Request, b
 	}
 	v, ok := l.find(p, h)
 	if !ok || v == nil || v == "" {
+		if more, present := l.hasMore(p); present && more {
+			// A wrong nextLinkPath would otherwise end the kind
+			// after page 1 as if complete.
+			return Request{}, false, fmt.Errorf("the page says more pages follow, but has no %s: check %s", l.what, l.setting)
+		}
 		return Request{}, false, nil
 	}
 	link, isString := v.(string)
