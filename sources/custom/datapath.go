@@ -195,9 +195,10 @@ func (dp *dataPath) read(ctx context.Context, body io.Reader, batch int, emit fu
 	cr := &countingReader{r: io.TeeReader(body, &h)}
 	dec := json.NewDecoder(cr)
 	dec.UseNumber()
-	b := &batcher{size: max(batch, 1), emit: emit, records: dp.records}
+	b := &batcher{size: max(batch, 1), emit: emit}
 	var info pageInfo
 	var err error
+	b.records = dp.records
 	if dp.plain {
 		err = dp.stream(dec, b, &info)
 	} else {
