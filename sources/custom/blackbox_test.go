@@ -274,3 +274,40 @@ func TestNextLinkMissingWhileHasMoreIsAnError(t *testing.T) {
 		t.Errorf("err = %v, want an error naming nextLinkPath", err)
 	}
 }
+
+// Go backends marshal an empty (nil) slice as null: {"members": null,
+// "total": 0} is an empty collection, not a wrong data_path, when the
+// key is there. An absent key stays an error.
+func TestExplicitNullAtDataPathIsNoItems(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, answer, dataPath string
+		wantErr                bool
+	}{
+		{"null list", `{"members":null,"total":0}`, ".members", false},
+		{"null parent", `{"data":null}`, ".data.members", false},
+		{"absent key", `{"total":0}`, ".members", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			a := newFakeAPI(t)
+			a.json("/teams", json.RawMessage(`{"teams":[{"id":"t1"},{"id":"t2"}]}`))
+			a.json("/teams/t1/members", json.RawMessage(`{"members":[{"id":"m1"}],"data":{"members":[{"id":"m1"}]}}`))
+			a.json("/teams/t2/members", json.RawMessage(tt.answer))
+			items, _, err := fetchKind(t, a.source(a.settings(PaginationNone)), "/teams/{team}/members", map[string]any{
+				"data_path":       tt.dataPath,
+				"path_parameters": map[string]any{"team": map[string]any{"endpoint": "/teams", "data_path": ".teams", "field": ".id"}},
+			})
+			if tt.wantErr {
+				if err == nil {
+					t.Error("no error for an absent data_path key")
+				}
+				return
+			}
+			if err != nil || len(items) != 1 {
+				t.Errorf("items %v, err %v; want m1 only", items, err)
+			}
+		})
+	}
+}

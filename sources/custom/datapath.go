@@ -133,6 +133,10 @@ type pageInfo struct {
 	// (or the path is absent).
 	items int
 	null  bool
+	// nullKey says a key of a plain data_path is in the page with the
+	// value null ({"items": null}: a Go backend's empty slice), as
+	// opposed to absent.
+	nullKey bool
 	// hash is the raw body's hash: a page identical to the previous one
 	// means the API ignores the pagination parameters.
 	hash uint64
@@ -347,7 +351,7 @@ func (dp *dataPath) object(dec *json.Decoder, keys []string, b *batcher, info *p
 					return m, err
 				}
 			case nil:
-				info.null = true
+				info.null, info.nullKey = true, true
 			default:
 				return m, checkf("%s: %q is %s, which has no key %q", dp.where(), key, tokenKind(tok), keys[1])
 			}
@@ -376,7 +380,7 @@ func (dp *dataPath) object(dec *json.Decoder, keys []string, b *batcher, info *p
 				return m, err
 			}
 		case nil:
-			info.null = true
+			info.null, info.nullKey = true, true
 		default:
 			return m, checkf("%s gave %s, not a list or an object", dp.where(), describe(tok))
 		}

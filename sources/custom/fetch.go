@@ -142,16 +142,18 @@ func (f *fetcher) pages(ctx context.Context, ep endpoint, onItems func([]map[str
 		}
 		prev = &info.hash
 		// APIs that omit empty arrays (protobuf JSON, Google's) answer {}
-		// for an empty collection: no items, not a wrong data_path.
-		empty := info.null && isEmptyObject(info.doc)
-		if info.null && n == 1 && !empty {
+		// for an empty collection, Go backends {"items": null}: no items,
+		// not a wrong data_path (whose key would be absent).
+		// A null key with a page saying more follow is still an error.
+		emptyObject := info.null && isEmptyObject(info.doc)
+		if info.null && n == 1 && !emptyObject && !info.nullKey {
 			return fmt.Errorf("%s %s: %s gave null: no items where items were expected (check data_path)", req.Method, displayURL(requestURL(req)), ep.dataPath.where())
 		}
 		next, more, err := pg.next(req, info, header)
 		if err != nil {
 			return fmt.Errorf("%s %s: %w", req.Method, displayURL(requestURL(req)), err)
 		}
-		if info.null && more && !empty {
+		if info.null && more && !emptyObject {
 			return fmt.Errorf("%s %s: %s gave null on page %d, yet the API says more pages follow", req.Method, displayURL(requestURL(req)), ep.dataPath.where(), n)
 		}
 		if afterPage != nil {
