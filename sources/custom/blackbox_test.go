@@ -99,6 +99,7 @@ func TestEmptyObjectAnswerIsNoItems(t *testing.T) {
 		{"empty object, plain path", `{}`, ".members", false},
 		{"empty object, jq program", `{}`, ".members | map(select(.active))", false},
 		{"empty object, nested path", `{}`, ".data.members", false},
+		{"empty object, data_path .", `{}`, ".", false},
 		{"error envelope", `{"ok":false,"error":"invalid_auth"}`, ".members", true},
 		{"wrong data_path", `{"users":[{"id":1}]}`, ".members", true},
 	}
@@ -120,8 +121,9 @@ func TestEmptyObjectAnswerIsNoItems(t *testing.T) {
 				}
 				return
 			}
-			if err != nil || len(items) != 1 || items[0]["id"] != "m1" {
-				t.Errorf("items %v, err %v; want m1 only", items, err)
+			// With data_path ".", t1's whole answer is its one item.
+			if err != nil || len(items) != 1 || (tt.dataPath != "." && items[0]["id"] != "m1") {
+				t.Errorf("items %v, err %v; want t1's only", items, err)
 			}
 		})
 	}
@@ -309,5 +311,23 @@ func TestExplicitNullAtDataPathIsNoItems(t *testing.T) {
 				t.Errorf("items %v, err %v; want m1 only", items, err)
 			}
 		})
+	}
+}
+
+// Some APIs answer 204 No Content for an empty list (a team without
+// members): no items, not an undecodable body failing the kind.
+func TestNoContentIsNoItems(t *testing.T) {
+	t.Parallel()
+	a := newFakeAPI(t)
+	a.json("/teams", json.RawMessage(`[{"id":"t1"},{"id":"t2"}]`))
+	a.json("/teams/t1/members", json.RawMessage(`[{"id":"m1"}]`))
+	a.route("/teams/t2/members", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
+	for _, pagination := range []string{PaginationNone, PaginationCursor} {
+		items, _, err := fetchKind(t, a.source(a.settings(pagination)), "/teams/{team}/members", map[string]any{
+			"path_parameters": map[string]any{"team": map[string]any{"endpoint": "/teams", "field": ".id"}},
+		})
+		if err != nil || len(items) != 1 {
+			t.Errorf("%s: items %v, err %v; want m1 only", pagination, items, err)
+		}
 	}
 }

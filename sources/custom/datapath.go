@@ -292,6 +292,10 @@ func (dp *dataPath) stream(dec *json.Decoder, b *batcher, info *pageInfo) error 
 				return err
 			}
 			info.doc = m
+			if len(m) == 0 {
+				info.null = true // {} is an empty collection (see fetcher.pages)
+				return nil
+			}
 			item := make(map[string]any, len(m))
 			for k, v := range m {
 				item[k] = v

@@ -117,7 +117,12 @@ func (f *fetcher) pages(ctx context.Context, ep endpoint, onItems func([]map[str
 		var info pageInfo
 		var header http.Header
 		err := f.c.Do(ctx, req, func(resp *Response) error {
-			body := resp.Body
+			var body io.Reader = resp.Body
+			if resp.Status == http.StatusNoContent {
+				// 204 is the API saying there is nothing: the empty
+				// collection {} (Ocean failed to decode it and logged).
+				body = strings.NewReader("{}")
+			}
 			if sp != nil {
 				if err := sp.rewind(); err != nil {
 					return err
