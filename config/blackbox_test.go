@@ -56,7 +56,7 @@ func TestSecretsSkipSettingsThatNameACredential(t *testing.T) {
 			t.Errorf("SensitiveKey(%q) = true", key)
 		}
 	}
-	for _, key := range []string{"apiKey", "api_token", "clientSecret", "x-api-key"} {
+	for _, key := range []string{"apiKey", "api_token", "clientSecret", "x-api-key", "authorizationHeader", "cookieHeader"} {
 		if !config.SensitiveKey(key) {
 			t.Errorf("SensitiveKey(%q) = false", key)
 		}

@@ -325,7 +325,9 @@ func SensitiveKey(key string) bool {
 		}
 		return unicode.ToLower(r)
 	}, key)
-	if slices.ContainsFunc(credentialRefs, func(w string) bool { return strings.HasSuffix(k, w) }) {
+	// An authorization or cookie header setting holds the header's value.
+	if !strings.Contains(k, "authorization") && !strings.Contains(k, "cookie") &&
+		slices.ContainsFunc(credentialRefs, func(w string) bool { return strings.HasSuffix(k, w) }) {
 		return false
 	}
 	return slices.ContainsFunc(credentialWords, func(w string) bool { return strings.Contains(k, w) })
