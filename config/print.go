@@ -2,6 +2,7 @@ package config
 
 import (
 	"maps"
+	"net/http"
 	"net/url"
 	"reflect"
 	"regexp"
@@ -164,7 +165,9 @@ func plainField(v reflect.Value) any {
 // credentials, the listener's appHost, fields the source's spec marks
 // sensitive (after ApplySpec), every value under a key named like a
 // credential (token, secret, password, apiKey, ...), however deep (but
-// booleans and HTTP method names, which are no secret), and the password of
+// booleans, HTTP method names and intervals in seconds, which are no
+// secret, keys naming where a credential goes: apiKeyHeader, tokenUrl,
+// and content-negotiation headers: Accept, Content-Type), and the password of
 // any URL with credentials.
 func (s *Settings) Secrets() []string {
 	m := s.ensureMeta()
@@ -187,14 +190,17 @@ func (s *Settings) Secrets() []string {
 				collect(path, e, sensitive)
 			}
 		case string:
-			if sensitive && t != "" && !isBoolWord(t) && !isMethodWord(t) {
+			if sensitive && t != "" && !isBoolWord(t) && !isMethodWord(t) && !isPlainHeader(path) {
 				out = append(out, t)
 			}
 			if raw, decoded, ok := urlPassword(t); ok {
 				out = append(out, raw, decoded)
 			}
 		case float64, int:
-			if sensitive {
+			// An interval (customAuthRequest's
+			// reauthenticateIntervalSeconds) is no secret; masking
+			// "3600" would mangle every log line holding it.
+			if sensitive && !strings.HasSuffix(strings.ToLower(path), "seconds") {
 				out = append(out, strings.TrimSpace(strconv.FormatFloat(toFloat(t), 'f', -1, 64)))
 			}
 		}
@@ -279,6 +285,16 @@ func isMethodWord(s string) bool {
 	return false
 }
 
+// isPlainHeader reports a content-negotiation header (customHeaders.Accept,
+// customAuthRequest.headers.Content-Type): its value is no secret, and
+// masking "application/json" would mangle every log line holding it.
+func isPlainHeader(path string) bool {
+	name := path[strings.LastIndex(path, ".")+1:]
+	return slices.Contains(plainHeaders, http.CanonicalHeaderKey(strings.TrimSpace(name)))
+}
+
+var plainHeaders = []string{"Accept", "Accept-Encoding", "Accept-Language", "Cache-Control", "Content-Type", "User-Agent"}
+
 // sensitive reports whether the setting at path holds a credential.
 func (m *meta) sensitive(path string) bool {
 	parts := strings.Split(indexRE.ReplaceAllString(path, ""), ".")
@@ -309,8 +325,19 @@ func SensitiveKey(key string) bool {
 		}
 		return unicode.ToLower(r)
 	}, key)
+	// An authorization or cookie header setting holds the header's value.
+	if !strings.Contains(k, "authorization") && !strings.Contains(k, "cookie") &&
+		slices.ContainsFunc(credentialRefs, func(w string) bool { return strings.HasSuffix(k, w) }) {
+		return false
+	}
 	return slices.ContainsFunc(credentialWords, func(w string) bool { return strings.Contains(k, w) })
 }
+
+// credentialRefs end the names of settings that say where a credential
+// goes or comes from, not what it is (apiKeyHeader, apiKeyQueryParam,
+// tokenUrl): their values are no secret. A setting the spec marks
+// sensitive stays sensitive whatever its name.
+var credentialRefs = []string{"header", "param", "url", "uri", "path"}
 
 // credentialWords mark a key as holding a credential, wherever they appear
 // in it (snake_case, camelCase and kebab-case alike).

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,8 +11,11 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"oceand/buildinfo"
+	"oceand/config"
 	"oceand/daemon"
 	"oceand/mapping"
+	"oceand/port"
 	"oceand/sources"
 )
 
@@ -29,13 +33,14 @@ type sourceTestOptions struct {
 	kind        string
 	pages       int
 	mappingFile string
+	fromPort    bool
 	asJSON      bool
 }
 
 func (a *app) sourceTestCommand() *cobra.Command {
 	var o sourceTestOptions
 	cmd := &cobra.Command{
-		Use:   "test [--kind KIND] [--pages N] [--mapping FILE] [--json]",
+		Use:   "test [--kind KIND] [--pages N] [--mapping FILE | --from-port] [--json]",
 		Short: "Fetch the first pages of each kind from the real source and map them",
 		Long: `test fetches the first pages of every resource of the mapping (or of --kind)
 from the third-party system, with the settings and auth a resync uses, and
@@ -43,12 +48,15 @@ prints the raw items and the entities the mapping makes of them. It writes
 nothing: neither Port nor the state directory is touched, so it is safe to
 run beside a running daemon.
 
-The mapping is --mapping (a port-app-config file, YAML or JSON) or, without
-it, the source's default mapping. Tokens and secrets are redacted.
+The mapping is --mapping (a port-app-config file, YAML or JSON), or with
+--from-port the integration's mapping stored in Port (read, never
+written), or else the source's default mapping. Tokens and secrets are
+redacted.
 
 The exit code is 0 when every fetched resource answered, 1 when one failed
 (its error is printed), 2 for bad settings, flags or mapping.`,
 		Example: `  oceand source test --mapping mapping.yml --kind /api/v1/users --pages 1
+  oceand source test --from-port --kind /api/v1/users
   oceand source test --json | jq '.resources[0].items[0]'`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -59,6 +67,7 @@ The exit code is 0 when every fetched resource answered, 1 when one failed
 	f.StringVar(&o.kind, "kind", "", "only the resources of this kind")
 	f.IntVar(&o.pages, "pages", 1, "pages to fetch per resource")
 	f.StringVar(&o.mappingFile, "mapping", "", "the mapping file (default: the source's default mapping)")
+	f.BoolVar(&o.fromPort, "from-port", false, "use the integration's mapping stored in Port")
 	f.BoolVar(&o.asJSON, "json", false, "print the result as JSON")
 	return cmd
 }
@@ -83,6 +92,9 @@ func (a *app) sourceTest(cmd *cobra.Command, o sourceTestOptions) error {
 	if o.pages < 1 {
 		return usageError{fmt.Errorf("--pages %d: must be at least 1", o.pages)}
 	}
+	if o.fromPort && o.mappingFile != "" {
+		return usageError{errors.New("--mapping and --from-port: give one of them")}
+	}
 	s, err := a.loadSettings()
 	if err != nil {
 		return err
@@ -99,7 +111,20 @@ func (a *app) sourceTest(cmd *cobra.Command, o sourceTestOptions) error {
 	if err != nil {
 		return err
 	}
-	m, err := a.sourceTestMapping(cmd.ErrOrStderr(), def, o.mappingFile, s.JQEnvAllowList)
+	name, data := "the source's default mapping", def.Defaults.PortAppConfig
+	switch {
+	case o.mappingFile != "":
+		if data, err = os.ReadFile(o.mappingFile); err != nil {
+			return usageError{fmt.Errorf("read the mapping: %w", err)}
+		}
+		name = o.mappingFile
+	case o.fromPort:
+		if data, err = portMapping(cmd.Context(), s); err != nil {
+			return err
+		}
+		name = "the mapping of integration " + s.Integration.Identifier + " in Port"
+	}
+	m, err := a.sourceTestMapping(cmd.ErrOrStderr(), name, o.mappingFile, data, s.JQEnvAllowList)
 	if err != nil {
 		return err
 	}
@@ -114,7 +139,10 @@ func (a *app) sourceTest(cmd *cobra.Command, o sourceTestOptions) error {
 		Logger: logger.With("component", "source"), StateDir: scratch, AddSecrets: a.redactor.Add,
 	})
 	if err != nil {
-		return usageError{fmt.Errorf("integration.config: %w", err)}
+		if !strings.HasPrefix(err.Error(), "integration.config:") {
+			err = fmt.Errorf("integration.config: %w", err)
+		}
+		return usageError{err}
 	}
 	var resources []sources.Resource
 	var mappers []*mapping.ResourceMapper
@@ -177,16 +205,29 @@ func (a *app) sourceTest(cmd *cobra.Command, o sourceTestOptions) error {
 	return nil
 }
 
-// sourceTestMapping compiles --mapping, or the source's default mapping.
-func (a *app) sourceTestMapping(errOut io.Writer, def sources.Definition, file string, jqEnv []string) (*mapping.Mapping, error) {
-	name, data := "the source's default mapping", def.Defaults.PortAppConfig
-	if file != "" {
-		b, err := os.ReadFile(file)
-		if err != nil {
-			return nil, usageError{fmt.Errorf("read the mapping: %w", err)}
-		}
-		name, data = file, b
+// portMapping reads the integration's mapping from Port, as a resync
+// would; nothing is written.
+func portMapping(ctx context.Context, s *config.Settings) ([]byte, error) {
+	pc, err := port.New(port.Config{
+		BaseURL: s.Port.BaseURL, ClientID: s.Port.ClientID, ClientSecret: s.Port.ClientSecret,
+		IntegrationType: s.Integration.Type, IntegrationVersion: buildinfo.Version, IntegrationIdentifier: s.Integration.Identifier,
+	})
+	if err != nil {
+		return nil, usageError{err}
 	}
+	integ, err := pc.GetIntegration(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("--from-port: read integration %s: %w", s.Integration.Identifier, err)
+	}
+	if !integ.HasConfig() {
+		return nil, usageError{fmt.Errorf("--from-port: integration %s has no mapping in Port", s.Integration.Identifier)}
+	}
+	return integ.Config, nil
+}
+
+// sourceTestMapping compiles the mapping data read from name (file, when
+// it is a file).
+func (a *app) sourceTestMapping(errOut io.Writer, name, file string, data []byte, jqEnv []string) (*mapping.Mapping, error) {
 	cfg, err := mapping.ParseFile(file, data)
 	if err != nil {
 		fmt.Fprintln(errOut, name+":")
@@ -200,7 +241,7 @@ func (a *app) sourceTestMapping(errOut io.Writer, def sources.Definition, file s
 		return nil, mappingProblems(errOut, err)
 	}
 	if len(m.Resources()) == 0 {
-		return nil, usageError{fmt.Errorf("%s has no resources", name)}
+		return nil, usageError{fmt.Errorf("%s has no resources: give --mapping FILE, or --from-port for the integration's mapping in Port", name)}
 	}
 	return m, nil
 }

@@ -1,6 +1,8 @@
 package custom
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -257,7 +259,7 @@ func (c *Client) send(ctx context.Context, method string, u *url.URL, r Request,
 			Status: resp.StatusCode,
 			Header: resp.Header,
 			URL:    withoutQuery(resp.Request.URL, out.query),
-			Body:   &responseBody{body: resp.Body, url: shown},
+			Body:   &responseBody{body: &bomSkipper{r: resp.Body}, url: shown},
 		})
 	})
 	resp, err := c.retry.Do(req)
@@ -309,7 +311,7 @@ func (c *Client) authRequest(ctx context.Context, method string, u *url.URL, hea
 		return nil, fmt.Errorf("%s %s: the answer is over %d bytes", method, c.redact.url(u), maxAuthAnswer)
 	}
 	var answer any
-	if err := json.Unmarshal(data, &answer); err != nil {
+	if err := json.Unmarshal(bytes.TrimPrefix(data, utf8BOM), &answer); err != nil {
 		return nil, fmt.Errorf("%s %s: the answer is not JSON (%d bytes, Content-Type %q)", method, c.redact.url(u), len(data), resp.Header.Get("Content-Type"))
 	}
 	return answer, nil
@@ -493,4 +495,28 @@ func (b *responseBody) Read(p []byte) (int, error) {
 		return n, &BodyReadError{URL: b.url, Err: err}
 	}
 	return n, err
+}
+
+// utf8BOM starts the JSON of some APIs (ASP.NET, IIS); Python's json, which
+// Ocean uses, skips it, encoding/json does not.
+var utf8BOM = []byte("\xef\xbb\xbf")
+
+// bomSkipper drops a UTF-8 byte order mark at the start of r.
+type bomSkipper struct {
+	r       io.Reader
+	checked bool
+}
+
+func (b *bomSkipper) Read(p []byte) (int, error) {
+	if !b.checked {
+		b.checked = true
+		br := bufio.NewReaderSize(b.r, 16)
+		b.r = br
+		if head, err := br.Peek(len(utf8BOM)); err == nil && bytes.Equal(head, utf8BOM) {
+			if _, err := br.Discard(len(utf8BOM)); err != nil {
+				return 0, err
+			}
+		}
+	}
+	return b.r.Read(p)
 }

@@ -23,7 +23,15 @@ type dataPath struct {
 	keys  []string
 	plain bool
 	code  *gojq.Code
+	// records says any JSON value is a record, carried as
+	// {plainRecordKey: value} when it is not an object: a discovery
+	// endpoint may list plain values (["app", "lib"]); items of a kind
+	// must be objects.
+	records bool
 }
+
+// plainRecordKey holds a discovery record that is not an object.
+const plainRecordKey = "\x00record"
 
 func compileDataPath(expr string) (*dataPath, error) {
 	expr = strings.TrimSpace(expr)
@@ -125,6 +133,10 @@ type pageInfo struct {
 	// (or the path is absent).
 	items int
 	null  bool
+	// nullKey says a key of a plain data_path is in the page with the
+	// value null ({"items": null}: a Go backend's empty slice), as
+	// opposed to absent.
+	nullKey bool
 	// hash is the raw body's hash: a page identical to the previous one
 	// means the API ignores the pagination parameters.
 	hash uint64
@@ -140,10 +152,14 @@ type batcher struct {
 	emit func([]map[string]any) error
 	// emitted counts the page's items; handedOn those given to emit.
 	emitted, handedOn int
+	records           bool // see dataPath.records
 }
 
 func (b *batcher) add(v any, where func() string) error {
 	m, ok := v.(map[string]any)
+	if !ok && b.records {
+		m, ok = map[string]any{plainRecordKey: v}, true
+	}
 	if !ok {
 		return checkf("%s: item %d is %s, not an object", where(), b.emitted+len(b.buf), describe(v))
 	}
@@ -186,6 +202,7 @@ func (dp *dataPath) read(ctx context.Context, body io.Reader, batch int, emit fu
 	b := &batcher{size: max(batch, 1), emit: emit}
 	var info pageInfo
 	var err error
+	b.records = dp.records
 	if dp.plain {
 		err = dp.stream(dec, b, &info)
 	} else {
@@ -275,6 +292,10 @@ func (dp *dataPath) stream(dec *json.Decoder, b *batcher, info *pageInfo) error 
 				return err
 			}
 			info.doc = m
+			if len(m) == 0 {
+				info.null = true // {} is an empty collection (see fetcher.pages)
+				return nil
+			}
 			item := make(map[string]any, len(m))
 			for k, v := range m {
 				item[k] = v
@@ -334,7 +355,7 @@ func (dp *dataPath) object(dec *json.Decoder, keys []string, b *batcher, info *p
 					return m, err
 				}
 			case nil:
-				info.null = true
+				info.null, info.nullKey = true, true
 			default:
 				return m, checkf("%s: %q is %s, which has no key %q", dp.where(), key, tokenKind(tok), keys[1])
 			}
@@ -363,7 +384,7 @@ func (dp *dataPath) object(dec *json.Decoder, keys []string, b *batcher, info *p
 				return m, err
 			}
 		case nil:
-			info.null = true
+			info.null, info.nullKey = true, true
 		default:
 			return m, checkf("%s gave %s, not a list or an object", dp.where(), describe(tok))
 		}
@@ -418,6 +439,12 @@ func (dp *dataPath) whole(ctx context.Context, dec *json.Decoder, b *batcher, in
 	info.doc = doc
 	if l, ok := doc.([]any); ok {
 		info.list, info.topLen = true, len(l)
+	}
+	if isEmptyObject(doc) {
+		// {} is an empty collection (see fetcher.pages): a program
+		// such as .items | map(...) would fail on its missing key.
+		info.null = true
+		return nil
 	}
 	iter := dp.code.RunWithContext(ctx, doc)
 	outputs := 0

@@ -117,7 +117,12 @@ func (f *fetcher) pages(ctx context.Context, ep endpoint, onItems func([]map[str
 		var info pageInfo
 		var header http.Header
 		err := f.c.Do(ctx, req, func(resp *Response) error {
-			body := resp.Body
+			var body io.Reader = resp.Body
+			if resp.Status == http.StatusNoContent {
+				// 204 is the API saying there is nothing: the empty
+				// collection {} (Ocean failed to decode it and logged).
+				body = strings.NewReader("{}")
+			}
 			if sp != nil {
 				if err := sp.rewind(); err != nil {
 					return err
@@ -141,14 +146,19 @@ func (f *fetcher) pages(ctx context.Context, ep endpoint, onItems func([]map[str
 			return fmt.Errorf("%s %s: page %d is identical to page %d: the API ignores the pagination parameters, or pagination would loop", req.Method, displayURL(requestURL(req)), n, n-1)
 		}
 		prev = &info.hash
-		if info.null && n == 1 {
+		// APIs that omit empty arrays (protobuf JSON, Google's) answer {}
+		// for an empty collection, Go backends {"items": null}: no items,
+		// not a wrong data_path (whose key would be absent).
+		// A null key with a page saying more follow is still an error.
+		emptyObject := info.null && isEmptyObject(info.doc)
+		if info.null && n == 1 && !emptyObject && !info.nullKey {
 			return fmt.Errorf("%s %s: %s gave null: no items where items were expected (check data_path)", req.Method, displayURL(requestURL(req)), ep.dataPath.where())
 		}
 		next, more, err := pg.next(req, info, header)
 		if err != nil {
 			return fmt.Errorf("%s %s: %w", req.Method, displayURL(requestURL(req)), err)
 		}
-		if info.null && more {
+		if info.null && more && !emptyObject {
 			return fmt.Errorf("%s %s: %s gave null on page %d, yet the API says more pages follow", req.Method, displayURL(requestURL(req)), ep.dataPath.where(), n)
 		}
 		if afterPage != nil {
@@ -164,6 +174,12 @@ func (f *fetcher) pages(ctx context.Context, ep endpoint, onItems func([]map[str
 		}
 		req = next
 	}
+}
+
+// isEmptyObject reports the answer {}.
+func isEmptyObject(doc any) bool {
+	m, ok := doc.(map[string]any)
+	return ok && len(m) == 0
 }
 
 // pageError names the request in a page's decode or data_path error. A

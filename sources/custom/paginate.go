@@ -65,16 +65,16 @@ func newPaginator(s Settings, resolve nextResolver) (paginator, error) {
 	case PaginationCursor:
 		return &cursorPaginator{base: b, param: or(s.PaginationParam, "cursor"), sizeParam: or(s.SizeParam, "limit"), seen: map[string]bool{}}, nil
 	case PaginationNextLink:
-		return &linkPaginator{resolve: resolve, seen: map[string]bool{}, find: func(p pageInfo, _ http.Header) (any, bool) {
+		return &linkPaginator{base: b, resolve: resolve, seen: map[string]bool{}, find: func(p pageInfo, _ http.Header) (any, bool) {
 			path := or(s.NextLinkPath, "@odata.nextLink")
 			return lookup(p.doc, path)
-		}, what: "next link " + or(s.NextLinkPath, "@odata.nextLink")}, nil
+		}, what: "next link " + or(s.NextLinkPath, "@odata.nextLink"), setting: "nextLinkPath"}, nil
 	case PaginationHeaderLink:
 		rel := or(s.HeaderLinkRel, "next")
-		return &linkPaginator{resolve: resolve, seen: map[string]bool{}, find: func(_ pageInfo, h http.Header) (any, bool) {
+		return &linkPaginator{base: b, resolve: resolve, seen: map[string]bool{}, find: func(_ pageInfo, h http.Header) (any, bool) {
 			t, ok := linkTarget(h.Values("Link"), rel)
 			return t, ok
-		}, what: fmt.Sprintf("Link header rel=%q", rel)}, nil
+		}, what: fmt.Sprintf("Link header rel=%q", rel), setting: "headerLinkRel"}, nil
 	}
 	return nil, fmt.Errorf("paginationType %q: unknown (known: none, offset, page, cursor, next_link, header_link)", s.PaginationType)
 }
@@ -211,7 +211,8 @@ func (c *cursorPaginator) next(cur Request, p pageInfo, _ http.Header) (Request,
 	if p.list {
 		return Request{}, false, nil
 	}
-	if more, ok := c.hasMore(p); ok && !more {
+	more, saysMore := c.hasMore(p)
+	if saysMore && !more {
 		return Request{}, false, nil
 	}
 	paths := defaultCursorPaths
@@ -233,6 +234,11 @@ func (c *cursorPaginator) next(cur Request, p pageInfo, _ http.Header) (Request,
 			break
 		}
 	}
+	if cursor == "" && saysMore {
+		// Stopping here would make a typo in cursorPath (or an API
+		// whose cursor is elsewhere) a silently partial kind.
+		return Request{}, false, fmt.Errorf("the page says more pages follow, but has no cursor at %s: check cursorPath", strings.Join(paths, ", "))
+	}
 	if cursor == "" {
 		return Request{}, false, nil
 	}
@@ -247,9 +253,11 @@ func (c *cursorPaginator) next(cur Request, p pageInfo, _ http.Header) (Request,
 // requested as it is: its query string is kept and the selector's
 // query_params are not added again (Ocean #3009).
 type linkPaginator struct {
+	base
 	resolve nextResolver
 	find    func(pageInfo, http.Header) (any, bool)
 	what    string
+	setting string // the setting that says where the link is
 	seen    map[string]bool
 }
 
@@ -261,6 +269,11 @@ func (l *linkPaginator) next(cur Request, p pageInfo, h http.Header) (Request, b
 	}
 	v, ok := l.find(p, h)
 	if !ok || v == nil || v == "" {
+		if more, present := l.hasMore(p); present && more {
+			// A wrong nextLinkPath would otherwise end the kind
+			// after page 1 as if complete.
+			return Request{}, false, fmt.Errorf("the page says more pages follow, but has no %s: check %s", l.what, l.setting)
+		}
 		return Request{}, false, nil
 	}
 	link, isString := v.(string)
@@ -294,12 +307,16 @@ func requestURL(r Request) string {
 
 // lookup reads a field of a page: the literal key first (nextLinkPath
 // "@odata.nextLink" has a dot), then the dotted path; a numeric segment
-// indexes an array.
+// indexes an array. A leading "." or "$." (jq or JSONPath habit, since
+// data_path is jq) is dropped.
 func lookup(doc any, path string) (any, bool) {
 	if m, ok := doc.(map[string]any); ok {
 		if v, ok := m[path]; ok {
 			return v, true
 		}
+	}
+	if p, ok := strings.CutPrefix(strings.TrimPrefix(path, "$"), "."); ok && p != "" {
+		path = p
 	}
 	cur := doc
 	for _, seg := range strings.Split(path, ".") {

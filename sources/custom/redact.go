@@ -130,7 +130,15 @@ func credentialKey(key string) bool {
 	if slices.Contains([]string{"key", "sig", "auth", "code"}, k) {
 		return true
 	}
-	for _, w := range []string{"token", "secret", "password", "passwd", "apikey", "accesskey", "signature", "credential", "authorization"} {
+	// Pagination tokens ($skiptoken, pageToken, continuationToken) are
+	// no credentials, and the errors about a cursor returned twice must
+	// show them.
+	for _, w := range []string{"pagetoken", "skiptoken", "continuationtoken"} {
+		if strings.HasSuffix(k, w) {
+			return false
+		}
+	}
+	for _, w := range []string{"token", "secret", "password", "passwd", "apikey", "accesskey", "signature", "credential", "authorization", "session"} {
 		if strings.Contains(k, w) {
 			return true
 		}

@@ -109,11 +109,19 @@ type pathParam struct {
 
 var pathParamKeys = map[string]bool{"endpoint": true, "method": true, "query_params": true, "headers": true, "data_path": true, "field": true, "filter": true}
 
+// selectorKeys are the selector keys the source reads.
+var selectorKeys = map[string]bool{"method": true, "query_params": true, "headers": true, "body": true, "data_path": true, "path_parameters": true, "retry_post": true}
+
 // parseResource reads a resource's selector (Ocean's names) and checks
 // that every placeholder, in the kind and in discovery endpoints, has a
 // path_parameters entry and that no discovery depends on itself.
 func parseResource(kind string, sel map[string]any) (*resource, error) {
 	r := &resource{kind: kind, params: map[string]*pathParam{}}
+	for _, k := range sortedKeys(sel) {
+		if snake := decamelize(k); snake != k && selectorKeys[snake] {
+			return nil, fmt.Errorf("selector.%s: the selector key is %s (snake_case, as Ocean reads it); %s would be ignored", k, snake, k)
+		}
+	}
 	c, err := parseCall("selector", kind, sel)
 	if err != nil {
 		return nil, err
@@ -210,6 +218,7 @@ func parsePathParam(name string, v any) (*pathParam, error) {
 	if err != nil {
 		return nil, err
 	}
+	c.dataPath.records = true
 	p := &pathParam{name: name, call: c}
 	if p.fieldExpr, err = str(key+".field", m["field"]); err != nil {
 		return nil, err

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net/http"
 	"net/url"
 	"os"
 	"regexp"
@@ -139,7 +140,8 @@ func (e *SettingsError) Error() string {
 // Secrets returns the values of s that must never be shown: the sensitive
 // settings, every string inside customAuthRequest and
 // customAuthRequestTemplate (but an HTTP method name), every customHeaders
-// value as given and as expanded, and the basic auth header.
+// value as given and as expanded, and the basic auth header; but the
+// values of content-negotiation headers (Accept, Content-Type, ...).
 func (s Settings) Secrets() []string {
 	out := []string{s.APIToken, s.Password, s.APIKey, s.OAuth2.ClientSecret}
 	if s.Username != "" || s.Password != "" {
@@ -150,21 +152,40 @@ func (s Settings) Secrets() []string {
 			out = append(out, pw)
 		}
 	}
-	for _, v := range s.CustomHeaders {
-		out = append(out, v)
-	}
+	out = appendStrings(out, secretHeaders(s.CustomHeaders))
 	out = append(out, s.rawHeaderValues...)
 	if r := s.CustomAuthRequest; r != nil {
 		out = append(out, r.Endpoint, r.BodyForm)
-		out = appendStrings(out, r.Headers, r.QueryParams, r.Body)
+		out = appendStrings(out, secretHeaders(r.Headers), r.QueryParams, r.Body)
 	}
 	if t := s.CustomAuthRequestTemplate; t != nil {
-		out = appendStrings(out, t.Headers, t.QueryParams, t.Body)
+		out = appendStrings(out, secretHeaders(t.Headers), t.QueryParams, t.Body)
 	}
 	out = slices.DeleteFunc(out, func(v string) bool { return strings.TrimSpace(v) == "" })
 	slices.Sort(out)
 	return slices.Compact(out)
 }
+
+// secretHeaders returns h without the content-negotiation headers
+// (Content-Type, Accept, User-Agent...): their values are no secret, and
+// masking "application/json" would mangle every log line and raw data
+// example that holds it.
+func secretHeaders(h map[string]string) map[string]string {
+	out := make(map[string]string, len(h))
+	for k, v := range h {
+		if !isPlainHeader(k) {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+func isPlainHeader(name string) bool {
+	return slices.Contains(plainHeaders, http.CanonicalHeaderKey(strings.TrimSpace(name)))
+}
+
+// plainHeaders are the headers whose values are never a credential.
+var plainHeaders = []string{"Accept", "Accept-Encoding", "Accept-Language", "Cache-Control", "Content-Type", "User-Agent"}
 
 // appendStrings adds every string (and number) inside the values.
 func appendStrings(out []string, values ...any) []string {
@@ -468,7 +489,10 @@ func (p *settingsParser) auth(s *Settings) {
 		// Keep the values as written too: ${VAR} references are no
 		// secret, but a literal token is.
 		m, _ := p.object("customHeaders")
-		for _, v := range m {
+		for k, v := range m {
+			if isPlainHeader(k) {
+				continue
+			}
 			if str, ok := scalarString(v); ok {
 				s.rawHeaderValues = append(s.rawHeaderValues, str)
 			}

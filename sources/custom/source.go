@@ -321,8 +321,12 @@ func (p *passThrough) Error() string { return p.err.Error() }
 // value applies filter (must give exactly true) and field to a record.
 // ok is false when the record is filtered out or field gives null.
 func (p *pathParam) value(ctx context.Context, item map[string]any) (string, bool, error) {
+	var record any = item
+	if v, ok := item[plainRecordKey]; ok && len(item) == 1 {
+		record = v
+	}
 	if p.filter != nil {
-		v, err := first(ctx, p.filter, item)
+		v, err := first(ctx, p.filter, record)
 		if err != nil {
 			return "", false, fmt.Errorf("filter %s: %w", p.filterExpr, err)
 		}
@@ -330,7 +334,7 @@ func (p *pathParam) value(ctx context.Context, item map[string]any) (string, boo
 			return "", false, nil
 		}
 	}
-	v, err := first(ctx, p.field, item)
+	v, err := first(ctx, p.field, record)
 	if err != nil {
 		return "", false, fmt.Errorf("field %s: %w", p.fieldExpr, err)
 	}

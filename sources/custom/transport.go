@@ -40,7 +40,16 @@ func (t *pacedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx, cancel := context.WithCancelCause(req.Context())
 	timer := time.AfterFunc(t.timeout, func() { cancel(errNoAnswer) })
 	start := t.now()
-	resp, err := t.next.RoundTrip(req.WithContext(ctx))
+	attempt := req.WithContext(ctx)
+	if attempt.Header.Get("Accept-Encoding") != "" {
+		// An Accept-Encoding of the user's (customHeaders, a resource's
+		// headers) would make net/http hand over the compressed body as
+		// is; Ocean's client decompressed it. Without one, net/http asks
+		// for gzip itself and decompresses.
+		attempt.Header = attempt.Header.Clone()
+		attempt.Header.Del("Accept-Encoding")
+	}
+	resp, err := t.next.RoundTrip(attempt)
 	timer.Stop()
 	elapsed := t.now().Sub(start)
 	if err != nil {

@@ -7,7 +7,6 @@ import (
 	"math/big"
 	"net/http"
 	"net/url"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -136,12 +135,8 @@ func sortedKeys[V any](m map[string]V) []string {
 	return keys
 }
 
-// secretParam matches query parameter names whose values must not be
-// shown (api_key, token, signature…).
-var secretParam = regexp.MustCompile(`(?i)key|token|secret|passw|auth|sig|session|credential`)
-
 // displayURL is raw for error messages: the values of query parameters
-// that look like credentials are replaced. (The client redacts known
+// that look like credentials (credentialKey) are replaced. (The client redacts known
 // secrets by value too; this covers keys written into baseUrl, kind or a
 // server's next link.)
 func displayURL(raw string) string {
@@ -159,7 +154,7 @@ func displayURL(raw string) string {
 	}
 	changed := false
 	for k, vs := range q {
-		if secretParam.MatchString(k) {
+		if credentialKey(k) {
 			for i := range vs {
 				vs[i] = "REDACTED"
 			}
