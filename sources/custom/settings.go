@@ -30,7 +30,7 @@ const (
 	DefaultPageSize              = 100
 	DefaultStartPage             = 1
 	DefaultMaxPages              = 10000
-	DefaultTimeout               = 30 * time.Second
+	DefaultTimeout               = 60 * time.Second
 	DefaultMaxConcurrentRequests = 10
 	DefaultAPIKeyHeader          = "X-API-Key"
 	DefaultNextLinkPath          = "@odata.nextLink"

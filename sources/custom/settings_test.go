@@ -33,7 +33,7 @@ func TestParseSettingsDefaults(t *testing.T) {
 			t.Errorf("%s: params %q/%q, want %q/%q", tt.pagination, s.PaginationParam, s.SizeParam, tt.param, tt.size)
 		}
 		if s.PageSize != 100 || s.StartPage != 1 || s.MaxPages != 10000 || s.NextLinkPath != "@odata.nextLink" ||
-			s.HeaderLinkRel != "next" || s.MaxConcurrentRequests != 10 || s.Timeout != 30*time.Second ||
+			s.HeaderLinkRel != "next" || s.MaxConcurrentRequests != 10 || s.Timeout != 60*time.Second ||
 			s.SkipTLSVerify || s.AuthType != "none" || s.APIKeyHeader != "X-API-Key" {
 			t.Errorf("defaults: %+v", s)
 		}
