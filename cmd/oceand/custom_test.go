@@ -28,7 +28,8 @@ type itemsAPI struct {
 	failPage int
 	tokens   int
 	// echo makes every item served carry the request's Authorization
-	// header and the client secret, as APIs that echo a request do.
+	// header, the client secret and Port's client secret, as APIs that echo
+	// a request do.
 	echo bool
 }
 
@@ -76,7 +77,7 @@ func newItemsAPI(t *testing.T, n int) *itemsAPI {
 			items = nil
 			for _, it := range a.items[lo:hi] {
 				items = append(items, map[string]any{"id": it["id"], "name": it["name"], "size": it["size"],
-					"request": map[string]any{"authorization": r.Header.Get("Authorization"), "note": "sent with " + itemsAPISecret}})
+					"request": map[string]any{"authorization": r.Header.Get("Authorization"), "note": "sent with " + itemsAPISecret, "port": "custom-port-secret"}})
 			}
 		}
 		b, _ := json.Marshal(map[string]any{"items": items, "has_more": hi < len(a.items)})
@@ -288,7 +289,7 @@ func TestCustomSourceTokensNeverReachPortsUI(t *testing.T) {
 	}
 	ex, _ := json.Marshal(examples)
 	logs, _ := json.Marshal(shipped)
-	for _, s := range append(tokens, itemsAPISecret) {
+	for _, s := range append(tokens, itemsAPISecret, "custom-port-secret") {
 		for what, text := range map[string]string{"examples": string(ex), "shipped logs": string(logs)} {
 			if strings.Contains(text, s) {
 				t.Errorf("%q reached Port in the %s", s, what)
