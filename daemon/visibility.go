@@ -122,6 +122,9 @@ func (d *Daemon) registerMetrics(st *store.Store) error {
 	if d.shipper != nil {
 		g.LogRecordsDropped = d.shipper.Dropped
 	}
+	if d.watch != nil {
+		g.PortReachable = func() bool { return d.watch.healthy() == nil }
+	}
 	return d.metrics.RegisterGauges(g)
 }
 

@@ -204,6 +204,9 @@ type Gauges struct {
 	ListenerType string
 	// LogRecordsDropped counts log records not shipped to Port.
 	LogRecordsDropped func() int64
+	// PortReachable is false from a failed attempt to reach Port until
+	// the next answer.
+	PortReachable func() bool
 }
 
 // RegisterGauges adds the scrape-time gauges. Call it once.
@@ -254,6 +257,18 @@ func (m *Metrics) RegisterGauges(g Gauges) error {
 				return 0
 			}
 			return 1
+		}))
+	}
+	if g.PortReachable != nil {
+		reachable := g.PortReachable
+		cs = append(cs, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Namespace: Namespace, Name: "port_reachable",
+			Help: "1 while Port answers, 0 from a failed attempt (no answer, 502, 503, 504) until it answers again.",
+		}, func() float64 {
+			if reachable() {
+				return 1
+			}
+			return 0
 		}))
 	}
 	if g.LogRecordsDropped != nil {
