@@ -292,7 +292,7 @@ func TestMetricsDuringAndAfterAResync(t *testing.T) {
 	}
 	for _, kp := range job.Kinds {
 		kind := kp.Kind + "-" + string(rune('0'+kp.Index))
-		for outcome, want := range map[string]int64{"fetched": kp.Fetched, "mapped": kp.Mapped, "filtered": kp.Filtered,
+		for outcome, want := range map[string]int64{"fetched": kp.Fetched, "mapped": kp.Mapped, "filtered": kp.Filtered, "dropped": kp.Dropped,
 			"upserted": kp.Upserted, "unchanged": kp.Unchanged, "failed": kp.Failed} {
 			if got := value(after, "oceand_entities_total", map[string]string{"kind": kind, "outcome": outcome}); got != float64(want) {
 				t.Errorf("entities_total{%s,%s} = %v; job record %d", kind, outcome, got, want)

@@ -150,7 +150,7 @@ func (m *Metrics) KindFinished(kp store.KindProgress) {
 		m.kindDuration.WithLabelValues(kind, kp.State).Observe(kp.FinishedAt.Sub(kp.StartedAt).Seconds())
 	}
 	for outcome, n := range map[string]int64{
-		"fetched": kp.Fetched, "mapped": kp.Mapped, "filtered": kp.Filtered,
+		"fetched": kp.Fetched, "mapped": kp.Mapped, "filtered": kp.Filtered, "dropped": kp.Dropped,
 		"upserted": kp.Upserted, "unchanged": kp.Unchanged, "failed": kp.Failed,
 	} {
 		m.entities.WithLabelValues(kind, outcome).Add(float64(n))
