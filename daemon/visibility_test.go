@@ -339,3 +339,56 @@ func TestMetricsDuringAndAfterAResync(t *testing.T) {
 		t.Errorf("lint: %s: %s", p.Metric, p.Text)
 	}
 }
+
+// Each of Port's UI feeds is on by default, as Ocean's, and off with
+// Ocean's setting (sendSyncMetrics is oceand's own: Ocean has none).
+func TestUIFeedsOnByDefaultOffWithOceansSetting(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name                    string
+		flags                   map[string]string
+		examples, logs, metrics bool
+	}{
+		{"defaults", nil, true, true, true},
+		{"sendRawDataExamples false", map[string]string{"send_raw_data_examples": "false"}, false, true, true},
+		{"enableHttpLogging false", map[string]string{"application.enable_http_logging": "false"}, true, false, true},
+		{"sendSyncMetrics false", map[string]string{"send_sync_metrics": "false"}, true, true, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t)
+			s := b.settingsWith(t, map[string]any{"entity_amount": 10, "single_department_run": true}, tc.flags)
+			if _, err := runOnce(t, s); err != nil {
+				t.Fatal(err)
+			}
+			var ex struct {
+				Kinds map[string]any `json:"kinds"`
+			}
+			var sm struct {
+				Resyncs []any `json:"resyncs"`
+				Kinds   []any `json:"kinds"`
+			}
+			for what, out := range map[string]any{"examples": &ex, "sync-metrics": &sm} {
+				resp, err := http.Get(b.url + "/_emulator/integrations/test-integration/" + what)
+				if err != nil {
+					t.Fatal(err)
+				}
+				err = json.NewDecoder(resp.Body).Decode(out)
+				resp.Body.Close()
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			logs, _ := b.shippedLogs(t)
+			if got := len(ex.Kinds) > 0; got != tc.examples {
+				t.Errorf("examples sent: %v (%d kinds); want %v", got, len(ex.Kinds), tc.examples)
+			}
+			if got := len(logs.Logs) > 0; got != tc.logs {
+				t.Errorf("logs shipped: %v (%d records); want %v", got, len(logs.Logs), tc.logs)
+			}
+			if got := len(sm.Resyncs) > 0 && len(sm.Kinds) > 0; got != tc.metrics {
+				t.Errorf("sync metrics sent: %v (%d POSTs, %d PUTs); want %v", got, len(sm.Resyncs), len(sm.Kinds), tc.metrics)
+			}
+		})
+	}
+}
