@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -137,6 +138,10 @@ func TestLogsReachPortRedactedAsOnStderr(t *testing.T) {
 			if r.Message != "connecting with credential [REDACTED]" || r.Extra["credential"] != logging.Mask || r.Extra["component"] != "source" || r.Level != "INFO" {
 				t.Errorf("shipped %+v; want message and attribute redacted as on stderr, component source, level INFO", r)
 			}
+			// Ocean's records carry the host and a per-process instance id.
+			if host, _ := os.Hostname(); r.Extra["hostname"] != host || r.Extra["instance"] == "" || r.Extra["instance"] == nil {
+				t.Errorf("extra %v; want hostname %q and an instance id, as Ocean's records", r.Extra, host)
+			}
 			if !strings.Contains(stderr.String(), `"msg":"connecting with credential [REDACTED]"`) {
 				t.Errorf("stderr lacks the same redacted line:\n%s", stderr.String())
 			}
@@ -147,6 +152,9 @@ func TestLogsReachPortRedactedAsOnStderr(t *testing.T) {
 		if _, err := time.Parse(time.RFC3339Nano, r.Timestamp); err != nil {
 			t.Errorf("record %q: timestamp %q", r.Message, r.Timestamp)
 		}
+	}
+	if strings.Contains(stderr.String(), `"instance"`) {
+		t.Error("stderr records carry the shipped records' instance id; only Port's should")
 	}
 	if !credential || !finished {
 		t.Errorf("shipped %d records; want the source's line and the job's end among them (flushed at stop)", len(logs.Logs))
