@@ -73,7 +73,7 @@ func New(version string) *Metrics {
 		}, []string{"kind", "state"}),
 		entities: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: Namespace, Name: "entities_total",
-			Help: "Items and entities by kind id and outcome: fetched, mapped, filtered, upserted, unchanged, failed; deleted under kind __reconciliation__.",
+			Help: "Items and entities by kind id and outcome: fetched, mapped, filtered, dropped, upserted, unchanged, failed; deleted under kind __reconciliation__.",
 		}, []string{"kind", "outcome"}),
 		portRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: Namespace, Name: "port_requests_total",
