@@ -212,11 +212,20 @@ func (v *visibility) kindEnded(k *kindRun, kp store.KindProgress) {
 	v.enqueue("sync metrics of "+k.rm.KindID(), func(ctx context.Context) error { return pc.PutKindSyncMetrics(ctx, ingest, m) })
 }
 
-// reconcileEnded reports the reconciliation's end (__reconciliation__);
-// runErr is the job's outcome so far.
+// reconcileEnded reports the reconciliation's end (__reconciliation__)
+// and, for a stopped job, the kinds it never reached; runErr is the job's
+// outcome so far.
 func (v *visibility) reconcileEnded(j *jobRun, runErr error) {
 	var rec store.Reconcile
-	if err := j.rep.Update(func(jb *store.Job) { rec = jb.Reconcile }); err != nil {
+	var pending []store.KindProgress
+	if err := j.rep.Update(func(jb *store.Job) {
+		rec = jb.Reconcile
+		for _, kp := range jb.Kinds {
+			if kp.State == store.KindPending {
+				pending = append(pending, kp)
+			}
+		}
+	}); err != nil {
 		j.logger.Debug("read the reconciliation's record", "err", err)
 	}
 	if obs := j.r.cfg.Observer; obs != nil && !j.dry && rec.State != store.ReconcilePending && rec.State != "" {
@@ -224,6 +233,15 @@ func (v *visibility) reconcileEnded(j *jobRun, runErr error) {
 	}
 	if v == nil || v.ingest == "" {
 		return
+	}
+	pc, ingest := v.j.r.cfg.Port, v.ingest
+	if v.jobCtx.Err() != nil {
+		// Stopped: the kinds never reached are aborted too, as Ocean
+		// reports them, so Port's UI shows none of them pending.
+		for _, kp := range pending {
+			m := port.NewSyncKindMetrics(v.eventID, fmt.Sprintf("%s-%d", kp.Kind, kp.Index), kp.Kind, kp.Index, port.SyncAborted, 0, port.SyncCounts{})
+			v.enqueue("sync metrics of "+m.KindIdentifier, func(ctx context.Context) error { return pc.PutKindSyncMetrics(ctx, ingest, m) })
+		}
 	}
 	state := port.SyncAborted
 	switch rec.State {
@@ -243,7 +261,6 @@ func (v *visibility) reconcileEnded(j *jobRun, runErr error) {
 		took = rec.FinishedAt.Sub(rec.StartedAt)
 	}
 	m := port.NewSyncKindMetrics(v.eventID, port.ReconciliationKind, port.ReconciliationKind, 0, state, took, port.SyncCounts{Deleted: rec.Deleted})
-	pc, ingest := v.j.r.cfg.Port, v.ingest
 	v.enqueue("reconciliation sync metrics", func(ctx context.Context) error { return pc.PutKindSyncMetrics(ctx, ingest, m) })
 }
 

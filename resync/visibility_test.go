@@ -310,3 +310,34 @@ func TestFailingOrHungUIRoutesDoNotFailTheResync(t *testing.T) {
 		})
 	}
 }
+
+// A resync stopped mid-way (superseded, or the daemon stopping) reports
+// aborted for the kind it was in, the kinds it never reached and the
+// reconciliation, as Ocean does: Port's UI shows none of them as running.
+func TestAbortedResyncReportsEveryUnfinishedKindAborted(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	deptPersons(h, mappingSpec{threshold: 1})
+	src := newSource()
+	src.add("dept", "d", 2, nil)
+	src.add("person", "p", 2, map[string]any{"dept": "d-0"})
+	src.block["dept"], src.started["dept"] = make(chan struct{}), make(chan struct{})
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		<-src.started["dept"]
+		cancel()
+	}()
+	if _, err := h.run(ctx, src, jobOpts{configure: visible(logging.NewRedactor())}); err == nil {
+		t.Fatal("the stopped resync reported success")
+	}
+	var sm adminSyncMetrics
+	h.admin("sync-metrics", &sm)
+	got := map[string]string{}
+	for _, k := range sm.Kinds {
+		got[k.KindIdentifier] = k.SyncKindMetrics.SyncState
+	}
+	want := map[string]string{"dept-0": "aborted", "person-1": "aborted", "__reconciliation__": "aborted"}
+	if !maps.Equal(got, want) {
+		t.Errorf("kind PUTs %v; want %v", got, want)
+	}
+}
