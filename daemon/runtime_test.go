@@ -339,6 +339,23 @@ func TestPortUnreachableAtStart(t *testing.T) {
 	}
 }
 
+// Ocean serves /metrics when metrics.enabled is true; so does oceand, with
+// any listener, without serveHealth.
+func TestOceansMetricsEnabledServesMetrics(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	logs := newLogWatch()
+	s := b.settingsWith(t, map[string]any{"entity_amount": 5, "single_department_run": true},
+		map[string]string{"event_listener.type": config.ListenerPolling, "event_listener.resync_on_start": "false",
+			"metrics.enabled": "true", "application.port": "0"})
+	startWith(t, s, daemon.Options{Logger: slog.New(logs)})
+	listening, _ := logs.waitFor(t, 0, "HTTP server listening")
+	fams := scrape(t, "http://"+listening.attrs["addr"]+"/metrics")
+	if fams["oceand_build_info"] == nil {
+		t.Errorf("/metrics with metrics.enabled lacks oceand_build_info")
+	}
+}
+
 func TestPortOutageWhileRunningShowsInReadinessAndState(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
