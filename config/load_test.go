@@ -386,3 +386,20 @@ func TestIntegrationConfigAsJSONStringInYAML(t *testing.T) {
 		t.Errorf("integration.config = %s", got)
 	}
 }
+
+// metrics.enabled is acted on (it serves /metrics, as Ocean); only the
+// webhook push is ignored.
+func TestMetricsEnabledIsNotIgnored(t *testing.T) {
+	t.Parallel()
+	s, problems := read(t, input{env: []string{"OCEAN__METRICS__ENABLED=true", "OCEAN__METRICS__WEBHOOK_URL=https://hooks.example.com/m"}})
+	if len(problems) > 0 {
+		t.Fatal(problems)
+	}
+	var keys []string
+	for _, e := range s.Ignored() {
+		keys = append(keys, e.Key)
+	}
+	if want := []string{"metrics.webhookUrl"}; !slices.Equal(keys, want) || !s.Metrics.Enabled {
+		t.Errorf("ignored = %v, enabled %v; want %v and metrics.enabled true", keys, s.Metrics.Enabled, want)
+	}
+}

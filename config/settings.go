@@ -60,7 +60,7 @@ type Settings struct {
 	Streaming        StreamingSettings        `key:"streaming" ignored:"sources stream their pages already"`
 	ActionsProcessor ActionsProcessorSettings `key:"actions_processor" ignored:"oceand runs no actions"`
 	LiveEvents       LiveEventsSettings       `key:"live_events" ignored:"oceand receives no live events"`
-	Metrics          MetricsSettings          `key:"metrics" ignored:"oceand pushes no metrics to a webhook; Prometheus scrapes /metrics on the health server"`
+	Metrics          MetricsSettings          `key:"metrics"`
 	SSL              SSLSettings              `key:"ssl" ignored:"oceand uses the system's certificate store"`
 
 	// Application holds Ocean's APPLICATION__ settings (env only in
@@ -222,10 +222,12 @@ type RedisSettings struct {
 	ConnectionStartupExponentialBase      float64 `key:"connection_startup_exponential_base" default:"2"`
 }
 
-// MetricsSettings are Ocean's metrics push knobs.
+// MetricsSettings are Ocean's metrics knobs.
 type MetricsSettings struct {
+	// Enabled serves /metrics on application.port with any listener
+	// (the HTTP server also serves the health routes), as Ocean does.
 	Enabled    bool   `key:"enabled" default:"false"`
-	WebhookURL string `key:"webhook_url"`
+	WebhookURL string `key:"webhook_url" ignored:"oceand pushes no metrics to a webhook; Prometheus scrapes /metrics"`
 }
 
 // SSLSettings are Ocean's TLS verification switches.

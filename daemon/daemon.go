@@ -121,9 +121,9 @@ type Daemon struct {
 	registered     bool
 	registerErr    error
 	listenerHealth func() error
-	metrics      *metrics.Metrics
-	shipper      *logging.Shipper // nil: logs are not shipped to Port
-	logIngestURL string
+	metrics        *metrics.Metrics
+	shipper        *logging.Shipper // nil: logs are not shipped to Port
+	logIngestURL   string
 }
 
 // New checks the settings and prepares a daemon; Run starts it.
@@ -329,7 +329,9 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 	// The HTTP server answers before registration: /health/live at once,
 	// /health/ready "not ready" with the reason until all is well.
 	var httpServer *listeners.HTTPServer
-	if !once && (s.EventListener.Type == config.ListenerWebhook || s.ServeHealth) {
+	// Ocean serves /metrics when metrics.enabled is true: so does oceand,
+	// on the same server.
+	if !once && (s.EventListener.Type == config.ListenerWebhook || s.ServeHealth || s.Metrics.Enabled) {
 		h := &listeners.HTTPServer{
 			Addr:    net.JoinHostPort(s.EventListener.BindAddress, strconv.Itoa(s.Application.Port)),
 			Secret:  s.EventListener.WebhookSecret,

@@ -6,10 +6,12 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -300,6 +302,15 @@ func TestPortUnreachableAtStart(t *testing.T) {
 	if rec, _ := logs.waitFor(t, next, "could not register the integration with Port; retrying"); rec.attrs["in"] == "" {
 		t.Errorf("retry record = %+v", rec)
 	}
+	// /metrics is served before registration too, and says Port is out
+	// of reach.
+	before := scrape(t, base+"/metrics")
+	if v := value(before, "oceand_port_reachable", nil); v != 0 {
+		t.Errorf("oceand_port_reachable = %v while Port is unreachable; want 0", v)
+	}
+	if before["oceand_build_info"] == nil || before["oceand_listener_healthy"] == nil {
+		t.Errorf("/metrics before registration lacks build_info or listener_healthy: %v", slices.Sorted(maps.Keys(before)))
+	}
 	select {
 	case <-r.ready:
 		t.Fatal("ready while Port is unreachable")
@@ -318,6 +329,30 @@ func TestPortUnreachableAtStart(t *testing.T) {
 	}
 	if j := r.waitJob(t, 1); j.State != store.JobSucceeded {
 		t.Errorf("start-up resync = %s %s", j.State, j.Error)
+	}
+	after := scrape(t, base+"/metrics")
+	if v := value(after, "oceand_port_reachable", nil); v != 1 {
+		t.Errorf("oceand_port_reachable = %v once Port answers; want 1", v)
+	}
+	if v := value(after, "oceand_listener_healthy", map[string]string{"type": config.ListenerPolling}); v != 1 {
+		t.Errorf("oceand_listener_healthy{POLLING} = %v; want 1", v)
+	}
+}
+
+// Ocean serves /metrics when metrics.enabled is true; so does oceand, with
+// any listener, without serveHealth.
+func TestOceansMetricsEnabledServesMetrics(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	logs := newLogWatch()
+	s := b.settingsWith(t, map[string]any{"entity_amount": 5, "single_department_run": true},
+		map[string]string{"event_listener.type": config.ListenerPolling, "event_listener.resync_on_start": "false",
+			"metrics.enabled": "true", "application.port": "0"})
+	startWith(t, s, daemon.Options{Logger: slog.New(logs)})
+	listening, _ := logs.waitFor(t, 0, "HTTP server listening")
+	fams := scrape(t, "http://"+listening.attrs["addr"]+"/metrics")
+	if fams["oceand_build_info"] == nil {
+		t.Errorf("/metrics with metrics.enabled lacks oceand_build_info")
 	}
 }
 

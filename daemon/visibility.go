@@ -2,8 +2,11 @@ package daemon
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
+	"fmt"
 	"log/slog"
+	"os"
 	"time"
 
 	"oceand/buildinfo"
@@ -50,8 +53,23 @@ func (d *Daemon) setupVisibility() error {
 		BufferSize:    ls.BufferSize,
 		Now:           d.opts.Now,
 	})
-	d.logger = slog.New(slog.NewMultiHandler(d.opts.Logger.Handler(), d.shipper.Handler()))
+	// Ocean's shipped records carry the host and an id of the process.
+	host, err := os.Hostname()
+	if err != nil {
+		host = "unknown" // as Ocean
+	}
+	shipped := d.shipper.Handler().WithAttrs([]slog.Attr{slog.String("hostname", host), slog.String("instance", newInstanceID())})
+	d.logger = slog.New(slog.NewMultiHandler(d.opts.Logger.Handler(), shipped))
 	return nil
+}
+
+// newInstanceID is a random UUID (version 4), as Ocean's instance ids.
+func newInstanceID() string {
+	var b [16]byte
+	rand.Read(b[:]) // never fails (it crashes the program instead)
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
 }
 
 func (d *Daemon) shipLogs(ctx context.Context, records json.RawMessage) error {
@@ -121,6 +139,9 @@ func (d *Daemon) registerMetrics(st *store.Store) error {
 	}
 	if d.shipper != nil {
 		g.LogRecordsDropped = d.shipper.Dropped
+	}
+	if d.watch != nil {
+		g.PortReachable = func() bool { return d.watch.healthy() == nil }
 	}
 	return d.metrics.RegisterGauges(g)
 }

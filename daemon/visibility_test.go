@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -137,6 +138,10 @@ func TestLogsReachPortRedactedAsOnStderr(t *testing.T) {
 			if r.Message != "connecting with credential [REDACTED]" || r.Extra["credential"] != logging.Mask || r.Extra["component"] != "source" || r.Level != "INFO" {
 				t.Errorf("shipped %+v; want message and attribute redacted as on stderr, component source, level INFO", r)
 			}
+			// Ocean's records carry the host and a per-process instance id.
+			if host, _ := os.Hostname(); r.Extra["hostname"] != host || r.Extra["instance"] == "" || r.Extra["instance"] == nil {
+				t.Errorf("extra %v; want hostname %q and an instance id, as Ocean's records", r.Extra, host)
+			}
 			if !strings.Contains(stderr.String(), `"msg":"connecting with credential [REDACTED]"`) {
 				t.Errorf("stderr lacks the same redacted line:\n%s", stderr.String())
 			}
@@ -147,6 +152,9 @@ func TestLogsReachPortRedactedAsOnStderr(t *testing.T) {
 		if _, err := time.Parse(time.RFC3339Nano, r.Timestamp); err != nil {
 			t.Errorf("record %q: timestamp %q", r.Message, r.Timestamp)
 		}
+	}
+	if strings.Contains(stderr.String(), `"instance"`) {
+		t.Error("stderr records carry the shipped records' instance id; only Port's should")
 	}
 	if !credential || !finished {
 		t.Errorf("shipped %d records; want the source's line and the job's end among them (flushed at stop)", len(logs.Logs))
@@ -292,7 +300,7 @@ func TestMetricsDuringAndAfterAResync(t *testing.T) {
 	}
 	for _, kp := range job.Kinds {
 		kind := kp.Kind + "-" + string(rune('0'+kp.Index))
-		for outcome, want := range map[string]int64{"fetched": kp.Fetched, "mapped": kp.Mapped, "filtered": kp.Filtered,
+		for outcome, want := range map[string]int64{"fetched": kp.Fetched, "mapped": kp.Mapped, "filtered": kp.Filtered, "dropped": kp.Dropped,
 			"upserted": kp.Upserted, "unchanged": kp.Unchanged, "failed": kp.Failed} {
 			if got := value(after, "oceand_entities_total", map[string]string{"kind": kind, "outcome": outcome}); got != float64(want) {
 				t.Errorf("entities_total{%s,%s} = %v; job record %d", kind, outcome, got, want)
@@ -337,5 +345,58 @@ func TestMetricsDuringAndAfterAResync(t *testing.T) {
 	}
 	for _, p := range problems {
 		t.Errorf("lint: %s: %s", p.Metric, p.Text)
+	}
+}
+
+// Each of Port's UI feeds is on by default, as Ocean's, and off with
+// Ocean's setting (sendSyncMetrics is oceand's own: Ocean has none).
+func TestUIFeedsOnByDefaultOffWithOceansSetting(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name                    string
+		flags                   map[string]string
+		examples, logs, metrics bool
+	}{
+		{"defaults", nil, true, true, true},
+		{"sendRawDataExamples false", map[string]string{"send_raw_data_examples": "false"}, false, true, true},
+		{"enableHttpLogging false", map[string]string{"application.enable_http_logging": "false"}, true, false, true},
+		{"sendSyncMetrics false", map[string]string{"send_sync_metrics": "false"}, true, true, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t)
+			s := b.settingsWith(t, map[string]any{"entity_amount": 10, "single_department_run": true}, tc.flags)
+			if _, err := runOnce(t, s); err != nil {
+				t.Fatal(err)
+			}
+			var ex struct {
+				Kinds map[string]any `json:"kinds"`
+			}
+			var sm struct {
+				Resyncs []any `json:"resyncs"`
+				Kinds   []any `json:"kinds"`
+			}
+			for what, out := range map[string]any{"examples": &ex, "sync-metrics": &sm} {
+				resp, err := http.Get(b.url + "/_emulator/integrations/test-integration/" + what)
+				if err != nil {
+					t.Fatal(err)
+				}
+				err = json.NewDecoder(resp.Body).Decode(out)
+				resp.Body.Close()
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			logs, _ := b.shippedLogs(t)
+			if got := len(ex.Kinds) > 0; got != tc.examples {
+				t.Errorf("examples sent: %v (%d kinds); want %v", got, len(ex.Kinds), tc.examples)
+			}
+			if got := len(logs.Logs) > 0; got != tc.logs {
+				t.Errorf("logs shipped: %v (%d records); want %v", got, len(logs.Logs), tc.logs)
+			}
+			if got := len(sm.Resyncs) > 0 && len(sm.Kinds) > 0; got != tc.metrics {
+				t.Errorf("sync metrics sent: %v (%d POSTs, %d PUTs); want %v", got, len(sm.Resyncs), len(sm.Kinds), tc.metrics)
+			}
+		})
 	}
 }

@@ -73,7 +73,7 @@ func New(version string) *Metrics {
 		}, []string{"kind", "state"}),
 		entities: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: Namespace, Name: "entities_total",
-			Help: "Items and entities by kind id and outcome: fetched, mapped, filtered, upserted, unchanged, failed; deleted under kind __reconciliation__.",
+			Help: "Items and entities by kind id and outcome: fetched, mapped, filtered, dropped, upserted, unchanged, failed; deleted under kind __reconciliation__.",
 		}, []string{"kind", "outcome"}),
 		portRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: Namespace, Name: "port_requests_total",
@@ -150,7 +150,7 @@ func (m *Metrics) KindFinished(kp store.KindProgress) {
 		m.kindDuration.WithLabelValues(kind, kp.State).Observe(kp.FinishedAt.Sub(kp.StartedAt).Seconds())
 	}
 	for outcome, n := range map[string]int64{
-		"fetched": kp.Fetched, "mapped": kp.Mapped, "filtered": kp.Filtered,
+		"fetched": kp.Fetched, "mapped": kp.Mapped, "filtered": kp.Filtered, "dropped": kp.Dropped,
 		"upserted": kp.Upserted, "unchanged": kp.Unchanged, "failed": kp.Failed,
 	} {
 		m.entities.WithLabelValues(kind, outcome).Add(float64(n))
@@ -204,6 +204,9 @@ type Gauges struct {
 	ListenerType string
 	// LogRecordsDropped counts log records not shipped to Port.
 	LogRecordsDropped func() int64
+	// PortReachable is false from a failed attempt to reach Port until
+	// the next answer.
+	PortReachable func() bool
 }
 
 // RegisterGauges adds the scrape-time gauges. Call it once.
@@ -254,6 +257,18 @@ func (m *Metrics) RegisterGauges(g Gauges) error {
 				return 0
 			}
 			return 1
+		}))
+	}
+	if g.PortReachable != nil {
+		reachable := g.PortReachable
+		cs = append(cs, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Namespace: Namespace, Name: "port_reachable",
+			Help: "1 while Port answers, 0 from a failed attempt (no answer, 502, 503, 504) until it answers again.",
+		}, func() float64 {
+			if reachable() {
+				return 1
+			}
+			return 0
 		}))
 	}
 	if g.LogRecordsDropped != nil {

@@ -45,13 +45,14 @@ func (c *Client) IngestLogs(ctx context.Context, ingestURL string, records json.
 // SyncCounts are oceand's counters of one kind (or of the reconciliation,
 // Deleted only) as sent with sync metrics.
 type SyncCounts struct {
-	Fetched   int64 `json:"fetched"`
-	Mapped    int64 `json:"mapped"`
-	Filtered  int64 `json:"filtered"`
-	Upserted  int64 `json:"upserted"`
-	Unchanged int64 `json:"unchanged"`
-	Failed    int64 `json:"failed"`
-	Deleted   int64 `json:"deleted"`
+	Fetched   int64
+	Mapped    int64
+	Filtered  int64
+	Dropped   int64 // the mapping gave no valid identifier or blueprint
+	Upserted  int64
+	Unchanged int64
+	Failed    int64 // refused by Port
+	Deleted   int64
 }
 
 // Sync states of a kind in sync metrics.
@@ -67,50 +68,71 @@ const (
 // metrics.
 const ReconciliationKind = "__reconciliation__"
 
-// SyncKindMetrics is one kind's entry of Port's sync metrics. Metrics holds
-// Ocean's object counts by phase (extract raw_extracted; transform
-// transformed, filtered_out, failed; load loaded, skipped; delete deleted)
-// and the kind's duration; Counts holds the same figures under oceand's
-// names, as `oceand jobs show` prints them.
+// SyncKindMetrics is one kind's entry of Port's sync metrics, in Ocean's
+// shape. The client fills the integration's fields when it sends it.
 type SyncKindMetrics struct {
-	EventID string `json:"eventId"`
+	IntegrationType       string `json:"integrationType"`
+	IntegrationIdentifier string `json:"integrationIdentifier"`
+	IntegrationVersion    string `json:"integrationVersion"`
+	OceanVersion          string `json:"oceanVersion"`
 	// KindIdentifier is <kind>-<index>, or __reconciliation__.
-	KindIdentifier string         `json:"kindIdentifier"`
-	Kind           string         `json:"kind"`
-	SyncState      string         `json:"syncState"`
-	SyncStart      *time.Time     `json:"syncStart,omitempty"`
-	SyncEnd        *time.Time     `json:"syncEnd,omitempty"`
-	Metrics        map[string]any `json:"metrics"`
-	Counts         SyncCounts     `json:"counts"`
+	KindIdentifier string `json:"kindIdentifier"`
+	Kind           string `json:"kind"`
+	KindIndex      int    `json:"kindIndex"`
+	EventID        string `json:"eventId"`
+	SyncState      string `json:"syncState"`
+	// Metrics nests Ocean's gauges by their labels after kind:
+	// phase.resync.{duration_seconds,success} and
+	// phase.<phase>.object_count_type.<type>.object_count.
+	Metrics map[string]any `json:"metrics"`
 }
 
-// NewSyncKindMetrics fills Metrics from counts and duration.
-func NewSyncKindMetrics(eventID, kindID, kind, state string, start, end *time.Time, counts SyncCounts) SyncKindMetrics {
-	phases := map[string]any{
-		"extract":   map[string]any{"raw_extracted": counts.Fetched},
-		"transform": map[string]any{"transformed": counts.Mapped, "filtered_out": counts.Filtered, "failed": counts.Failed},
-		"load":      map[string]any{"loaded": counts.Upserted, "skipped": counts.Unchanged},
-		"delete":    map[string]any{"deleted": counts.Deleted},
-	}
-	m := map[string]any{"object_count": phases}
-	if start != nil && end != nil {
-		m["duration_seconds"] = end.Sub(*start).Seconds()
-	}
-	if state == SyncCompleted || state == SyncFailed {
-		success := 0
-		if state == SyncCompleted {
-			success = 1
+// NewSyncKindMetrics builds a kind's entry from oceand's counts: extract
+// raw_extracted (fetched); transform transformed (mapped), filtered_out,
+// failed (dropped by the mapping); load loaded (upserted), skipped
+// (unchanged), failed (refused by Port); for the reconciliation, delete
+// deleted. success is 1 once the kind completed. index is the kind's index
+// in the mapping (0 for the reconciliation).
+func NewSyncKindMetrics(eventID, kindID, kind string, index int, state string, duration time.Duration, c SyncCounts) SyncKindMetrics {
+	counts := func(types map[string]int64) map[string]any {
+		out := make(map[string]any, len(types))
+		for t, n := range types {
+			out[t] = map[string]any{"object_count": n}
 		}
-		m["success"] = success
+		return map[string]any{"object_count_type": out}
 	}
-	return SyncKindMetrics{EventID: eventID, KindIdentifier: kindID, Kind: kind, SyncState: state, SyncStart: start, SyncEnd: end, Metrics: m, Counts: counts}
+	success := 0
+	if state == SyncCompleted {
+		success = 1
+	}
+	phases := map[string]any{"resync": map[string]any{"duration_seconds": duration.Seconds(), "success": success}}
+	if kindID == ReconciliationKind {
+		phases["delete"] = counts(map[string]int64{"deleted": c.Deleted})
+	} else {
+		phases["extract"] = counts(map[string]int64{"raw_extracted": c.Fetched})
+		phases["transform"] = counts(map[string]int64{"transformed": c.Mapped, "filtered_out": c.Filtered, "failed": c.Dropped})
+		phases["load"] = counts(map[string]int64{"loaded": c.Upserted, "skipped": c.Unchanged, "failed": c.Failed})
+	}
+	return SyncKindMetrics{KindIdentifier: kindID, Kind: kind, KindIndex: index, EventID: eventID, SyncState: state,
+		Metrics: map[string]any{"phase": phases}}
+}
+
+// withIntegration names the integration in an entry, as Ocean does.
+func (c *Client) withIntegration(m SyncKindMetrics) SyncKindMetrics {
+	m.IntegrationType, m.IntegrationIdentifier = c.cfg.IntegrationType, c.cfg.IntegrationIdentifier
+	m.IntegrationVersion, m.OceanVersion = c.cfg.IntegrationVersion, c.cfg.IntegrationVersion
+	return m
 }
 
 // PostSyncMetrics announces a resync's kinds to Port's metrics ingest
 // (POST <ingestUrl>/syncMetrics, {"syncKindsMetrics": [...]}).
 func (c *Client) PostSyncMetrics(ctx context.Context, ingestURL string, kinds []SyncKindMetrics) error {
+	named := make([]SyncKindMetrics, len(kinds))
+	for i, m := range kinds {
+		named[i] = c.withIntegration(m)
+	}
 	r := request{method: http.MethodPost, url: joinURL(ingestURL, "/syncMetrics"), route: "{metricIngestUrl}/syncMetrics",
-		body: map[string]any{"syncKindsMetrics": kinds}, unpaced: true}
+		body: map[string]any{"syncKindsMetrics": named}, unpaced: true}
 	return c.ingest(ctx, ingestURL, r)
 }
 
@@ -118,6 +140,7 @@ func (c *Client) PostSyncMetrics(ctx context.Context, ingestURL string, kinds []
 // <ingestUrl>/syncMetrics/resync/{eventId}/kind/{kindIdentifier},
 // {"syncKindMetrics": {...}}).
 func (c *Client) PutKindSyncMetrics(ctx context.Context, ingestURL string, m SyncKindMetrics) error {
+	m = c.withIntegration(m)
 	r := request{method: http.MethodPut,
 		url:   joinURL(ingestURL, "/syncMetrics/resync/"+url.PathEscape(m.EventID)+"/kind/"+url.PathEscape(m.KindIdentifier)),
 		route: "{metricIngestUrl}/syncMetrics/resync/{eventId}/kind/{kind}",

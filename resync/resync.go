@@ -207,7 +207,7 @@ func (r *Resyncer) Run(ctx context.Context, job *store.Job, rep Reporter) (err e
 	if err := j.dropOtherSpools(); err != nil {
 		return err
 	}
-	j.vis = j.newVisibility(ctx, start)
+	j.vis = j.newVisibility(ctx)
 	defer j.vis.close()
 	defer func() {
 		if derr := j.jobSpool.Drop(); derr != nil && err == nil {

@@ -46,7 +46,6 @@ type visibility struct {
 	logger  *slog.Logger
 	eventID string
 	ingest  string // metrics ingest root; "" sends no sync metrics
-	start   time.Time
 
 	queue  chan visSend
 	jobCtx context.Context
@@ -67,14 +66,14 @@ type visSend struct {
 
 // newVisibility starts the sender of a job that writes to Port; nil when
 // the job sends nothing (a dry run, or everything turned off).
-func (j *jobRun) newVisibility(ctx context.Context, start time.Time) *visibility {
+func (j *jobRun) newVisibility(ctx context.Context) *visibility {
 	c := j.r.cfg
 	if j.dry || (!c.SendRawDataExamples && !c.SyncMetrics) {
 		return nil
 	}
 	vctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	v := &visibility{
-		j: j, logger: j.logger.With("visibility", true), eventID: newEventID(), start: start,
+		j: j, logger: j.logger.With("visibility", true), eventID: newEventID(),
 		queue: make(chan visSend, sendQueue), jobCtx: ctx, ctx: vctx, cancel: cancel, done: make(chan struct{}),
 	}
 	go v.loop()
@@ -149,16 +148,19 @@ func (v *visibility) started(integration *port.Integration, m *mapping.Mapping, 
 		v.logger.Debug("Port gave no metrics ingest URL; no sync metrics are sent")
 		return
 	}
-	start := v.start.UTC()
 	kinds := make([]port.SyncKindMetrics, 0, len(m.Resources())+1)
 	for _, rm := range m.Resources() {
 		state, counts := port.SyncPending, port.SyncCounts{}
 		if kp, ok := done[rm.Index]; ok {
 			state, counts = port.SyncCompleted, syncCounts(kp.Counts)
 		}
-		kinds = append(kinds, port.NewSyncKindMetrics(v.eventID, rm.KindID(), rm.Resource.Kind, state, &start, nil, counts))
+		var took time.Duration
+		if kp, ok := done[rm.Index]; ok {
+			took = kp.FinishedAt.Sub(kp.StartedAt)
+		}
+		kinds = append(kinds, port.NewSyncKindMetrics(v.eventID, rm.KindID(), rm.Resource.Kind, rm.Index, state, took, counts))
 	}
-	kinds = append(kinds, port.NewSyncKindMetrics(v.eventID, port.ReconciliationKind, port.ReconciliationKind, port.SyncPending, &start, nil, port.SyncCounts{}))
+	kinds = append(kinds, port.NewSyncKindMetrics(v.eventID, port.ReconciliationKind, port.ReconciliationKind, 0, port.SyncPending, 0, port.SyncCounts{}))
 	pc, ingest := v.j.r.cfg.Port, v.ingest
 	v.enqueue("sync metrics", func(ctx context.Context) error { return pc.PostSyncMetrics(ctx, ingest, kinds) })
 	v.stopBeat, v.beatDone = make(chan struct{}), make(chan struct{})
@@ -204,17 +206,26 @@ func (v *visibility) kindEnded(k *kindRun, kp store.KindProgress) {
 	if v.ingest == "" {
 		return
 	}
-	start, end := kp.StartedAt, kp.FinishedAt
-	m := port.NewSyncKindMetrics(v.eventID, k.rm.KindID(), k.rm.Resource.Kind, syncState(kp.State), &start, &end, syncCounts(kp.Counts))
+	m := port.NewSyncKindMetrics(v.eventID, k.rm.KindID(), k.rm.Resource.Kind, k.rm.Index, syncState(kp.State),
+		kp.FinishedAt.Sub(kp.StartedAt), syncCounts(kp.Counts))
 	pc, ingest := v.j.r.cfg.Port, v.ingest
 	v.enqueue("sync metrics of "+k.rm.KindID(), func(ctx context.Context) error { return pc.PutKindSyncMetrics(ctx, ingest, m) })
 }
 
-// reconcileEnded reports the reconciliation's end (__reconciliation__);
-// runErr is the job's outcome so far.
+// reconcileEnded reports the reconciliation's end (__reconciliation__)
+// and, for a stopped job, the kinds it never reached; runErr is the job's
+// outcome so far.
 func (v *visibility) reconcileEnded(j *jobRun, runErr error) {
 	var rec store.Reconcile
-	if err := j.rep.Update(func(jb *store.Job) { rec = jb.Reconcile }); err != nil {
+	var pending []store.KindProgress
+	if err := j.rep.Update(func(jb *store.Job) {
+		rec = jb.Reconcile
+		for _, kp := range jb.Kinds {
+			if kp.State == store.KindPending {
+				pending = append(pending, kp)
+			}
+		}
+	}); err != nil {
 		j.logger.Debug("read the reconciliation's record", "err", err)
 	}
 	if obs := j.r.cfg.Observer; obs != nil && !j.dry && rec.State != store.ReconcilePending && rec.State != "" {
@@ -222,6 +233,15 @@ func (v *visibility) reconcileEnded(j *jobRun, runErr error) {
 	}
 	if v == nil || v.ingest == "" {
 		return
+	}
+	pc, ingest := v.j.r.cfg.Port, v.ingest
+	if v.jobCtx.Err() != nil {
+		// Stopped: the kinds never reached are aborted too, as Ocean
+		// reports them, so Port's UI shows none of them pending.
+		for _, kp := range pending {
+			m := port.NewSyncKindMetrics(v.eventID, fmt.Sprintf("%s-%d", kp.Kind, kp.Index), kp.Kind, kp.Index, port.SyncAborted, 0, port.SyncCounts{})
+			v.enqueue("sync metrics of "+m.KindIdentifier, func(ctx context.Context) error { return pc.PutKindSyncMetrics(ctx, ingest, m) })
+		}
 	}
 	state := port.SyncAborted
 	switch rec.State {
@@ -236,15 +256,11 @@ func (v *visibility) reconcileEnded(j *jobRun, runErr error) {
 	case store.ReconcileFailed:
 		state = port.SyncFailed
 	}
-	var start, end *time.Time
-	if !rec.StartedAt.IsZero() {
-		start = &rec.StartedAt
+	var took time.Duration
+	if !rec.StartedAt.IsZero() && !rec.FinishedAt.IsZero() {
+		took = rec.FinishedAt.Sub(rec.StartedAt)
 	}
-	if !rec.FinishedAt.IsZero() {
-		end = &rec.FinishedAt
-	}
-	m := port.NewSyncKindMetrics(v.eventID, port.ReconciliationKind, port.ReconciliationKind, state, start, end, port.SyncCounts{Deleted: rec.Deleted})
-	pc, ingest := v.j.r.cfg.Port, v.ingest
+	m := port.NewSyncKindMetrics(v.eventID, port.ReconciliationKind, port.ReconciliationKind, 0, state, took, port.SyncCounts{Deleted: rec.Deleted})
 	v.enqueue("reconciliation sync metrics", func(ctx context.Context) error { return pc.PutKindSyncMetrics(ctx, ingest, m) })
 }
 
@@ -294,7 +310,8 @@ func (k *kindRun) sendExamples() {
 }
 
 func syncCounts(c store.Counts) port.SyncCounts {
-	return port.SyncCounts{Fetched: c.Fetched, Mapped: c.Mapped, Filtered: c.Filtered, Upserted: c.Upserted, Unchanged: c.Unchanged, Failed: c.Failed}
+	return port.SyncCounts{Fetched: c.Fetched, Mapped: c.Mapped, Filtered: c.Filtered, Dropped: c.Dropped,
+		Upserted: c.Upserted, Unchanged: c.Unchanged, Failed: c.Failed}
 }
 
 func syncState(kindState string) string {

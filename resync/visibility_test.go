@@ -3,7 +3,10 @@ package resync_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"maps"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -56,16 +59,41 @@ type adminSyncMetrics struct {
 	} `json:"kinds"`
 }
 
+// metricsEntry is one kind's sync metrics as Ocean sends them (its
+// Metrics.generate_metrics): the integration, the kind, the event, the
+// state, and the metrics nested by label, phase then object_count_type.
 type metricsEntry struct {
-	EventID        string         `json:"eventId"`
-	KindIdentifier string         `json:"kindIdentifier"`
-	Kind           string         `json:"kind"`
-	SyncState      string         `json:"syncState"`
-	Metrics        map[string]any `json:"metrics"`
-	Counts         struct {
-		store.Counts
-		Deleted int64 `json:"deleted"`
-	} `json:"counts"`
+	IntegrationType       string         `json:"integrationType"`
+	IntegrationIdentifier string         `json:"integrationIdentifier"`
+	IntegrationVersion    string         `json:"integrationVersion"`
+	OceanVersion          string         `json:"oceanVersion"`
+	KindIdentifier        string         `json:"kindIdentifier"`
+	Kind                  string         `json:"kind"`
+	KindIndex             int            `json:"kindIndex"`
+	EventID               string         `json:"eventId"`
+	SyncState             string         `json:"syncState"`
+	Metrics               map[string]any `json:"metrics"`
+}
+
+// oceanSyncKindFields are the keys of Ocean's sync metrics entry, no more.
+var oceanSyncKindFields = []string{"eventId", "integrationIdentifier", "integrationType", "integrationVersion",
+	"kind", "kindIdentifier", "kindIndex", "metrics", "oceanVersion", "syncState"}
+
+// objectCount is metrics.phase.<phase>.object_count_type.<typ>.object_count.
+func (m metricsEntry) objectCount(phase, typ string) (float64, bool) {
+	v, ok := dig(m.Metrics, "phase", phase, "object_count_type", typ, "object_count").(float64)
+	return v, ok
+}
+
+func dig(v any, path ...string) any {
+	for _, k := range path {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		v = m[k]
+	}
+	return v
 }
 
 // visible turns on everything a resync sends for Port's UI, masking secrets
@@ -129,21 +157,72 @@ func TestRawExamplesAreMaskedAndSyncMetricsMatchTheJob(t *testing.T) {
 	for i, kp := range job.Kinds {
 		put := sm.Kinds[i]
 		m := put.SyncKindMetrics
-		if put.EventID != event || put.KindIdentifier != kp.Kind+"-"+string(rune('0'+kp.Index)) || m.SyncState != "completed" {
-			t.Errorf("PUT %d: event %s kind %s state %s; want %s %s-%d completed", i, put.EventID, put.KindIdentifier, m.SyncState, event, kp.Kind, kp.Index)
+		if put.EventID != event || put.KindIdentifier != fmt.Sprintf("%s-%d", kp.Kind, kp.Index) || m.SyncState != "completed" ||
+			m.KindIdentifier != put.KindIdentifier || m.Kind != kp.Kind || m.KindIndex != kp.Index {
+			t.Errorf("PUT %d: %s; want event %s, %s-%d completed", i, dump(put), event, kp.Kind, kp.Index)
 		}
-		if m.Counts.Counts != kp.Counts {
-			t.Errorf("kind %s: PUT counts %+v; job record %+v", put.KindIdentifier, m.Counts.Counts, kp.Counts)
+		if m.IntegrationType != "test" || m.IntegrationIdentifier != integrationID || m.IntegrationVersion != "1.0.0" || m.OceanVersion != "1.0.0" {
+			t.Errorf("PUT %d names integration %s/%s %s (ocean %s); want test/%s 1.0.0", i,
+				m.IntegrationType, m.IntegrationIdentifier, m.IntegrationVersion, m.OceanVersion, integrationID)
 		}
-		extract, _ := m.Metrics["object_count"].(map[string]any)["extract"].(map[string]any)
-		if extract["raw_extracted"] != float64(kp.Fetched) {
-			t.Errorf("kind %s: raw_extracted %v; want %d", put.KindIdentifier, extract["raw_extracted"], kp.Fetched)
+		// Every count of the job record, under Ocean's phase and type.
+		for _, c := range []struct {
+			phase, typ string
+			want       int64
+		}{
+			{"extract", "raw_extracted", kp.Fetched},
+			{"transform", "transformed", kp.Mapped},
+			{"transform", "filtered_out", kp.Filtered},
+			{"transform", "failed", kp.Dropped},
+			{"load", "loaded", kp.Upserted},
+			{"load", "skipped", kp.Unchanged},
+			{"load", "failed", kp.Failed},
+		} {
+			if got, ok := m.objectCount(c.phase, c.typ); !ok || got != float64(c.want) {
+				t.Errorf("kind %s: %s %s = %v (%v); job record %d", put.KindIdentifier, c.phase, c.typ, got, ok, c.want)
+			}
+		}
+		if kp.Fetched == 0 || kp.Upserted+kp.Unchanged == 0 {
+			t.Errorf("kind %s: counts %+v; the test needs items fetched and loaded", put.KindIdentifier, kp.Counts)
+		}
+		if s, ok := dig(m.Metrics, "phase", "resync", "success").(float64); !ok || s != 1 {
+			t.Errorf("kind %s: phase.resync.success = %v; want 1", put.KindIdentifier, dig(m.Metrics, "phase", "resync", "success"))
+		}
+		if _, ok := dig(m.Metrics, "phase", "resync", "duration_seconds").(float64); !ok {
+			t.Errorf("kind %s: no phase.resync.duration_seconds in %s", put.KindIdentifier, dump(m.Metrics))
 		}
 	}
 	rec := sm.Kinds[2]
+	deleted, _ := rec.SyncKindMetrics.objectCount("delete", "deleted")
 	if rec.KindIdentifier != "__reconciliation__" || rec.SyncKindMetrics.SyncState != "completed" ||
-		rec.SyncKindMetrics.Counts.Deleted != job.Reconcile.Deleted || job.Reconcile.Deleted != 1 {
+		deleted != float64(job.Reconcile.Deleted) || job.Reconcile.Deleted != 1 {
 		t.Errorf("reconciliation PUT %s; want completed with deleted = %d (job record)", dump(rec), job.Reconcile.Deleted)
+	}
+	// Nothing but Ocean's fields: Port's ingest gets the body Ocean sends.
+	var bodies []map[string]any
+	h.admin("sync-metrics", &struct {
+		Resyncs *[]map[string]any `json:"resyncs"`
+	}{&bodies})
+	var puts struct {
+		Kinds []struct {
+			SyncKindMetrics map[string]any `json:"syncKindMetrics"`
+		} `json:"kinds"`
+	}
+	h.admin("sync-metrics", &puts)
+	entries := []map[string]any{}
+	for _, b := range bodies {
+		for _, e := range b["syncKindsMetrics"].([]any) {
+			entries = append(entries, e.(map[string]any))
+		}
+	}
+	for _, p := range puts.Kinds {
+		entries = append(entries, p.SyncKindMetrics)
+	}
+	for _, e := range entries {
+		keys := slices.Sorted(maps.Keys(e))
+		if !slices.Equal(keys, oceanSyncKindFields) {
+			t.Errorf("sync metrics entry has keys %v; want Ocean's %v", keys, oceanSyncKindFields)
+		}
 	}
 }
 
@@ -229,5 +308,36 @@ func TestFailingOrHungUIRoutesDoNotFailTheResync(t *testing.T) {
 				t.Errorf("%d kind PUTs got through behind the hung POST; want 0 (sent in order, given up at the drain deadline)", puts)
 			}
 		})
+	}
+}
+
+// A resync stopped mid-way (superseded, or the daemon stopping) reports
+// aborted for the kind it was in, the kinds it never reached and the
+// reconciliation, as Ocean does: Port's UI shows none of them as running.
+func TestAbortedResyncReportsEveryUnfinishedKindAborted(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	deptPersons(h, mappingSpec{threshold: 1})
+	src := newSource()
+	src.add("dept", "d", 2, nil)
+	src.add("person", "p", 2, map[string]any{"dept": "d-0"})
+	src.block["dept"], src.started["dept"] = make(chan struct{}), make(chan struct{})
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		<-src.started["dept"]
+		cancel()
+	}()
+	if _, err := h.run(ctx, src, jobOpts{configure: visible(logging.NewRedactor())}); err == nil {
+		t.Fatal("the stopped resync reported success")
+	}
+	var sm adminSyncMetrics
+	h.admin("sync-metrics", &sm)
+	got := map[string]string{}
+	for _, k := range sm.Kinds {
+		got[k.KindIdentifier] = k.SyncKindMetrics.SyncState
+	}
+	want := map[string]string{"dept-0": "aborted", "person-1": "aborted", "__reconciliation__": "aborted"}
+	if !maps.Equal(got, want) {
+		t.Errorf("kind PUTs %v; want %v", got, want)
 	}
 }

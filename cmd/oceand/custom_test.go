@@ -27,6 +27,10 @@ type itemsAPI struct {
 	items    []map[string]any
 	failPage int
 	tokens   int
+	// echo makes every item served carry the request's Authorization
+	// header, the client secret and Port's client secret, as APIs that echo
+	// a request do.
+	echo bool
 }
 
 const itemsAPISecret = "items-api-client-secret"
@@ -68,7 +72,15 @@ func newItemsAPI(t *testing.T, n int) *itemsAPI {
 			return
 		}
 		lo, hi := min((page-1)*size, len(a.items)), min(page*size, len(a.items))
-		b, _ := json.Marshal(map[string]any{"items": a.items[lo:hi], "has_more": hi < len(a.items)})
+		items := a.items[lo:hi]
+		if a.echo {
+			items = nil
+			for _, it := range a.items[lo:hi] {
+				items = append(items, map[string]any{"id": it["id"], "name": it["name"], "size": it["size"],
+					"request": map[string]any{"authorization": r.Header.Get("Authorization"), "note": "sent with " + itemsAPISecret, "port": "custom-port-secret"}})
+			}
+		}
+		b, _ := json.Marshal(map[string]any{"items": items, "has_more": hi < len(a.items)})
 		w.Write(b)
 	})
 	a.Server = httptest.NewServer(mux)
@@ -93,6 +105,7 @@ type customRun struct {
 	emu      *emulator.Server
 	env      []string
 	stateDir string
+	portURL  string
 	logs     strings.Builder // of every run
 }
 
@@ -117,7 +130,7 @@ func newCustomRun(t *testing.T, api *itemsAPI) *customRun {
 		}},
 	}})
 	stateDir := t.TempDir()
-	return &customRun{t: t, api: api, emu: emu, stateDir: stateDir, env: []string{
+	return &customRun{t: t, api: api, emu: emu, stateDir: stateDir, portURL: srv.URL, env: []string{
 		"OCEAN__PORT__BASE_URL=" + srv.URL,
 		"OCEAN__PORT__CLIENT_ID=" + id,
 		"OCEAN__PORT__CLIENT_SECRET=" + secret,
@@ -219,6 +232,73 @@ func TestCustomSourceThroughTheDaemon(t *testing.T) {
 	}
 	if len(tokens) == 0 {
 		t.Error("the API handed out no token")
+	}
+}
+
+// TestCustomSourceTokensNeverReachPortsUI: the custom source's API echoes
+// the token it was sent (obtained at run time from customAuthRequest) and
+// the client secret in every item; the raw data examples and the log
+// records shipped to Port hold neither, only the mask.
+func TestCustomSourceTokensNeverReachPortsUI(t *testing.T) {
+	t.Parallel()
+	api := newItemsAPI(t, 12)
+	api.echo = true
+	c := newCustomRun(t, api)
+	if code, logs := c.run(); code != exitOK {
+		t.Fatalf("run: exit %d\n%s", code, logs)
+	}
+	var examples struct {
+		Kinds map[string]struct {
+			Examples []map[string]any `json:"examples"`
+		} `json:"kinds"`
+	}
+	var shipped struct {
+		Logs []map[string]any `json:"logs"`
+	}
+	for what, out := range map[string]any{"examples": &examples, "logs": &shipped} {
+		resp, err := http.Get(c.portURL + "/_emulator/integrations/custom-items/" + what)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = json.NewDecoder(resp.Body).Decode(out)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatalf("admin %s: %v", what, err)
+		}
+	}
+	items := examples.Kinds["/items"].Examples
+	if len(items) != 5 {
+		t.Fatalf("%d examples of /items; want 5: %v", len(items), examples)
+	}
+	req, _ := items[0]["request"].(map[string]any)
+	auth, _ := req["authorization"].(string)
+	if !strings.Contains(auth, "[REDACTED]") || req["note"] != "sent with [REDACTED]" || items[0]["id"] != "item-000" {
+		t.Errorf("example %v; want the token and the secret masked, the rest as fetched", items[0])
+	}
+	if len(shipped.Logs) == 0 {
+		t.Error("no log record reached Port")
+	}
+	var tokens []string
+	api.set(func(a *itemsAPI) {
+		for i := 1; i <= a.tokens; i++ {
+			tokens = append(tokens, fmt.Sprintf("items-api-token-%d-b5f1c0", i))
+		}
+	})
+	if len(tokens) == 0 {
+		t.Fatal("the API handed out no token")
+	}
+	ex, _ := json.Marshal(examples)
+	logs, _ := json.Marshal(shipped)
+	for _, s := range append(tokens, itemsAPISecret, "custom-port-secret") {
+		for what, text := range map[string]string{"examples": string(ex), "shipped logs": string(logs)} {
+			if strings.Contains(text, s) {
+				t.Errorf("%q reached Port in the %s", s, what)
+			}
+		}
+	}
+	// The entities Port holds were mapped from the items as fetched.
+	if n := len(c.emu.Identifiers("item")); n != 12 {
+		t.Errorf("Port holds %d items; want 12", n)
 	}
 }
 
