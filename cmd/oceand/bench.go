@@ -27,6 +27,7 @@ import (
 	"oceand/port/emulator"
 	"oceand/resync"
 	"oceand/sources"
+	"oceand/sources/custom"
 	"oceand/sources/fake"
 	"oceand/store"
 )
@@ -71,7 +72,8 @@ func (a *app) benchCommand() *cobra.Command {
 	var persons, kb int
 	var asJSON bool
 	var profileDir string
-	var shipping int
+	var shipping, rounds int
+	var source string
 	cmd := &cobra.Command{
 		Use:   "bench",
 		Short: "Measure the resync against the built-in Port emulator",
@@ -88,11 +90,35 @@ in one department:
 
 Times are the jobs' own durations (start-up and registration excluded). The daemon runs
 in its own process so that its peak RSS (VmHWM, read by the daemon process itself) is
-measured without the emulator's memory.`,
+measured without the emulator's memory.
+
+With --source custom, it compares the custom source with the fake source instead: the
+fake source's department and persons (pages of 100) are served by a loopback REST API in
+this process (GET /persons?page=N&size=100, every page encoded beforehand), and each
+source runs a full and a no-change resync per round, from an empty catalog and state,
+with the same entity mappings.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if persons < 1 || kb < 1 {
 				return usageError{fmt.Errorf("--persons and --kb must be at least 1")}
+			}
+			switch source {
+			case "":
+			case custom.Type:
+				if rounds < 1 {
+					return usageError{fmt.Errorf("--rounds must be at least 1")}
+				}
+				res, err := a.benchSource(cmd.Context(), cmd.ErrOrStderr(), persons, kb, rounds, profileDir)
+				if err != nil {
+					return err
+				}
+				if asJSON {
+					return writeJSON(cmd.OutOrStdout(), res)
+				}
+				writeSourceBench(cmd.OutOrStdout(), res)
+				return nil
+			default:
+				return usageError{fmt.Errorf("--source %q: the comparison exists for %q only", source, custom.Type)}
 			}
 			if shipping > 0 {
 				res, err := a.benchShipping(cmd.Context(), cmd.ErrOrStderr(), persons, kb, shipping)
@@ -121,6 +147,8 @@ measured without the emulator's memory.`,
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	cmd.Flags().StringVar(&profileDir, "profile", "", "write CPU and allocation profiles of each daemon phase to this directory")
 	cmd.Flags().IntVar(&shipping, "shipping", 0, "instead of the phases, compare N rounds of the full resync with what Port's UI is sent (examples, logs, sync metrics) on and off")
+	cmd.Flags().StringVar(&source, "source", "", "instead of the phases, compare this source (custom) with the fake source on the same items: full and no-change resyncs of each, in pages of 100, from a loopback API")
+	cmd.Flags().IntVar(&rounds, "rounds", 1, "with --source: rounds of the comparison, alternating which source goes first; figures are medians")
 	cmd.AddCommand(a.benchDaemonCommand(), a.benchFloorCommand())
 	return cmd
 }
