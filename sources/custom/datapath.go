@@ -257,9 +257,10 @@ func (dp *dataPath) stream(dec *json.Decoder, b *batcher, info *pageInfo) error 
 		switch tok {
 		case json.Delim('['):
 			info.list = true
+			var items itemDecoder
 			for dec.More() {
-				var v any
-				if err := dec.Decode(&v); err != nil {
+				v, err := items.next(dec)
+				if err != nil {
 					return syntaxErr(err)
 				}
 				info.topLen++
@@ -342,9 +343,10 @@ func (dp *dataPath) object(dec *json.Decoder, keys []string, b *batcher, info *p
 		}
 		switch tok {
 		case json.Delim('['):
+			var items itemDecoder
 			for dec.More() {
-				var v any
-				if err := dec.Decode(&v); err != nil {
+				v, err := items.next(dec)
+				if err != nil {
 					return m, syntaxErr(err)
 				}
 				if err := b.add(v, dp.where); err != nil {
