@@ -181,8 +181,7 @@ func (dp *dataPath) read(ctx context.Context, body io.Reader, batch int, emit fu
 	var h maphash.Hash
 	h.SetSeed(pageSeed)
 	cr := &countingReader{r: io.TeeReader(body, &h)}
-	dec := json.NewDecoder(cr)
-	dec.UseNumber()
+	dec := newJSONStream(cr)
 	b := &batcher{size: max(batch, 1), emit: emit}
 	var info pageInfo
 	var err error
@@ -248,7 +247,7 @@ func syntaxErr(err error) error {
 }
 
 // stream applies a plain path while decoding.
-func (dp *dataPath) stream(dec *json.Decoder, b *batcher, info *pageInfo) error {
+func (dp *dataPath) stream(dec *jsonStream, b *batcher, info *pageInfo) error {
 	tok, err := dec.Token()
 	if err != nil {
 		return syntaxErr(err)
@@ -257,10 +256,9 @@ func (dp *dataPath) stream(dec *json.Decoder, b *batcher, info *pageInfo) error 
 		switch tok {
 		case json.Delim('['):
 			info.list = true
-			var items itemDecoder
 			for dec.More() {
-				v, err := items.next(dec)
-				if err != nil {
+				var v any
+				if err := dec.Decode(&v); err != nil {
 					return syntaxErr(err)
 				}
 				info.topLen++
@@ -304,7 +302,7 @@ func (dp *dataPath) stream(dec *json.Decoder, b *batcher, info *pageInfo) error 
 
 // object reads the rest of an object (its '{' consumed) and streams the
 // value at keys; the result holds every other member.
-func (dp *dataPath) object(dec *json.Decoder, keys []string, b *batcher, info *pageInfo) (map[string]any, error) {
+func (dp *dataPath) object(dec *jsonStream, keys []string, b *batcher, info *pageInfo) (map[string]any, error) {
 	m := map[string]any{}
 	found := false
 	for dec.More() {
@@ -343,10 +341,9 @@ func (dp *dataPath) object(dec *json.Decoder, keys []string, b *batcher, info *p
 		}
 		switch tok {
 		case json.Delim('['):
-			var items itemDecoder
 			for dec.More() {
-				v, err := items.next(dec)
-				if err != nil {
+				var v any
+				if err := dec.Decode(&v); err != nil {
 					return m, syntaxErr(err)
 				}
 				if err := b.add(v, dp.where); err != nil {
@@ -390,7 +387,7 @@ func tokenKind(tok json.Token) string {
 }
 
 // objectRest decodes the rest of an object whose '{' was consumed.
-func objectRest(dec *json.Decoder) (map[string]any, error) {
+func objectRest(dec *jsonStream) (map[string]any, error) {
 	m := map[string]any{}
 	for dec.More() {
 		kt, err := dec.Token()
@@ -412,7 +409,7 @@ func objectRest(dec *json.Decoder) (map[string]any, error) {
 
 // whole decodes the page, then runs the jq program: each output that is a
 // list gives its elements, an object is one item, null is noted.
-func (dp *dataPath) whole(ctx context.Context, dec *json.Decoder, b *batcher, info *pageInfo) error {
+func (dp *dataPath) whole(ctx context.Context, dec *jsonStream, b *batcher, info *pageInfo) error {
 	var doc any
 	if err := dec.Decode(&doc); err != nil {
 		return syntaxErr(err)
