@@ -1,6 +1,7 @@
 package custom
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -372,6 +373,15 @@ func (d *jsonStream) literal(lit string) error {
 // strings (no escape, valid UTF-8) are taken from the buffer as they are;
 // the others are unquoted by encoding/json.
 func (d *jsonStream) str() (string, error) {
+	// Most strings are printable ASCII without escapes and end in the
+	// buffer: find the quote and check the bytes before it in bulk.
+	if i := bytes.IndexByte(d.buf[d.pos:], '"'); i >= 0 {
+		lit := d.buf[d.pos : d.pos+i]
+		if bytes.IndexByte(lit, '\\') < 0 && printableASCII(lit) {
+			d.pos += i + 1
+			return string(lit), nil
+		}
+	}
 	start := d.pos
 	d.scratch = d.scratch[:0]
 	spanning := false
@@ -423,6 +433,17 @@ func (d *jsonStream) str() (string, error) {
 			}
 		}
 	}
+}
+
+// printableASCII says b has no control byte and no byte of a multi-byte
+// UTF-8 sequence: each byte is in [0x20, 0x80).
+func printableASCII(b []byte) bool {
+	for _, c := range b {
+		if c-0x20 >= 0x60 {
+			return false
+		}
+	}
+	return true
 }
 
 // endsInEscape says lit ends with a backslash that escapes the next byte
