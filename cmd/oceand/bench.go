@@ -148,7 +148,7 @@ with the same entity mappings.`,
 	cmd.Flags().StringVar(&profileDir, "profile", "", "write CPU and allocation profiles of each daemon phase to this directory")
 	cmd.Flags().IntVar(&shipping, "shipping", 0, "instead of the phases, compare N rounds of the full resync with what Port's UI is sent (examples, logs, sync metrics) on and off")
 	cmd.Flags().StringVar(&source, "source", "", "instead of the phases, compare this source (custom) with the fake source on the same items: full and no-change resyncs of each, in pages of 100, from a loopback API")
-	cmd.Flags().IntVar(&rounds, "rounds", 1, "with --source: rounds of the comparison, alternating which source goes first; figures are medians")
+	cmd.Flags().IntVar(&rounds, "rounds", 3, "with --source: rounds of the comparison, alternating which source goes first; figures are medians")
 	cmd.AddCommand(a.benchDaemonCommand(), a.benchFloorCommand())
 	return cmd
 }

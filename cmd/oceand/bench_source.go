@@ -76,6 +76,14 @@ type sourceRun struct {
 	APIRequests  int      `json:"apiRequests"`
 }
 
+// phaseLabel names a phase of the comparison for people.
+func phaseLabel(phase string) string {
+	if phase == "noChange" {
+		return "no change"
+	}
+	return phase
+}
+
 // Identifiers of the two integrations the comparison registers.
 const (
 	benchFakeIdentifier   = "oceand-bench-fake"
@@ -160,7 +168,7 @@ func (a *app) benchSource(ctx context.Context, progress io.Writer, persons, kb, 
 			return err
 		}
 		for _, phase := range []string{"full", "noChange"} {
-			fmt.Fprintf(progress, "bench: round %d, %s source, %s resync...\n", round, s.name, phase)
+			fmt.Fprintf(progress, "bench: round %d, %s source, %s resync...\n", round, s.name, phaseLabel(phase))
 			api.requests.Store(0)
 			p, err := h.daemonPhase(fmt.Sprintf("%s-%s-%d", s.name, phase, round), s.env, daemon.StatePath(s.stateDir))
 			if err != nil {
@@ -455,11 +463,10 @@ func writeSourceBench(w io.Writer, r *sourceBenchResult) {
 	fmt.Fprintf(w, "oceand bench --source %s: %d persons of %d KiB (%d entities) in pages of %d, %d rounds\n", r.Source, r.Persons, r.KB, r.Entities, r.PageSize, r.Rounds)
 	fmt.Fprintf(w, "the same items from the fake source and from a loopback API in this process (paginationType page, data_path .items)\n\n")
 	mb := func(b int64) string { return fmt.Sprintf("%.1f MB", float64(b)/(1<<20)) }
-	phase := map[string]string{"full": "full", "noChange": "no change"}
 	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
 	fmt.Fprintln(tw, "ROUND\tSOURCE\tPHASE\tSECONDS\tUPSERTS\tAPI REQUESTS\tPORT REQUESTS\tPEAK RSS\tCPU S (DAEMON/BENCH PROCESS)")
 	for _, run := range r.Runs {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%.2f\t%d\t%d\t%d\t%s\t%.2f / %.2f\n", run.Round, run.Source, phase[run.Phase], run.Seconds, run.Upserted,
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%.2f\t%d\t%d\t%d\t%s\t%.2f / %.2f\n", run.Round, run.Source, phaseLabel(run.Phase), run.Seconds, run.Upserted,
 			run.APIRequests, run.PortRequests, mb(run.PeakRSSBytes), run.CPUSeconds.Daemon, run.CPUSeconds.Emulator)
 	}
 	tw.Flush()
