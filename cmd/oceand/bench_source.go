@@ -446,7 +446,7 @@ func writePage(w http.ResponseWriter, body []byte) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	// A failed write is the daemon gone away: its resync reports that.
-	w.Write(body) //nolint:errcheck
+	w.Write(body)
 }
 
 func (api *benchAPI) close() error {
