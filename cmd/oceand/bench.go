@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -26,12 +27,17 @@ import (
 	"oceand/port/emulator"
 	"oceand/resync"
 	"oceand/sources"
+	"oceand/sources/custom"
 	"oceand/sources/fake"
 	"oceand/store"
 )
 
-// benchIdentifier is the integration the benchmark registers.
-const benchIdentifier = "oceand-bench"
+// benchIdentifier is the integration the benchmark registers;
+// benchClientID is the emulator's client the daemons log in as.
+const (
+	benchIdentifier = "oceand-bench"
+	benchClientID   = "oceand-bench"
+)
 
 // benchResult is `oceand bench --json`. The first fields are the ones the
 // issue names; the rest explain them.
@@ -66,7 +72,8 @@ func (a *app) benchCommand() *cobra.Command {
 	var persons, kb int
 	var asJSON bool
 	var profileDir string
-	var shipping int
+	var shipping, rounds int
+	var source string
 	cmd := &cobra.Command{
 		Use:   "bench",
 		Short: "Measure the resync against the built-in Port emulator",
@@ -83,11 +90,35 @@ in one department:
 
 Times are the jobs' own durations (start-up and registration excluded). The daemon runs
 in its own process so that its peak RSS (VmHWM, read by the daemon process itself) is
-measured without the emulator's memory.`,
+measured without the emulator's memory.
+
+With --source custom, it compares the custom source with the fake source instead: the
+fake source's department and persons (pages of 100) are served by a loopback REST API in
+this process (GET /persons?page=N&size=100, every page encoded beforehand), and each
+source runs a full and a no-change resync per round, from an empty catalog and state,
+with the same entity mappings.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if persons < 1 || kb < 1 {
 				return usageError{fmt.Errorf("--persons and --kb must be at least 1")}
+			}
+			switch source {
+			case "":
+			case custom.Type:
+				if rounds < 1 {
+					return usageError{fmt.Errorf("--rounds must be at least 1")}
+				}
+				res, err := a.benchSource(cmd.Context(), cmd.ErrOrStderr(), persons, kb, rounds, profileDir)
+				if err != nil {
+					return err
+				}
+				if asJSON {
+					return writeJSON(cmd.OutOrStdout(), res)
+				}
+				writeSourceBench(cmd.OutOrStdout(), res)
+				return nil
+			default:
+				return usageError{fmt.Errorf("--source %q: the comparison exists for %q only", source, custom.Type)}
 			}
 			if shipping > 0 {
 				res, err := a.benchShipping(cmd.Context(), cmd.ErrOrStderr(), persons, kb, shipping)
@@ -116,47 +147,21 @@ measured without the emulator's memory.`,
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	cmd.Flags().StringVar(&profileDir, "profile", "", "write CPU and allocation profiles of each daemon phase to this directory")
 	cmd.Flags().IntVar(&shipping, "shipping", 0, "instead of the phases, compare N rounds of the full resync with what Port's UI is sent (examples, logs, sync metrics) on and off")
+	cmd.Flags().StringVar(&source, "source", "", "instead of the phases, compare this source (custom) with the fake source on the same items: full and no-change resyncs of each, in pages of 100, from a loopback API")
+	cmd.Flags().IntVar(&rounds, "rounds", 3, "with --source: rounds of the comparison, alternating which source goes first; figures are medians")
 	cmd.AddCommand(a.benchDaemonCommand(), a.benchFloorCommand())
 	return cmd
 }
 
 func (a *app) bench(ctx context.Context, progress io.Writer, persons, kb int, profileDir string) (*benchResult, error) {
-	exe, err := os.Executable()
+	h, err := a.newBenchHarness(ctx, "oceand-bench-*", profileDir)
 	if err != nil {
 		return nil, err
 	}
-	if profileDir != "" {
-		// The children run in the bench's temporary directory: a relative
-		// path must be resolved here.
-		if profileDir, err = filepath.Abs(profileDir); err != nil {
-			return nil, err
-		}
-		if err := os.MkdirAll(profileDir, 0o755); err != nil {
-			return nil, fmt.Errorf("profile directory: %w", err)
-		}
-	}
-	dir, err := os.MkdirTemp("", "oceand-bench-*")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(dir)
-	secret := randomSecret()
-	a.redactor.Add(secret)
-	emu := emulator.New(emulator.Config{ClientID: "oceand-bench", ClientSecret: secret})
-	url, err := emu.Start("127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	defer emu.Close()
-
-	env := benchEnv(os.Environ(), map[string]string{
-		"OCEAN__PORT__BASE_URL":                              url,
-		"OCEAN__PORT__CLIENT_ID":                             "oceand-bench",
-		"OCEAN__PORT__CLIENT_SECRET":                         secret,
+	defer h.close()
+	stateDir := filepath.Join(h.dir, "state")
+	env := benchEnv(os.Environ(), h.daemonEnv(benchIdentifier, stateDir, map[string]string{
 		"OCEAN__INTEGRATION__TYPE":                           fake.Type,
-		"OCEAN__INTEGRATION__IDENTIFIER":                     benchIdentifier,
-		"OCEAN__EVENT_LISTENER__TYPE":                        "ONCE",
-		"OCEAN__STATE_DIR":                                   filepath.Join(dir, "state"),
 		"OCEAN__LOG_LEVEL":                                   "warning",
 		"OCEAN__LOG_FORMAT":                                  "text",
 		"OCEAN__INTEGRATION__CONFIG__ENTITY_AMOUNT":          strconv.Itoa(persons),
@@ -167,35 +172,22 @@ func (a *app) bench(ctx context.Context, progress io.Writer, persons, kb int, pr
 		"OCEAN__INTEGRATION__CONFIG__REVISION":               "0",
 		"OCEAN__INTEGRATION__CONFIG__SEED":                   "1",
 		"OCEAN__INTEGRATION__CONFIG__THIRD_PARTY_LATENCY_MS": "0",
-	})
+	}))
 	res := &benchResult{Persons: persons, KB: kb, PortRequests: map[string]int{}, BulkRequests: map[string]int{},
 		PeakRSSBytesPhase: map[string]int64{}, CPUSeconds: map[string]cpuSplit{}}
-	statePath := daemon.StatePath(filepath.Join(dir, "state"))
+	statePath := daemon.StatePath(stateDir)
 	phase := func(name string, extra map[string]string) (*store.Job, error) {
 		fmt.Fprintf(progress, "bench: %s resync...\n", name)
-		emu.ResetCounters()
-		args := []string{"bench", "daemon"}
-		if profileDir != "" {
-			args = append(args, "--cpuprofile", filepath.Join(profileDir, name+".cpu.pprof"),
-				"--allocprofile", filepath.Join(profileDir, name+".alloc.pprof"))
-		}
-		var out bytes.Buffer
-		emuCPU := selfCPU()
-		cpu, err := runChild(ctx, exe, dir, withEnv(env, extra), args, &out)
+		p, err := h.daemonPhase(name, withEnv(env, extra), statePath)
 		if err != nil {
-			return nil, fmt.Errorf("%s resync: %w", name, err)
+			return nil, err
 		}
-		res.CPUSeconds[name] = cpuSplit{Daemon: cpu.Seconds(), Emulator: (selfCPU() - emuCPU).Seconds()}
-		var child daemonResult
-		if err := json.Unmarshal(out.Bytes(), &child); err != nil {
-			return nil, fmt.Errorf("%s resync: %w: %s", name, err, out.String())
-		}
-		rss := child.PeakRSSBytes
-		res.PortRequests[name] = emu.TotalRequests()
-		res.BulkRequests[name] = emu.Requests()["POST /v1/blueprints/{bp}/entities/bulk"]
-		res.PeakRSSBytesPhase[name] = rss
-		res.PeakRSSBytes = max(res.PeakRSSBytes, rss)
-		return lastJob(statePath)
+		res.CPUSeconds[name] = p.cpu
+		res.PortRequests[name] = p.portRequests
+		res.BulkRequests[name] = p.bulkRequests
+		res.PeakRSSBytesPhase[name] = p.peakRSS
+		res.PeakRSSBytes = max(res.PeakRSSBytes, p.peakRSS)
+		return p.job, nil
 	}
 	full, err := phase("full", nil)
 	if err != nil {
@@ -223,31 +215,153 @@ func (a *app) bench(ctx context.Context, progress io.Writer, persons, kb int, pr
 
 	// The floor writes the same entities again as creates: empty Port's
 	// blueprints first, as they were before the full resync.
-	for _, bp := range emu.Blueprints() {
-		for _, id := range emu.Identifiers(bp) {
-			emu.DeleteEntity(bp, id)
-		}
-	}
+	h.emptyCatalog()
 	fmt.Fprintln(progress, "bench: floor...")
-	emu.ResetCounters()
+	h.emu.ResetCounters()
 	var out bytes.Buffer
-	emuCPU := selfCPU()
-	cpu, err := runChild(ctx, exe, dir, env, []string{"bench", "floor"}, &out)
+	cpu, err := h.child(env, []string{"bench", "floor"}, &out)
 	if err != nil {
 		return nil, fmt.Errorf("floor: %w", err)
 	}
-	res.CPUSeconds["floor"] = cpuSplit{Daemon: cpu.Seconds(), Emulator: (selfCPU() - emuCPU).Seconds()}
+	res.CPUSeconds["floor"] = cpu
 	var floor floorResult
 	if err := json.Unmarshal(out.Bytes(), &floor); err != nil {
 		return nil, fmt.Errorf("floor: %w: %s", err, out.String())
 	}
 	res.FloorSeconds = floor.Seconds
-	res.PortRequests["floor"] = emu.TotalRequests()
-	res.BulkRequests["floor"] = emu.Requests()["POST /v1/blueprints/{bp}/entities/bulk"]
+	res.PortRequests["floor"] = h.emu.TotalRequests()
+	res.BulkRequests["floor"] = h.emu.Requests()[bulkRoute]
 	if res.FloorSeconds > 0 {
 		res.Ratio = res.FullSeconds / res.FloorSeconds
 	}
 	return res, nil
+}
+
+// bulkRoute is the emulator's route of bulk upserts, as it counts them.
+const bulkRoute = "POST /v1/blueprints/{bp}/entities/bulk"
+
+// benchHarness is what every bench mode shares: the Port emulator in this
+// process on a loopback port, a temporary directory the children run in,
+// and how to run them and read what they did.
+type benchHarness struct {
+	ctx      context.Context
+	exe, dir string
+	// profileDir, when set, receives CPU and allocation profiles of each
+	// daemon phase.
+	profileDir string
+	emu        *emulator.Server
+	portURL    string
+	secret     string
+}
+
+// newBenchHarness starts the emulator with a fresh client secret (added to
+// the redactor) and makes the temporary directory (pattern as for
+// os.MkdirTemp). close undoes both.
+func (a *app) newBenchHarness(ctx context.Context, pattern, profileDir string) (*benchHarness, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	if profileDir != "" {
+		// The children run in the bench's temporary directory: a relative
+		// path must be resolved here.
+		if profileDir, err = filepath.Abs(profileDir); err != nil {
+			return nil, err
+		}
+		if err := os.MkdirAll(profileDir, 0o755); err != nil {
+			return nil, fmt.Errorf("profile directory: %w", err)
+		}
+	}
+	dir, err := os.MkdirTemp("", pattern)
+	if err != nil {
+		return nil, err
+	}
+	secret := randomSecret()
+	a.redactor.Add(secret)
+	emu := emulator.New(emulator.Config{ClientID: benchClientID, ClientSecret: secret})
+	url, err := emu.Start("127.0.0.1:0")
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	return &benchHarness{ctx: ctx, exe: exe, dir: dir, profileDir: profileDir, emu: emu, portURL: url, secret: secret}, nil
+}
+
+func (h *benchHarness) close() {
+	h.emu.Close()
+	os.RemoveAll(h.dir)
+}
+
+// daemonEnv is the settings of a daemon child: this emulator, listener
+// ONCE, the integration identifier and state directory, plus set.
+func (h *benchHarness) daemonEnv(identifier, stateDir string, set map[string]string) map[string]string {
+	env := map[string]string{
+		"OCEAN__PORT__BASE_URL":          h.portURL,
+		"OCEAN__PORT__CLIENT_ID":         benchClientID,
+		"OCEAN__PORT__CLIENT_SECRET":     h.secret,
+		"OCEAN__INTEGRATION__IDENTIFIER": identifier,
+		"OCEAN__EVENT_LISTENER__TYPE":    "ONCE",
+		"OCEAN__STATE_DIR":               stateDir,
+	}
+	maps.Copy(env, set)
+	return env
+}
+
+// child runs oceand with args and env in the harness's directory and
+// returns the CPU time of the child and of this process meanwhile.
+func (h *benchHarness) child(env, args []string, stdout io.Writer) (cpuSplit, error) {
+	emuCPU := selfCPU()
+	cpu, err := runChild(h.ctx, h.exe, h.dir, env, args, stdout)
+	if err != nil {
+		return cpuSplit{}, err
+	}
+	return cpuSplit{Daemon: cpu.Seconds(), Emulator: (selfCPU() - emuCPU).Seconds()}, nil
+}
+
+// daemonPhase is what one daemon child did.
+type daemonPhase struct {
+	job          *store.Job
+	peakRSS      int64
+	cpu          cpuSplit
+	portRequests int
+	bulkRequests int
+}
+
+// daemonPhase runs one resync as `oceand bench daemon` with env and reads
+// its job (which must have succeeded) from the state at statePath. name
+// names the phase in errors and profile files.
+func (h *benchHarness) daemonPhase(name string, env []string, statePath string) (*daemonPhase, error) {
+	h.emu.ResetCounters()
+	args := []string{"bench", "daemon"}
+	if h.profileDir != "" {
+		args = append(args, "--cpuprofile", filepath.Join(h.profileDir, name+".cpu.pprof"),
+			"--allocprofile", filepath.Join(h.profileDir, name+".alloc.pprof"))
+	}
+	var out bytes.Buffer
+	cpu, err := h.child(env, args, &out)
+	if err != nil {
+		return nil, fmt.Errorf("%s resync: %w", name, err)
+	}
+	var child daemonResult
+	if err := json.Unmarshal(out.Bytes(), &child); err != nil {
+		return nil, fmt.Errorf("%s resync: %w: %s", name, err, out.String())
+	}
+	job, err := lastJob(statePath)
+	if err != nil {
+		return nil, fmt.Errorf("%s resync: %w", name, err)
+	}
+	return &daemonPhase{job: job, peakRSS: child.PeakRSSBytes, cpu: cpu,
+		portRequests: h.emu.TotalRequests(), bulkRequests: h.emu.Requests()[bulkRoute]}, nil
+}
+
+// emptyCatalog deletes every entity from the emulator, leaving the
+// blueprints: the next full resync starts as the first did.
+func (h *benchHarness) emptyCatalog() {
+	for _, bp := range h.emu.Blueprints() {
+		for _, id := range h.emu.Identifiers(bp) {
+			h.emu.DeleteEntity(bp, id)
+		}
+	}
 }
 
 // benchEnv is the parent's environment without oceand settings, plus set:

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -12,7 +11,6 @@ import (
 	"time"
 
 	"oceand/daemon"
-	"oceand/port/emulator"
 	"oceand/sources/fake"
 )
 
@@ -41,32 +39,14 @@ type shippingResult struct {
 // benchShipping runs rounds of (on, off) or (off, on) full resyncs, each
 // from an empty state and an empty catalog.
 func (a *app) benchShipping(ctx context.Context, progress io.Writer, persons, kb, rounds int) (*shippingResult, error) {
-	exe, err := os.Executable()
+	h, err := a.newBenchHarness(ctx, "oceand-bench-shipping-*", "")
 	if err != nil {
 		return nil, err
 	}
-	dir, err := os.MkdirTemp("", "oceand-bench-shipping-*")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(dir)
-	secret := randomSecret()
-	a.redactor.Add(secret)
-	emu := emulator.New(emulator.Config{ClientID: "oceand-bench", ClientSecret: secret})
-	url, err := emu.Start("127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	defer emu.Close()
-	stateDir := filepath.Join(dir, "state")
-	env := benchEnv(os.Environ(), map[string]string{
-		"OCEAN__PORT__BASE_URL":                              url,
-		"OCEAN__PORT__CLIENT_ID":                             "oceand-bench",
-		"OCEAN__PORT__CLIENT_SECRET":                         secret,
+	defer h.close()
+	stateDir := filepath.Join(h.dir, "state")
+	env := benchEnv(os.Environ(), h.daemonEnv(benchIdentifier, stateDir, map[string]string{
 		"OCEAN__INTEGRATION__TYPE":                           fake.Type,
-		"OCEAN__INTEGRATION__IDENTIFIER":                     benchIdentifier,
-		"OCEAN__EVENT_LISTENER__TYPE":                        "ONCE",
-		"OCEAN__STATE_DIR":                                   stateDir,
 		"OCEAN__LOG_LEVEL":                                   "info",
 		"OCEAN__LOG_FORMAT":                                  "json",
 		"OCEAN__INTEGRATION__CONFIG__ENTITY_AMOUNT":          strconv.Itoa(persons),
@@ -75,7 +55,7 @@ func (a *app) benchShipping(ctx context.Context, progress io.Writer, persons, kb
 		"OCEAN__INTEGRATION__CONFIG__THIRD_PARTY_BATCH_SIZE": "1000",
 		"OCEAN__INTEGRATION__CONFIG__SEED":                   "1",
 		"OCEAN__INTEGRATION__CONFIG__THIRD_PARTY_LATENCY_MS": "0",
-	})
+	}))
 	off := map[string]string{
 		"OCEAN__SEND_RAW_DATA_EXAMPLES":    "false",
 		"APPLICATION__ENABLE_HTTP_LOGGING": "false",
@@ -92,39 +72,30 @@ func (a *app) benchShipping(ctx context.Context, progress io.Writer, persons, kb
 		if err := os.RemoveAll(stateDir); err != nil {
 			return err
 		}
-		for _, bp := range emu.Blueprints() {
-			for _, id := range emu.Identifiers(bp) {
-				emu.DeleteEntity(bp, id)
-			}
-		}
-		emu.ResetCounters()
+		h.emptyCatalog()
 		extra := off
 		if on {
 			extra = nil
 		}
-		var out bytes.Buffer
-		cpu, err := runChild(ctx, exe, dir, withEnv(env, extra), []string{"bench", "daemon"}, &out)
+		p, err := h.daemonPhase("shipping "+name, withEnv(env, extra), daemon.StatePath(stateDir))
 		if err != nil {
-			return fmt.Errorf("shipping %s: %w", name, err)
+			return err
 		}
-		job, err := lastJob(daemon.StatePath(stateDir))
-		if err != nil {
-			return fmt.Errorf("shipping %s: %w", name, err)
-		}
+		job := p.job
 		secs := job.Duration(time.Now()).Seconds()
 		res.Entities = job.Totals.Mapped
 		switch {
 		case !measure:
 		case on:
 			res.OnSeconds = append(res.OnSeconds, secs)
-			res.OnCPU = append(res.OnCPU, cpu.Seconds())
-			reqs := emu.Requests()
+			res.OnCPU = append(res.OnCPU, p.cpu.Daemon)
+			reqs := h.emu.Requests()
 			res.LogBatches = reqs["POST /ingest/logs/{id}"]
 			res.ExamplePosts = reqs["POST /v1/integration/{id}/kinds/{kind}/examples"]
 			res.KindPuts = reqs["PUT /ingest/metrics/{id}/syncMetrics/resync/{event}/kind/{kind}"]
 		default:
 			res.OffSeconds = append(res.OffSeconds, secs)
-			res.OffCPU = append(res.OffCPU, cpu.Seconds())
+			res.OffCPU = append(res.OffCPU, p.cpu.Daemon)
 		}
 		return nil
 	}

@@ -197,8 +197,7 @@ func (dp *dataPath) read(ctx context.Context, body io.Reader, batch int, emit fu
 	var h maphash.Hash
 	h.SetSeed(pageSeed)
 	cr := &countingReader{r: io.TeeReader(body, &h)}
-	dec := json.NewDecoder(cr)
-	dec.UseNumber()
+	dec := newJSONStream(cr)
 	b := &batcher{size: max(batch, 1), emit: emit}
 	var info pageInfo
 	var err error
@@ -265,7 +264,7 @@ func syntaxErr(err error) error {
 }
 
 // stream applies a plain path while decoding.
-func (dp *dataPath) stream(dec *json.Decoder, b *batcher, info *pageInfo) error {
+func (dp *dataPath) stream(dec *jsonStream, b *batcher, info *pageInfo) error {
 	tok, err := dec.Token()
 	if err != nil {
 		return syntaxErr(err)
@@ -324,7 +323,7 @@ func (dp *dataPath) stream(dec *json.Decoder, b *batcher, info *pageInfo) error 
 
 // object reads the rest of an object (its '{' consumed) and streams the
 // value at keys; the result holds every other member.
-func (dp *dataPath) object(dec *json.Decoder, keys []string, b *batcher, info *pageInfo) (map[string]any, error) {
+func (dp *dataPath) object(dec *jsonStream, keys []string, b *batcher, info *pageInfo) (map[string]any, error) {
 	m := map[string]any{}
 	found := false
 	for dec.More() {
@@ -409,7 +408,7 @@ func tokenKind(tok json.Token) string {
 }
 
 // objectRest decodes the rest of an object whose '{' was consumed.
-func objectRest(dec *json.Decoder) (map[string]any, error) {
+func objectRest(dec *jsonStream) (map[string]any, error) {
 	m := map[string]any{}
 	for dec.More() {
 		kt, err := dec.Token()
@@ -431,7 +430,7 @@ func objectRest(dec *json.Decoder) (map[string]any, error) {
 
 // whole decodes the page, then runs the jq program: each output that is a
 // list gives its elements, an object is one item, null is noted.
-func (dp *dataPath) whole(ctx context.Context, dec *json.Decoder, b *batcher, info *pageInfo) error {
+func (dp *dataPath) whole(ctx context.Context, dec *jsonStream, b *batcher, info *pageInfo) error {
 	var doc any
 	if err := dec.Decode(&doc); err != nil {
 		return syntaxErr(err)
