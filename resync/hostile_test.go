@@ -46,6 +46,9 @@ func TestInvalidIdentifierIsDroppedAndDeletesNothing(t *testing.T) {
 		t.Errorf("totals = %+v, want 3 dropped", job.Totals)
 	}
 	samples := strings.Join(k.Samples, "\n")
+	if strings.Contains(samples, "gave null: gave") {
+		t.Errorf("samples say an identifier that gave 7 gave null:\n%s", samples)
+	}
 	for _, want := range []string{`item "s-1"`, "identifier", "a number", "a list", "null"} {
 		if !strings.Contains(samples, want) {
 			t.Errorf("samples do not say %q:\n%s", want, samples)
