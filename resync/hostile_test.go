@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -153,9 +154,20 @@ func TestKindThatWroteNothingFails(t *testing.T) {
 // resource that also writes another blueprint, so the kind did write
 // something) is not reconciled, and neither is any blueprint its resource
 // wrote before: the entities meant for the misspelled one are the real
-// blueprint's, which must not look stale.
+// blueprint's, which must not look stale. When no index says which
+// blueprints those were (a lost state dir, oceand replacing Ocean), no
+// blueprint is reconciled.
 func TestBlueprintRefusedAsAWholeHoldsBackItsResource(t *testing.T) {
 	t.Parallel()
+	for _, lost := range []bool{false, true} {
+		t.Run(map[bool]string{false: "indexed", true: "state dir lost"}[lost], func(t *testing.T) {
+			t.Parallel()
+			testBlueprintRefusedAsAWhole(t, lost)
+		})
+	}
+}
+
+func testBlueprintRefusedAsAWhole(t *testing.T, lostState bool) {
 	h := newHarness(t)
 	h.blueprint("service", false, nil)
 	h.blueprint("team", false, nil)
@@ -178,6 +190,16 @@ func TestBlueprintRefusedAsAWholeHoldsBackItsResource(t *testing.T) {
 	src.add("svc", "s", 5, nil)
 	src.add("other", "o", 3, nil)
 	h.mustRun(src, jobOpts{})
+	if lostState {
+		// The state dir is lost (or oceand replaces an Ocean deployment):
+		// no index says which blueprints the resource wrote before.
+		st, err := store.Open(filepath.Join(t.TempDir(), "oceand.db"), store.Options{NoSync: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		h.st = st
+	}
 
 	if _, err := h.pc.PatchIntegrationConfig(context.Background(), config("servce"), true); err != nil {
 		t.Fatal(err)
@@ -185,13 +207,22 @@ func TestBlueprintRefusedAsAWholeHoldsBackItsResource(t *testing.T) {
 	src.items["svc"] = src.items["svc"][:4]
 	src.items["other"] = src.items["other"][:2]
 	job := h.mustRun(src, jobOpts{})
-	if k := job.Kinds[0]; k.State != store.KindCompleted || k.Failed != 4 || k.Unchanged != 4 {
-		t.Errorf("svc kind = %+v, want completed: 4 teams unchanged, 4 failed", k)
+	if k := job.Kinds[0]; k.State != store.KindCompleted || k.Failed != 4 || k.Unchanged+k.Upserted != 4 {
+		t.Errorf("svc kind = %+v, want completed: 4 teams written or unchanged, 4 failed", k)
 	}
 	h.wantCount("service", 5, "services = %d, want all 5: their resource's entities were refused")
 	h.wantCount("team", 5, "teams = %d, want 5: same resource")
-	h.wantCount("other", 2, "others = %d, want 2: another resource, reconciled")
 	reason := job.Reconcile.SkippedReason
+	if !lostState {
+		h.wantCount("other", 2, "others = %d, want 2: another resource, reconciled")
+	} else {
+		// Without an index, the refused entities may belong to any
+		// blueprint: none is reconciled.
+		h.wantCount("other", 3, "others = %d, want 3: the refused entities' blueprint is unknown")
+		if !strings.Contains(reason, "other: Port refused every entity svc-0 sent to blueprint servce") || !strings.Contains(reason, "no index") {
+			t.Errorf("reason = %q, want other held back saying no index names the blueprint", reason)
+		}
+	}
 	if !strings.Contains(reason, "service: Port refused every entity svc-0 sent to blueprint servce") {
 		t.Errorf("reason = %q, want service held back naming the refused blueprint", reason)
 	}

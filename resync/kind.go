@@ -51,6 +51,9 @@ type kindRun struct {
 	taintMu sync.Mutex
 	tainted map[string]bool
 	owned   []string
+	// ownedElsewhere: the index names a blueprint of this resource its
+	// mapping no longer names (where refused entities may belong).
+	ownedElsewhere bool
 
 	// writes counts, per blueprint, the entities Port accepted and
 	// refused (a blueprint none of whose entities Port accepted failed
