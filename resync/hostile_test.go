@@ -269,3 +269,50 @@ func TestResumeWithAnotherMappingIsANewChain(t *testing.T) {
 		t.Errorf("departments = %v, want the renamed ones and d-0", h.emu.Identifiers("dept"))
 	}
 }
+
+// A resource whose blueprint is computed from the item and gives no valid
+// blueprint for some items: which blueprint their entities belong to is
+// unknown, so no blueprint is reconciled; the job says so.
+func TestDynamicBlueprintDroppedHoldsBackEveryBlueprint(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.blueprint("service", false, nil)
+	h.blueprint("team", false, nil)
+	config := func(blueprint string) map[string]any {
+		one := func(bp string) map[string]any {
+			return map[string]any{"identifier": ".id", "title": ".name", "blueprint": bp, "properties": map[string]any{"name": ".name"}}
+		}
+		return map[string]any{"deleteDependentEntities": true, "entityDeletionThreshold": 1, "resources": []any{
+			map[string]any{"kind": "svc", "selector": map[string]any{"query": "true"},
+				"port": map[string]any{"entity": map[string]any{"mappings": one(blueprint)}}},
+			map[string]any{"kind": "team", "selector": map[string]any{"query": "true"},
+				"port": map[string]any{"entity": map[string]any{"mappings": one(`"team"`)}}},
+		}}
+	}
+	if _, err := h.pc.PatchIntegrationConfig(context.Background(), config(`.bp`), true); err != nil {
+		t.Fatal(err)
+	}
+	src := newSource()
+	src.add("svc", "s", 6, map[string]any{"bp": "service"})
+	src.add("team", "t", 3, nil)
+	h.mustRun(src, jobOpts{})
+
+	// The items of s-1 and s-2 lose their field; a team really retires.
+	if _, err := h.pc.PatchIntegrationConfig(context.Background(), config(`if .id == "s-1" or .id == "s-2" then .missing else .bp end`), true); err != nil {
+		t.Fatal(err)
+	}
+	src.items["team"] = src.items["team"][:2]
+	job := h.mustRun(src, jobOpts{})
+	if k := job.Kinds[0]; k.Dropped != 2 || k.State != store.KindCompleted {
+		t.Errorf("svc kind = %+v, want 2 dropped", k)
+	}
+	h.wantCount("service", 6, "services = %d, want 6: the dropped items' blueprint is unknown")
+	h.wantCount("team", 3, "teams = %d, want 3: the dropped items may have been teams")
+	reason := job.Reconcile.SkippedReason
+	for _, bp := range []string{"service", "team"} {
+		if !strings.Contains(reason, bp+": an item of svc-0 gave no valid identifier or blueprint (port.entity.mappings.blueprint") ||
+			!strings.Contains(reason, "computed from the item") {
+			t.Errorf("reason = %q, want %s held back naming the blueprint field", reason, bp)
+		}
+	}
+}
