@@ -3,6 +3,7 @@ package daemon_test
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -75,11 +76,27 @@ func TestBulkAnsweredWithAPageIsNotSuccess(t *testing.T) {
 // those of the interrupted job. Here the source's revision changed before
 // the restart: the resume must not skip the kinds the interrupted job
 // completed; it starts a new chain and says why.
+// A WEBHOOK daemon restarted without a resync on start still resumes the
+// interrupted job, under the same rule.
 func TestResumeAfterSourceSettingsChangedStartsANewChain(t *testing.T) {
 	t.Parallel()
+	for _, listener := range []string{config.ListenerPolling, config.ListenerWebhook} {
+		t.Run(listener, func(t *testing.T) {
+			t.Parallel()
+			testResumeAfterSourceSettingsChanged(t, listener)
+		})
+	}
+}
+
+func testResumeAfterSourceSettingsChanged(t *testing.T, listener string) {
 	b := setup(t)
+	flags := map[string]string{"event_listener.type": listener}
+	if listener == config.ListenerWebhook {
+		flags["event_listener.app_host"] = "http://localhost:1"
+		flags["application.port"] = strconv.Itoa(freePort(t))
+	}
 	slow := map[string]any{"entity_amount": 60, "single_department_run": true, "third_party_batch_size": 5, "third_party_latency_ms": 20}
-	r := start(t, b.settingsWith(t, slow, map[string]string{"event_listener.type": config.ListenerPolling}))
+	r := start(t, b.settingsWith(t, slow, flags))
 	// Stop once persons are complete, while a later kind runs.
 	errMidway := errors.New("midway")
 	_, err := r.client.Follow(t.Context(), 1, func(j *store.Job) error {
@@ -106,7 +123,10 @@ func TestResumeAfterSourceSettingsChangedStartsANewChain(t *testing.T) {
 	for k, v := range slow {
 		changed[k] = v
 	}
-	r = start(t, b.settingsWith(t, changed, map[string]string{"event_listener.type": config.ListenerPolling}))
+	if listener == config.ListenerWebhook {
+		flags["event_listener.resync_on_start"] = "false"
+	}
+	r = start(t, b.settingsWith(t, changed, flags))
 	done := r.waitJob(t, 2)
 	if done.State != store.JobSucceeded || done.ResumeOf != 1 || done.ChainID != 2 || done.SourceConfigHash == first.SourceConfigHash {
 		t.Fatalf("job 2 = %s, resumes %d, chain %d, source hash %q; want a succeeded new chain 2", done.State, done.ResumeOf, done.ChainID, done.SourceConfigHash)

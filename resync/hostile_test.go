@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -46,6 +47,9 @@ func TestInvalidIdentifierIsDroppedAndDeletesNothing(t *testing.T) {
 		t.Errorf("totals = %+v, want 3 dropped", job.Totals)
 	}
 	samples := strings.Join(k.Samples, "\n")
+	if strings.Contains(samples, "gave null: gave") {
+		t.Errorf("samples say an identifier that gave 7 gave null:\n%s", samples)
+	}
 	for _, want := range []string{`item "s-1"`, "identifier", "a number", "a list", "null"} {
 		if !strings.Contains(samples, want) {
 			t.Errorf("samples do not say %q:\n%s", want, samples)
@@ -150,9 +154,20 @@ func TestKindThatWroteNothingFails(t *testing.T) {
 // resource that also writes another blueprint, so the kind did write
 // something) is not reconciled, and neither is any blueprint its resource
 // wrote before: the entities meant for the misspelled one are the real
-// blueprint's, which must not look stale.
+// blueprint's, which must not look stale. When no index says which
+// blueprints those were (a lost state dir, oceand replacing Ocean), no
+// blueprint is reconciled.
 func TestBlueprintRefusedAsAWholeHoldsBackItsResource(t *testing.T) {
 	t.Parallel()
+	for _, lost := range []bool{false, true} {
+		t.Run(map[bool]string{false: "indexed", true: "state dir lost"}[lost], func(t *testing.T) {
+			t.Parallel()
+			testBlueprintRefusedAsAWhole(t, lost)
+		})
+	}
+}
+
+func testBlueprintRefusedAsAWhole(t *testing.T, lostState bool) {
 	h := newHarness(t)
 	h.blueprint("service", false, nil)
 	h.blueprint("team", false, nil)
@@ -175,6 +190,16 @@ func TestBlueprintRefusedAsAWholeHoldsBackItsResource(t *testing.T) {
 	src.add("svc", "s", 5, nil)
 	src.add("other", "o", 3, nil)
 	h.mustRun(src, jobOpts{})
+	if lostState {
+		// The state dir is lost (or oceand replaces an Ocean deployment):
+		// no index says which blueprints the resource wrote before.
+		st, err := store.Open(filepath.Join(t.TempDir(), "oceand.db"), store.Options{NoSync: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		h.st = st
+	}
 
 	if _, err := h.pc.PatchIntegrationConfig(context.Background(), config("servce"), true); err != nil {
 		t.Fatal(err)
@@ -182,13 +207,22 @@ func TestBlueprintRefusedAsAWholeHoldsBackItsResource(t *testing.T) {
 	src.items["svc"] = src.items["svc"][:4]
 	src.items["other"] = src.items["other"][:2]
 	job := h.mustRun(src, jobOpts{})
-	if k := job.Kinds[0]; k.State != store.KindCompleted || k.Failed != 4 || k.Unchanged != 4 {
-		t.Errorf("svc kind = %+v, want completed: 4 teams unchanged, 4 failed", k)
+	if k := job.Kinds[0]; k.State != store.KindCompleted || k.Failed != 4 || k.Unchanged+k.Upserted != 4 {
+		t.Errorf("svc kind = %+v, want completed: 4 teams written or unchanged, 4 failed", k)
 	}
 	h.wantCount("service", 5, "services = %d, want all 5: their resource's entities were refused")
 	h.wantCount("team", 5, "teams = %d, want 5: same resource")
-	h.wantCount("other", 2, "others = %d, want 2: another resource, reconciled")
 	reason := job.Reconcile.SkippedReason
+	if !lostState {
+		h.wantCount("other", 2, "others = %d, want 2: another resource, reconciled")
+	} else {
+		// Without an index, the refused entities may belong to any
+		// blueprint: none is reconciled.
+		h.wantCount("other", 3, "others = %d, want 3: the refused entities' blueprint is unknown")
+		if !strings.Contains(reason, "other: Port refused every entity svc-0 sent to blueprint servce") || !strings.Contains(reason, "no index") {
+			t.Errorf("reason = %q, want other held back saying no index names the blueprint", reason)
+		}
+	}
 	if !strings.Contains(reason, "service: Port refused every entity svc-0 sent to blueprint servce") {
 		t.Errorf("reason = %q, want service held back naming the refused blueprint", reason)
 	}
@@ -233,5 +267,52 @@ func TestResumeWithAnotherMappingIsANewChain(t *testing.T) {
 	// persons relate to it).
 	if h.emu.Entity("dept", "dept-d-0") == nil || h.emu.Entity("dept", "d-1") != nil {
 		t.Errorf("departments = %v, want the renamed ones and d-0", h.emu.Identifiers("dept"))
+	}
+}
+
+// A resource whose blueprint is computed from the item and gives no valid
+// blueprint for some items: which blueprint their entities belong to is
+// unknown, so no blueprint is reconciled; the job says so.
+func TestDynamicBlueprintDroppedHoldsBackEveryBlueprint(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.blueprint("service", false, nil)
+	h.blueprint("team", false, nil)
+	config := func(blueprint string) map[string]any {
+		one := func(bp string) map[string]any {
+			return map[string]any{"identifier": ".id", "title": ".name", "blueprint": bp, "properties": map[string]any{"name": ".name"}}
+		}
+		return map[string]any{"deleteDependentEntities": true, "entityDeletionThreshold": 1, "resources": []any{
+			map[string]any{"kind": "svc", "selector": map[string]any{"query": "true"},
+				"port": map[string]any{"entity": map[string]any{"mappings": one(blueprint)}}},
+			map[string]any{"kind": "team", "selector": map[string]any{"query": "true"},
+				"port": map[string]any{"entity": map[string]any{"mappings": one(`"team"`)}}},
+		}}
+	}
+	if _, err := h.pc.PatchIntegrationConfig(context.Background(), config(`.bp`), true); err != nil {
+		t.Fatal(err)
+	}
+	src := newSource()
+	src.add("svc", "s", 6, map[string]any{"bp": "service"})
+	src.add("team", "t", 3, nil)
+	h.mustRun(src, jobOpts{})
+
+	// The items of s-1 and s-2 lose their field; a team really retires.
+	if _, err := h.pc.PatchIntegrationConfig(context.Background(), config(`if .id == "s-1" or .id == "s-2" then .missing else .bp end`), true); err != nil {
+		t.Fatal(err)
+	}
+	src.items["team"] = src.items["team"][:2]
+	job := h.mustRun(src, jobOpts{})
+	if k := job.Kinds[0]; k.Dropped != 2 || k.State != store.KindCompleted {
+		t.Errorf("svc kind = %+v, want 2 dropped", k)
+	}
+	h.wantCount("service", 6, "services = %d, want 6: the dropped items' blueprint is unknown")
+	h.wantCount("team", 3, "teams = %d, want 3: the dropped items may have been teams")
+	reason := job.Reconcile.SkippedReason
+	for _, bp := range []string{"service", "team"} {
+		if !strings.Contains(reason, bp+": an item of svc-0 gave no valid identifier or blueprint (port.entity.mappings.blueprint") ||
+			!strings.Contains(reason, "computed from the item") {
+			t.Errorf("reason = %q, want %s held back naming the blueprint field", reason, bp)
+		}
 	}
 }

@@ -51,6 +51,9 @@ type kindRun struct {
 	taintMu sync.Mutex
 	tainted map[string]bool
 	owned   []string
+	// ownedElsewhere: the index names a blueprint of this resource its
+	// mapping no longer names (where refused entities may belong).
+	ownedElsewhere bool
 
 	// writes counts, per blueprint, the entities Port accepted and
 	// refused (a blueprint none of whose entities Port accepted failed
@@ -489,7 +492,12 @@ func (k *kindRun) mapPage(ctx context.Context, seq uint64, page []map[string]any
 			// Keep mapping this item in full, so its misconfigurations
 			// are reported every resync.
 			itemHash = store.EntityHash{}
-			sample("item %s: %s (%s) gave null: %s", itemName(item), mc.Field, mc.Expr, mc.Reason)
+			if strings.HasPrefix(mc.Reason, "gave ") {
+				// An invalid identifier or blueprint says what it gave.
+				sample("item %s: %s (%s) %s", itemName(item), mc.Field, mc.Expr, mc.Reason)
+			} else {
+				sample("item %s: %s (%s) gave null: %s", itemName(item), mc.Field, mc.Expr, mc.Reason)
+			}
 		}
 		var pi *pageItem // what the item turned into, for its item page
 		if k.fast != nil && k.fast.pages {

@@ -142,7 +142,7 @@ func (j *jobRun) reconcile(ctx context.Context) error {
 		if cause, ok := taints[bp]; ok {
 			reason = fmt.Sprintf("%s: %s; none of its %d stale entities deleted", bp, cause, stale)
 		} else if cause, ok := taints[taintAll]; ok {
-			reason = fmt.Sprintf("%s: %s, and that resource's blueprint is computed from the item; none of its %d stale entities deleted", bp, cause, stale)
+			reason = fmt.Sprintf("%s: %s; none of its %d stale entities deleted", bp, cause, stale)
 		} else if rate > j.cfg.EntityDeletionThreshold {
 			reason = fmt.Sprintf("%s: %d of the %d entities it owned before this resync are stale (deletion rate %.2f > entityDeletionThreshold %g); none deleted",
 				bp, stale, c.listed, rate, j.cfg.EntityDeletionThreshold)

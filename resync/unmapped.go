@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 
 	"oceand/mapping"
@@ -65,15 +66,33 @@ func (k *kindRun) taint(category, cause string) error {
 		return nil
 	}
 	if k.owned == nil {
-		owned, err := k.j.st.ResourceBlueprints(k.rm.Index)
+		indexed, err := k.j.st.ResourceBlueprints(k.rm.Index)
 		if err != nil {
 			return fmt.Errorf("read entity index: %w", err)
 		}
-		k.owned = append(owned, literalBlueprints(k.rm.Resource)...)
+		literal := literalBlueprints(k.rm.Resource)
+		k.owned = append(indexed, literal...)
+		k.ownedElsewhere = false
+		for _, bp := range indexed {
+			if !slices.Contains(literal, bp) {
+				k.ownedElsewhere = true
+			}
+		}
 	}
-	entries := make([]store.SpoolEntry, 0, len(k.owned))
+	entries := make([]store.SpoolEntry, 0, len(k.owned)+1)
 	for _, bp := range k.owned {
-		entries = append(entries, store.SpoolEntry{Key: []byte(bp), Value: []byte(cause)})
+		value := cause
+		if bp == taintAll {
+			value += ", and that resource's blueprint is computed from the item"
+		}
+		entries = append(entries, store.SpoolEntry{Key: []byte(bp), Value: []byte(value)})
+	}
+	if strings.HasPrefix(category, "refused ") && !k.ownedElsewhere {
+		// The refused entities were meant for a blueprint the index does
+		// not name (a lost state dir, a first resync after Ocean): it may
+		// be any.
+		entries = append(entries, store.SpoolEntry{Key: []byte(taintAll),
+			Value: []byte(cause + ", and no index in this state dir says which blueprint the resource wrote before")})
 	}
 	if err := k.j.chainSpool.Put(setTaint, entries); err != nil {
 		return fmt.Errorf("record why %s keeps its stale entities: %w", k.rm.KindID(), err)
