@@ -121,9 +121,9 @@ type Daemon struct {
 	registered     bool
 	registerErr    error
 	listenerHealth func() error
-	metrics      *metrics.Metrics
-	shipper      *logging.Shipper // nil: logs are not shipped to Port
-	logIngestURL string
+	metrics        *metrics.Metrics
+	shipper        *logging.Shipper // nil: logs are not shipped to Port
+	logIngestURL   string
 }
 
 // New checks the settings and prepares a daemon; Run starts it.
