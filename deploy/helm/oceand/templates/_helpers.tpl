@@ -66,6 +66,9 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- if and (eq .Values.mode "deployment") (eq (include "oceand.listenerType" .) "ONCE") }}
 {{- fail "eventListener.type ONCE exits after one resync, and a Deployment would restart it forever: use mode: cronjob" }}
 {{- end }}
+{{- if and (eq (include "oceand.listenerType" .) "WEBHOOK") (not .Values.eventListener.appHost) }}
+{{- fail "eventListener.appHost is required for the WEBHOOK listener: the URL Port calls (<appHost>/resync), e.g. the Service's Ingress" }}
+{{- end }}
 {{- if .Values.secret.useExistingSecret }}
 {{- if or .Values.port.clientId .Values.port.clientSecret .Values.integration.secrets .Values.eventListener.webhookSecret }}
 {{- fail (printf "with secret.useExistingSecret, port.clientId/clientSecret, integration.secrets and eventListener.webhookSecret go into the Secret %q as OCEAN__ variables, not into values" (toString .Values.secret.name)) }}
