@@ -189,6 +189,17 @@ has "cronjob PersistentVolumeClaim" "$(doc "$out" PersistentVolumeClaim)" 'stora
 hasnt "cronjob render" "$(cat "$out")" '^kind: Deployment$' 'plaintext-marker'
 validate cronjob "$out"
 
+# --- Ocean's values: the listener under integration.eventListener ------------
+# As Port's docs install an integration: --set integration.eventListener.type=...
+render ocean-values --set integration.type=fake --set integration.identifier=my-fake \
+	--set port.clientId=id --set port.clientSecret=secret \
+	--set integration.eventListener.type=KAFKA --set integration.eventListener.consumerPollTimeout=2
+cm=$(doc "$work/ocean-values.yaml" ConfigMap)
+has "ocean-values ConfigMap" "$cm" 'OCEAN__EVENT_LISTENER__TYPE: "KAFKA"' \
+	'OCEAN__EVENT_LISTENER__CONSUMER_POLL_TIMEOUT: "2"' 'OCEAN__SERVE_HEALTH: "true"'
+hasnt "ocean-values ConfigMap" "$cm" 'POLLING'
+validate ocean-values "$work/ocean-values.yaml"
+
 # --- without persistence --------------------------------------------------
 render ephemeral -f "$values/polling-values.yaml" --set persistence.enabled=false
 hasnt "ephemeral render" "$(cat "$work/ephemeral.yaml")" '^kind: PersistentVolumeClaim$' 'claimName:'
@@ -199,6 +210,8 @@ base=(--set integration.type=fake --set port.clientId=id --set port.clientSecret
 refuses once-deployment "use mode: cronjob" "${base[@]}" --set eventListener.type=ONCE
 refuses bad-mode "mode must be deployment or cronjob" "${base[@]}" --set mode=daemonset
 refuses webhook-no-app-host "eventListener.appHost is required" "${base[@]}" --set eventListener.type=WEBHOOK
+refuses ocean-webhook-no-app-host "eventListener.appHost is required" "${base[@]}" --set integration.eventListener.type=WEBHOOK
+refuses ocean-once-deployment "use mode: cronjob" "${base[@]}" --set integration.eventListener.type=ONCE
 refuses no-type "integration.type is required" --set port.clientId=id --set port.clientSecret=secret
 refuses no-credentials "port.clientId is required" --set integration.type=fake
 refuses existing-secret-unnamed "secret.name is required" --set integration.type=fake --set secret.useExistingSecret=true
