@@ -30,7 +30,11 @@ COPY --from=build /out/oceand /oceand
 # An empty state directory owned by the runtime user, so a named volume
 # mounted there starts with the right owner.
 COPY --from=build --chown=65532:65532 /out/state /var/lib/oceand
+# In a container the health routes and WEBHOOK listen on every address of
+# the container, as Ocean's do (the default, 127.0.0.1, is unreachable from
+# outside it, so -p 8000:8000 would reach nothing).
 ENV OCEAN__STATE_DIR=/var/lib/oceand \
+    OCEAN__EVENT_LISTENER__BIND_ADDRESS=0.0.0.0 \
     SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt
 VOLUME ["/var/lib/oceand"]
 # config.yaml and .env are read from the working directory: mount them here.

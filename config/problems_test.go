@@ -69,6 +69,11 @@ func TestErrorMessages(t *testing.T) {
 				"env OCEAN__PORT__CLIENTID: port.clientid: unknown setting; did you mean OCEAN__PORT__CLIENT_ID? (a variable one letter from a setting is refused: that setting would silently keep its default)",
 				"env OCEAN__EVENT_LISTNER__TYPE: event_listner: unknown setting; did you mean OCEAN__EVENT_LISTENER__TYPE? (a variable one letter from a setting is refused: that setting would silently keep its default)",
 			}},
+		// Two letters swapped is one typo too (TPYE, CLEINT).
+		{"a variable with two letters swapped", input{env: append([]string{"OCEAN__EVENT_LISTENER__TPYE=ONCE"}, valid...)},
+			[]string{
+				"env OCEAN__EVENT_LISTENER__TPYE: eventListener.tpye: unknown setting; did you mean OCEAN__EVENT_LISTENER__TYPE? (a variable one letter from a setting is refused: that setting would silently keep its default)",
+			}},
 		{"an identifier too long for Port's headers", input{env: append([]string{"OCEAN__INTEGRATION__IDENTIFIER=" + strings.Repeat("x", 100_000)}, valid...)},
 			[]string{"env OCEAN__INTEGRATION__IDENTIFIER: integration.identifier: is 100000 characters long, more than the 1000 allowed: it goes into the URLs and headers of every Port request"}},
 		{"a type too long", input{yaml: "integration:\n  type: " + strings.Repeat("t", 101) + "\n", env: valid[:2]},

@@ -45,7 +45,7 @@ func (l *loader) suggestField(parent *field, path string) *field {
 // stay warnings, as the environment may hold variables of other versions.
 func oneEditAway(o Origin, path, known string) bool {
 	key := path[strings.LastIndex(path, ".")+1:]
-	return inVarName(o, path) && levenshtein(strings.ToLower(key), strings.ToLower(known)) <= 1
+	return inVarName(o, path) && editDistance(strings.ToLower(key), strings.ToLower(known)) <= 1
 }
 
 // suggestSpec finds the spec field an unknown integration.config key
@@ -82,7 +82,7 @@ func closest(key string, candidates []string) string {
 	k := normKey(key)
 	best, bestD := "", max(1, len(k)/3)+1
 	for _, c := range candidates {
-		if d := levenshtein(k, normKey(c)); d < bestD {
+		if d := editDistance(k, normKey(c)); d < bestD {
 			best, bestD = c, d
 		}
 	}
@@ -101,9 +101,15 @@ func inVarName(o Origin, path string) bool {
 	return ok && strings.HasPrefix(strings.Join(p, ".")+".", path+".")
 }
 
-// levenshtein is the edit distance between a and b.
-func levenshtein(a, b string) int {
+// editDistance is the number of edits between a and b: letters inserted,
+// deleted, replaced, or two adjacent letters swapped (TPYE for TYPE is one
+// typo, not two). It keeps three rows, so a hostile key of a megabyte
+// costs a few megabytes, not a matrix.
+func editDistance(a, b string) int {
 	ra, rb := []rune(a), []rune(b)
+	// prev2, prev and cur are the distances from ra[:i-2], ra[:i-1] and
+	// ra[:i] to each rb[:j].
+	prev2 := make([]int, len(rb)+1)
 	prev := make([]int, len(rb)+1)
 	cur := make([]int, len(rb)+1)
 	for j := range prev {
@@ -117,8 +123,11 @@ func levenshtein(a, b string) int {
 				cost = 0
 			}
 			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			if i > 1 && j > 1 && ra[i-1] == rb[j-2] && ra[i-2] == rb[j-1] {
+				cur[j] = min(cur[j], prev2[j-2]+1)
+			}
 		}
-		prev, cur = cur, prev
+		prev2, prev, cur = prev, cur, prev2
 	}
 	return prev[len(rb)]
 }

@@ -45,6 +45,13 @@ func CheckSettings(s *config.Settings, reg *sources.Registry) []config.Problem {
 		if len(parseBrokers(el.Brokers)) == 0 {
 			problems = append(problems, s.ProblemAt("event_listener.brokers", "the KAFKA listener needs at least one broker"))
 		}
+		switch strings.ToUpper(el.SecurityProtocol) {
+		case "SASL_SSL", "SASL_PLAINTEXT", "SSL", "PLAINTEXT":
+		default:
+			// The listener uses TLS when the protocol names SSL: a typo
+			// would send Port's Kafka credentials in clear.
+			problems = append(problems, s.ProblemAt("event_listener.security_protocol", "must be one of SASL_SSL, SASL_PLAINTEXT, SSL or PLAINTEXT, got %q", el.SecurityProtocol))
+		}
 		if el.KafkaSecurityEnabled && !strings.EqualFold(el.AuthenticationMechanism, "SCRAM-SHA-512") {
 			problems = append(problems, s.ProblemAt("event_listener.authentication_mechanism", "only SCRAM-SHA-512 is supported, got %q", el.AuthenticationMechanism))
 		}

@@ -124,6 +124,13 @@ func (d *Daemon) readiness() error {
 	registered, regErr, listener := d.registered, d.registerErr, d.listenerHealth
 	d.healthMu.Unlock()
 	if !registered {
+		// The first registration retries for minutes before regErr is set;
+		// the watch knows at the first failed attempt why it waits.
+		if d.watch != nil {
+			if err := d.watch.healthy(); err != nil {
+				return fmt.Errorf("registering the integration with Port: %w", err)
+			}
+		}
 		if regErr != nil {
 			return fmt.Errorf("not registered with Port yet: %v", regErr)
 		}

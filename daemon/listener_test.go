@@ -3,9 +3,8 @@ package daemon_test
 import (
 	"context"
 	"encoding/json"
-	"net"
+	"log/slog"
 	"net/http"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -14,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/sasl/scram"
 
 	"oceand/config"
+	"oceand/daemon"
 	"oceand/store"
 )
 
@@ -101,42 +101,35 @@ func TestPollingPicksUpAMappingChangeMadeWhileDown(t *testing.T) {
 	}
 }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 func TestWebhookListenerQueuesAndTellsPortWhereToCall(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	port := freePort(t)
 	s := b.settingsWith(t, map[string]any{"entity_amount": 10, "single_department_run": true}, map[string]string{
 		"event_listener.type":            config.ListenerWebhook,
 		"event_listener.app_host":        "https://oceand.example.com/",
 		"event_listener.webhook_secret":  "hook-secret-1",
 		"event_listener.resync_on_start": "false",
-		"application.port":               strconv.Itoa(port),
+		"application.port":               "0",
 	})
-	r := start(t, s)
+	logs := newLogWatch()
+	r := startWith(t, s, daemon.Options{Logger: slog.New(logs)})
+	<-r.ready
+	// Port 0: the server says where it listens.
+	listening, _ := logs.waitFor(t, 0, "HTTP server listening")
 	dest := b.emu.Integration("test-integration")["changelogDestination"].(map[string]any)
 	if dest["type"] != "WEBHOOK" || dest["url"] != "https://oceand.example.com/resync?secret=hook-secret-1" {
 		t.Errorf("changelogDestination = %v", dest)
 	}
-	base := "http://127.0.0.1:" + strconv.Itoa(port)
+	base := "http://" + listening.attrs["addr"]
 	resp, err := http.Post(base+"/resync?secret=hook-secret-1", "application/json", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var out struct{ JobID uint64 }
-	json.NewDecoder(resp.Body).Decode(&out)
+	derr := json.NewDecoder(resp.Body).Decode(&out)
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusAccepted || out.JobID == 0 {
-		t.Fatalf("POST /resync = %d %+v", resp.StatusCode, out)
+	if resp.StatusCode != http.StatusAccepted || derr != nil || out.JobID == 0 {
+		t.Fatalf("POST /resync = %d %+v (%v)", resp.StatusCode, out, derr)
 	}
 	if j := r.waitJob(t, out.JobID); j.State != store.JobSucceeded || j.Trigger != "webhook" {
 		t.Errorf("job = %s %s", j.State, j.Trigger)

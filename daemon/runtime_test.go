@@ -295,8 +295,8 @@ func TestPortUnreachableAtStart(t *testing.T) {
 	}
 	code, body := getHealth(t, base, "/health/ready")
 	if reason, _ := body["reason"].(string); code != http.StatusServiceUnavailable ||
-		!(strings.Contains(reason, "Port unreachable") || strings.Contains(reason, "register")) {
-		t.Errorf("/health/ready while Port is unreachable = %d %v, want 503 with the reason", code, body)
+		!strings.Contains(reason, "register") || !strings.Contains(reason, "Port unreachable since") {
+		t.Errorf("/health/ready while Port is unreachable = %d %v, want 503 saying it registers and Port is unreachable", code, body)
 	}
 	// ...and a failed registration round says it will try again.
 	if rec, _ := logs.waitFor(t, next, "could not register the integration with Port; retrying"); rec.attrs["in"] == "" {

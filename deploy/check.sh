@@ -80,11 +80,13 @@ refuses() {
 	fi
 }
 
-# validate NAME FILE: `oceand config validate` on the ConfigMap's and the
-# Secret's variables, in an empty directory, with no other OCEAN__ variable.
+# validate NAME FILE [VAR=VALUE...]: `oceand config validate` on the
+# ConfigMap's and the Secret's variables (and VARs, the keys of an existing
+# Secret), in an empty directory, with no other OCEAN__ variable.
 validate() {
 	local name=$1 file=$2
-	local -a vars=()
+	shift 2
+	local -a vars=("$@")
 	local key value
 	while IFS=$'\t' read -r key value; do
 		vars+=("$key=$value")
@@ -167,8 +169,11 @@ has "webhook Service" "$(doc "$out" Service)" 'port: 8000$' 'targetPort: http$'
 has "webhook ConfigMap" "$(doc "$out" ConfigMap)" \
 	'OCEAN__EVENT_LISTENER__TYPE: "WEBHOOK"' 'OCEAN__EVENT_LISTENER__BIND_ADDRESS: "0.0.0.0"' \
 	'OCEAN__INTEGRATION__CONFIG__BASE_URL: "https://api.example.com"' \
-	'OCEAN__INTEGRATION__CONFIG__HEADERS: "\{\\"Accept\\":\\"application/json\\"\}"' \
+	'OCEAN__INTEGRATION__CONFIG__CUSTOM_HEADERS: "\{\\"Accept\\":\\"application/json\\"\}"' \
+	'OCEAN__EVENT_LISTENER__APP_HOST: "https://oceand.example.com"' \
 	'OCEAN__INITIALIZE_PORT_RESOURCES: "false"'
+# The existing Secret holds the credentials.
+validate webhook "$out" OCEAN__PORT__CLIENT_ID=id OCEAN__PORT__CLIENT_SECRET=secret
 
 # --- ONCE as a CronJob ---------------------------------------------------
 render cronjob -f "$values/cronjob-values.yaml"
@@ -184,6 +189,17 @@ has "cronjob PersistentVolumeClaim" "$(doc "$out" PersistentVolumeClaim)" 'stora
 hasnt "cronjob render" "$(cat "$out")" '^kind: Deployment$' 'plaintext-marker'
 validate cronjob "$out"
 
+# --- Ocean's values: the listener under integration.eventListener ------------
+# As Port's docs install an integration: --set integration.eventListener.type=...
+render ocean-values --set integration.type=fake --set integration.identifier=my-fake \
+	--set port.clientId=id --set port.clientSecret=secret \
+	--set integration.eventListener.type=KAFKA --set integration.eventListener.consumerPollTimeout=2
+cm=$(doc "$work/ocean-values.yaml" ConfigMap)
+has "ocean-values ConfigMap" "$cm" 'OCEAN__EVENT_LISTENER__TYPE: "KAFKA"' \
+	'OCEAN__EVENT_LISTENER__CONSUMER_POLL_TIMEOUT: "2"' 'OCEAN__SERVE_HEALTH: "true"'
+hasnt "ocean-values ConfigMap" "$cm" 'POLLING'
+validate ocean-values "$work/ocean-values.yaml"
+
 # --- without persistence --------------------------------------------------
 render ephemeral -f "$values/polling-values.yaml" --set persistence.enabled=false
 hasnt "ephemeral render" "$(cat "$work/ephemeral.yaml")" '^kind: PersistentVolumeClaim$' 'claimName:'
@@ -193,6 +209,9 @@ has "ephemeral Deployment" "$(doc "$work/ephemeral.yaml" Deployment)" 'emptyDir:
 base=(--set integration.type=fake --set port.clientId=id --set port.clientSecret=secret)
 refuses once-deployment "use mode: cronjob" "${base[@]}" --set eventListener.type=ONCE
 refuses bad-mode "mode must be deployment or cronjob" "${base[@]}" --set mode=daemonset
+refuses webhook-no-app-host "eventListener.appHost is required" "${base[@]}" --set eventListener.type=WEBHOOK
+refuses ocean-webhook-no-app-host "eventListener.appHost is required" "${base[@]}" --set integration.eventListener.type=WEBHOOK
+refuses ocean-once-deployment "use mode: cronjob" "${base[@]}" --set integration.eventListener.type=ONCE
 refuses no-type "integration.type is required" --set port.clientId=id --set port.clientSecret=secret
 refuses no-credentials "port.clientId is required" --set integration.type=fake
 refuses existing-secret-unnamed "secret.name is required" --set integration.type=fake --set secret.useExistingSecret=true

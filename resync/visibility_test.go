@@ -294,7 +294,13 @@ func TestFailingOrHungUIRoutesDoNotFailTheResync(t *testing.T) {
 			}
 			job, err := h.run(context.Background(), src, jobOpts{configure: func(c *resync.Config) {
 				visible(logging.NewRedactor())(c)
-				c.VisibilityDrain = 20 * time.Millisecond
+				// Hung: the drain deadline gives up. 500s: the drain ends
+				// when the last report is answered; a short deadline
+				// gave up the last PUT under -race on a loaded machine.
+				c.VisibilityDrain = time.Minute
+				if hang {
+					c.VisibilityDrain = 20 * time.Millisecond
+				}
 			}})
 			if err != nil || job.State != store.JobSucceeded {
 				t.Fatalf("job %s: %v; want it to succeed while Port's UI routes fail", job.State, err)

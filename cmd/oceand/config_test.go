@@ -83,6 +83,11 @@ func TestConfigValidate(t *testing.T) {
 			want: []string{`config.yaml:3:28: eventListener.authenticationMechanism: only SCRAM-SHA-512 is supported, got "PLAIN"`},
 		},
 		{
+			// A typo must not send Port's Kafka credentials without TLS.
+			name: "kafka security protocol", yaml: "eventListener:\n  type: KAFKA\n  securityProtocol: SASL_SLL\n", env: cliEnv, code: exitUsage,
+			want: []string{`config.yaml:3:21: eventListener.securityProtocol: must be one of SASL_SSL, SASL_PLAINTEXT, SSL or PLAINTEXT, got "SASL_SLL"`},
+		},
+		{
 			name: "a variable one letter from a setting", yaml: "", env: append([]string{"OCEAN__EVENT_LISTNER__TYPE=ONCE"}, cliEnv...), code: exitUsage,
 			want: []string{"env OCEAN__EVENT_LISTNER__TYPE: event_listner: unknown setting; did you mean OCEAN__EVENT_LISTENER__TYPE?"},
 		},

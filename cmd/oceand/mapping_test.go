@@ -204,7 +204,9 @@ func TestMappingTestHostileMappings(t *testing.T) {
 `)
 	var out string
 	peak := memtest.Peak(func() {
-		code, out, errOut = runCLI(t, nil, "mapping", "test", "--mapping", jqBomb, "--input", input, "--memory-budget", "64")
+		// The time limit well past what the budget takes: under -race on a
+		// loaded machine the default 10 s stopped it first (at 66 MB).
+		code, out, errOut = runCLI(t, nil, "mapping", "test", "--mapping", jqBomb, "--input", input, "--memory-budget", "64", "--timeout", "2m")
 	})
 	t.Logf("peak heap %.1f MB", float64(peak)/1e6)
 	if code != exitOK {

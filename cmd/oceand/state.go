@@ -63,6 +63,10 @@ func writeState(w io.Writer, st *daemon.State, now time.Time) error {
 			row("last poll", "none yet")
 		case p.LastError != "":
 			row("last poll", "%s FAILED (%d in a row, failing since %s): %s", when(p.LastPoll, now), p.Failures, when(p.FailingSince, now), p.LastError)
+		case st.Port != nil && !st.Port.Reachable && st.Port.FailingSince != nil && st.Port.FailingSince.After(*p.LastPoll):
+			// The poll after it is in the Port client's retries, which
+			// last minutes before its error is recorded.
+			row("last poll", "%s, ok; Port unreachable since %s: the next poll retries until it answers", when(p.LastPoll, now), when(st.Port.FailingSince, now))
 		default:
 			row("last poll", "%s, ok", when(p.LastPoll, now))
 		}

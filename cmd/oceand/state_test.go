@@ -33,6 +33,21 @@ func TestStateShowsPortOutageAndLastPoll(t *testing.T) {
 			t.Errorf("state lacks %q:\n%s", want, out)
 		}
 	}
+	// Port went down after the last poll: the next one is still in the
+	// Port client's retries (minutes), so the last poll reads ok, and the
+	// line says the next poll waits for Port.
+	down := now.Add(-30 * time.Second)
+	polledBefore := now.Add(-90 * time.Second)
+	st.Port = &daemon.PortStatus{Reachable: false, FailingSince: &down, FailedAttempts: 4, LastError: "GET /v1/integration/it: connection refused"}
+	st.Poll = &listeners.PollStatus{LastPoll: &polledBefore, LastSuccess: &polledBefore}
+	b.Reset()
+	if err := writeState(&b, st, now); err != nil {
+		t.Fatal(err)
+	}
+	if out := b.String(); !strings.Contains(out, "(1m30s ago), ok; Port unreachable since") {
+		t.Errorf("state while a poll retries:\n%s", out)
+	}
+
 	st.Port = &daemon.PortStatus{Reachable: true, LastOK: &polled}
 	st.Poll = &listeners.PollStatus{LastPoll: &polled, LastSuccess: &polled}
 	b.Reset()

@@ -52,9 +52,16 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end }}
 {{- end }}
 
+{{/* The event listener's settings, as JSON: Ocean's port-ocean chart takes
+them under integration.eventListener, which wins over eventListener (whose
+default type POLLING would otherwise hide an Ocean values file's). */}}
+{{- define "oceand.eventListener" -}}
+{{- toJson (merge (deepCopy (default dict .Values.integration.eventListener)) (default dict .Values.eventListener)) }}
+{{- end }}
+
 {{/* The listener's type as oceand will run it. */}}
 {{- define "oceand.listenerType" -}}
-{{- if eq .Values.mode "cronjob" }}ONCE{{ else }}{{ default "POLLING" .Values.eventListener.type | upper }}{{ end }}
+{{- if eq .Values.mode "cronjob" }}ONCE{{ else }}{{ default "POLLING" (include "oceand.eventListener" . | fromJson).type | upper }}{{ end }}
 {{- end }}
 
 {{/* Checks that no template can express on its own. */}}
@@ -66,8 +73,12 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- if and (eq .Values.mode "deployment") (eq (include "oceand.listenerType" .) "ONCE") }}
 {{- fail "eventListener.type ONCE exits after one resync, and a Deployment would restart it forever: use mode: cronjob" }}
 {{- end }}
+{{- $eventListener := include "oceand.eventListener" . | fromJson }}
+{{- if and (eq (include "oceand.listenerType" .) "WEBHOOK") (not $eventListener.appHost) }}
+{{- fail "eventListener.appHost is required for the WEBHOOK listener: the URL Port calls (<appHost>/resync), e.g. the Service's Ingress" }}
+{{- end }}
 {{- if .Values.secret.useExistingSecret }}
-{{- if or .Values.port.clientId .Values.port.clientSecret .Values.integration.secrets .Values.eventListener.webhookSecret }}
+{{- if or .Values.port.clientId .Values.port.clientSecret .Values.integration.secrets $eventListener.webhookSecret }}
 {{- fail (printf "with secret.useExistingSecret, port.clientId/clientSecret, integration.secrets and eventListener.webhookSecret go into the Secret %q as OCEAN__ variables, not into values" (toString .Values.secret.name)) }}
 {{- end }}
 {{- else }}
