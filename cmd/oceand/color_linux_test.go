@@ -2,39 +2,13 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
-	"unsafe"
-)
 
-// openPTY opens a pseudo-terminal: oceand writes its log to the terminal
-// side, the test reads it from the other.
-func openPTY(t *testing.T) (master, term *os.File) {
-	t.Helper()
-	master, err := os.OpenFile("/dev/ptmx", os.O_RDWR|syscall.O_NOCTTY, 0)
-	if err != nil {
-		t.Skipf("no pseudo-terminals here: %v", err)
-	}
-	t.Cleanup(func() { master.Close() })
-	var unlock int32
-	var n uint32
-	if _, _, e := syscall.Syscall(syscall.SYS_IOCTL, master.Fd(), syscall.TIOCSPTLCK, uintptr(unsafe.Pointer(&unlock))); e != 0 {
-		t.Fatalf("unlock the pseudo-terminal: %v", e)
-	}
-	if _, _, e := syscall.Syscall(syscall.SYS_IOCTL, master.Fd(), syscall.TIOCGPTN, uintptr(unsafe.Pointer(&n))); e != 0 {
-		t.Fatalf("number of the pseudo-terminal: %v", e)
-	}
-	term, err = os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|syscall.O_NOCTTY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { term.Close() })
-	return master, term
-}
+	"oceand/internal/ptytest"
+)
 
 // `oceand run` logs in colour on a terminal, and without when NO_COLOR is
 // set to a value (no-color.org): the variable reaches the logger.
@@ -46,7 +20,7 @@ func TestRunHonoursNoColor(t *testing.T) {
 	}{{"", true}, {"1", false}} {
 		t.Run("NO_COLOR="+tt.noColor, func(t *testing.T) {
 			t.Parallel()
-			master, term := openPTY(t)
+			master, term := ptytest.Open(t)
 			env := []string{
 				"NO_COLOR=" + tt.noColor,
 				"OCEAN__PORT__CLIENT_ID=id", "OCEAN__PORT__CLIENT_SECRET=secret",
