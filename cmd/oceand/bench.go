@@ -160,19 +160,12 @@ func (a *app) bench(ctx context.Context, progress io.Writer, persons, kb int, pr
 	}
 	defer h.close()
 	stateDir := filepath.Join(h.dir, "state")
-	env := benchEnv(os.Environ(), h.daemonEnv(benchIdentifier, stateDir, map[string]string{
-		"OCEAN__INTEGRATION__TYPE":                           fake.Type,
-		"OCEAN__LOG_LEVEL":                                   "warning",
-		"OCEAN__LOG_FORMAT":                                  "text",
-		"OCEAN__INTEGRATION__CONFIG__ENTITY_AMOUNT":          strconv.Itoa(persons),
-		"OCEAN__INTEGRATION__CONFIG__ENTITY_KB_SIZE":         strconv.Itoa(kb),
-		"OCEAN__INTEGRATION__CONFIG__SINGLE_DEPARTMENT_RUN":  "true",
-		"OCEAN__INTEGRATION__CONFIG__THIRD_PARTY_BATCH_SIZE": "1000",
-		"OCEAN__INTEGRATION__CONFIG__CHANGED_PERCENT":        "10",
-		"OCEAN__INTEGRATION__CONFIG__REVISION":               "0",
-		"OCEAN__INTEGRATION__CONFIG__SEED":                   "1",
-		"OCEAN__INTEGRATION__CONFIG__THIRD_PARTY_LATENCY_MS": "0",
-	}))
+	env := benchEnv(os.Environ(), h.daemonEnv(benchIdentifier, stateDir, fakeBenchSettings(persons, kb, 1000, map[string]string{
+		"OCEAN__LOG_LEVEL":                            "warning",
+		"OCEAN__LOG_FORMAT":                           "text",
+		"OCEAN__INTEGRATION__CONFIG__CHANGED_PERCENT": "10",
+		"OCEAN__INTEGRATION__CONFIG__REVISION":        "0",
+	})))
 	res := &benchResult{Persons: persons, KB: kb, PortRequests: map[string]int{}, BulkRequests: map[string]int{},
 		PeakRSSBytesPhase: map[string]int64{}, CPUSeconds: map[string]cpuSplit{}}
 	statePath := daemon.StatePath(stateDir)
@@ -362,6 +355,23 @@ func (h *benchHarness) emptyCatalog() {
 			h.emu.DeleteEntity(bp, id)
 		}
 	}
+}
+
+// fakeBenchSettings are the fake source's settings of a bench daemon:
+// persons of kb KiB in one department, pageSize a page, seed 1, no
+// latency; extra adds to them.
+func fakeBenchSettings(persons, kb, pageSize int, extra map[string]string) map[string]string {
+	set := map[string]string{
+		"OCEAN__INTEGRATION__TYPE":                           fake.Type,
+		"OCEAN__INTEGRATION__CONFIG__ENTITY_AMOUNT":          strconv.Itoa(persons),
+		"OCEAN__INTEGRATION__CONFIG__ENTITY_KB_SIZE":         strconv.Itoa(kb),
+		"OCEAN__INTEGRATION__CONFIG__SINGLE_DEPARTMENT_RUN":  "true",
+		"OCEAN__INTEGRATION__CONFIG__THIRD_PARTY_BATCH_SIZE": strconv.Itoa(pageSize),
+		"OCEAN__INTEGRATION__CONFIG__SEED":                   "1",
+		"OCEAN__INTEGRATION__CONFIG__THIRD_PARTY_LATENCY_MS": "0",
+	}
+	maps.Copy(set, extra)
+	return set
 }
 
 // benchEnv is the parent's environment without oceand settings, plus set:

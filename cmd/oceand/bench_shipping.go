@@ -7,11 +7,9 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"time"
 
 	"oceand/daemon"
-	"oceand/sources/fake"
 )
 
 // shippingResult is `oceand bench --shipping --json`: the same full resync
@@ -45,17 +43,10 @@ func (a *app) benchShipping(ctx context.Context, progress io.Writer, persons, kb
 	}
 	defer h.close()
 	stateDir := filepath.Join(h.dir, "state")
-	env := benchEnv(os.Environ(), h.daemonEnv(benchIdentifier, stateDir, map[string]string{
-		"OCEAN__INTEGRATION__TYPE":                           fake.Type,
-		"OCEAN__LOG_LEVEL":                                   "info",
-		"OCEAN__LOG_FORMAT":                                  "json",
-		"OCEAN__INTEGRATION__CONFIG__ENTITY_AMOUNT":          strconv.Itoa(persons),
-		"OCEAN__INTEGRATION__CONFIG__ENTITY_KB_SIZE":         strconv.Itoa(kb),
-		"OCEAN__INTEGRATION__CONFIG__SINGLE_DEPARTMENT_RUN":  "true",
-		"OCEAN__INTEGRATION__CONFIG__THIRD_PARTY_BATCH_SIZE": "1000",
-		"OCEAN__INTEGRATION__CONFIG__SEED":                   "1",
-		"OCEAN__INTEGRATION__CONFIG__THIRD_PARTY_LATENCY_MS": "0",
-	}))
+	env := benchEnv(os.Environ(), h.daemonEnv(benchIdentifier, stateDir, fakeBenchSettings(persons, kb, 1000, map[string]string{
+		"OCEAN__LOG_LEVEL":  "info",
+		"OCEAN__LOG_FORMAT": "json",
+	})))
 	off := map[string]string{
 		"OCEAN__SEND_RAW_DATA_EXAMPLES":    "false",
 		"APPLICATION__ENABLE_HTTP_LOGGING": "false",

@@ -140,15 +140,7 @@ func (a *app) benchSource(ctx context.Context, progress io.Writer, persons, kb, 
 	fakeState := filepath.Join(h.dir, "state-fake")
 	customState := filepath.Join(h.dir, "state-custom")
 	setups := map[string]setup{
-		fake.Type: {fake.Type, fakeState, benchEnv(os.Environ(), h.daemonEnv(benchFakeIdentifier, fakeState, withCommon(map[string]string{
-			"OCEAN__INTEGRATION__TYPE":                           fake.Type,
-			"OCEAN__INTEGRATION__CONFIG__ENTITY_AMOUNT":          strconv.Itoa(persons),
-			"OCEAN__INTEGRATION__CONFIG__ENTITY_KB_SIZE":         strconv.Itoa(kb),
-			"OCEAN__INTEGRATION__CONFIG__SINGLE_DEPARTMENT_RUN":  "true",
-			"OCEAN__INTEGRATION__CONFIG__THIRD_PARTY_BATCH_SIZE": strconv.Itoa(sourcePageSize),
-			"OCEAN__INTEGRATION__CONFIG__SEED":                   "1",
-			"OCEAN__INTEGRATION__CONFIG__THIRD_PARTY_LATENCY_MS": "0",
-		})))},
+		fake.Type: {fake.Type, fakeState, benchEnv(os.Environ(), h.daemonEnv(benchFakeIdentifier, fakeState, withCommon(fakeBenchSettings(persons, kb, sourcePageSize, nil))))},
 		custom.Type: {custom.Type, customState, benchEnv(os.Environ(), h.daemonEnv(benchCustomIdentifier, customState, withCommon(map[string]string{
 			"OCEAN__INTEGRATION__TYPE":                    custom.Type,
 			"OCEAN__INTEGRATION__CONFIG__BASE_URL":        apiURL,
