@@ -69,13 +69,9 @@ func TestDemoTwiceReportsUnchanged(t *testing.T) {
 
 func TestRunOnceExitCode(t *testing.T) {
 	t.Parallel()
-	emu := emulator.New(emulator.Config{ClientID: "cli-id", ClientSecret: "cli-secret-value"})
-	srv := httptest.NewServer(emu.Handler())
-	t.Cleanup(srv.Close)
 	base := []string{
 		"OCEAN__PORT__CLIENT_ID=cli-id",
 		"OCEAN__PORT__CLIENT_SECRET=cli-secret-value",
-		"OCEAN__PORT__BASE_URL=" + srv.URL,
 		"OCEAN__INTEGRATION__TYPE=fake",
 		"OCEAN__INTEGRATION__IDENTIFIER=cli-test",
 		"OCEAN__EVENT_LISTENER__TYPE=ONCE",
@@ -95,7 +91,12 @@ func TestRunOnceExitCode(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			env := append(append([]string{"OCEAN__STATE_DIR=" + t.TempDir(), "OCEAN__LOG_FORMAT=json"}, base...), tt.extra...)
+			// A Port each: two daemons installing the default blueprints
+			// into one Port at once race (409 identifier_taken).
+			emu := emulator.New(emulator.Config{ClientID: "cli-id", ClientSecret: "cli-secret-value"})
+			srv := httptest.NewServer(emu.Handler())
+			t.Cleanup(srv.Close)
+			env := append(append([]string{"OCEAN__STATE_DIR=" + t.TempDir(), "OCEAN__LOG_FORMAT=json", "OCEAN__PORT__BASE_URL=" + srv.URL}, base...), tt.extra...)
 			code, out, errOut := runCLI(t, env, "run")
 			if code != tt.want {
 				t.Errorf("exit code = %d, want %d\nstdout: %s\nstderr: %s", code, tt.want, out, errOut)
